@@ -1,0 +1,3 @@
+"""ssefed: federated directories of Social and Solidarity Economy networks."""
+
+__version__ = "0.1.0"

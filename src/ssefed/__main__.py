@@ -1,0 +1,3 @@
+from ssefed.cli import main
+
+raise SystemExit(main())

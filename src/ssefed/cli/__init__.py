@@ -1,0 +1,68 @@
+"""The ``ssefed`` command: one module per command group."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from sqlalchemy.engine import make_url
+
+from ssefed import __version__
+from ssefed.config import DEFAULT_CONFIG_FILE, ConfigError
+from ssefed.domain.errors import DomainError, InvalidInput
+
+
+class CommandError(Exception):
+    """A message for the admin; the command exits with ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ssefed.cli import demo, init, migrate, serve
+
+    parser = argparse.ArgumentParser(
+        prog="ssefed", description="Node of a federated Social and Solidarity Economy network.")
+    parser.add_argument("--config", default=DEFAULT_CONFIG_FILE, metavar="FILE",
+                        help=f"configuration file (default: ./{DEFAULT_CONFIG_FILE}; when it does "
+                             "not exist, the defaults of config.example.toml apply)")
+    parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (init, migrate, serve, demo):
+        module.register(sub)
+    return parser
+
+
+def safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database url>"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"ssefed: {exc}", file=sys.stderr)
+        return 2
+    except InvalidInput as exc:
+        print(f"ssefed: invalid {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"ssefed: {exc}", file=sys.stderr)
+        return 1
+    except CommandError as exc:
+        print(f"ssefed: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ConnectionError) as exc:
+        print(f"ssefed: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,31 @@
+"""ssefed migrate: upgrade the database to the newest schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ssefed.cli.common import config_from, database
+from ssefed.db import migrate
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> tuple[str | None, str | None]:
+        async with database(config, require_current=False) as db:
+            before = await migrate.current_revision(db)
+            await migrate.upgrade(db)
+            return before, await migrate.current_revision(db)
+
+    before, after = asyncio.run(go())
+    if before == after:
+        print(f"the database is up to date (revision {after})")
+    else:
+        print(f"migrated the database from {before or 'empty'} to {after}")
+    return 0

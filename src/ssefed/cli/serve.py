@@ -1,0 +1,61 @@
+"""ssefed serve: run the node (HTTP and background workers) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from ssefed.app import create_app
+from ssefed.cli.common import config_from, database
+
+log = logging.getLogger("ssefed")
+ACCESS_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the node until stopped (SIGINT or SIGTERM)")
+    p.add_argument("--host", help="address to listen on (default: [node] host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: [node] port, "
+                                            "else the port of base_url)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    logging.getLogger().setLevel(config.log.level)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    host = args.host or config.node.host
+    port = args.port if args.port is not None else config.node.listen_port
+    asyncio.run(_serve(config, host, port))
+    return 0
+
+
+async def _serve(config, host: str, port: int) -> None:  # noqa: ANN001
+    async with database(config):  # refuses early, with a clear message, if unreachable/behind
+        pass
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    app = create_app(config)
+    access_log = logging.getLogger("ssefed.access") if config.log.access_log else None
+    if access_log is not None:
+        access_log.setLevel(logging.INFO)
+    runner = web.AppRunner(app, access_log=access_log, access_log_format=ACCESS_FORMAT,
+                           handle_signals=False,
+                           shutdown_timeout=config.worker.shutdown_grace_seconds)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.warning("serving %s on http://%s:%d (public URL %s)", config.node.name, host, port,
+                    config.node.base_url)
+        await stop.wait()
+        log.warning("stopping: finishing requests and jobs in flight")
+    finally:
+        await runner.cleanup()
+    log.warning("stopped cleanly")

@@ -1,0 +1,287 @@
+"""Configuration: TOML file -> frozen dataclasses, validated once, env overrides.
+
+Every key can be overridden by ``SSEFED_<SECTION>_<KEY>`` (upper case). The names
+are a stable interface: scripts and other tools rely on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_CONFIG_FILE = "ssefed.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+    def __init__(self, section: str, key: str, message: str, source: str = "") -> None:
+        self.section, self.key = section, key
+        where = f"[{section}] {key}"
+        env = env_name(section, key)
+        origin = f" (from {source})" if source else ""
+        super().__init__(f"configuration error: {where}{origin}: {message} "
+                         f"(set it in the config file or with {env})")
+
+
+def env_name(section: str, key: str) -> str:
+    return f"SSEFED_{section.upper()}_{key.upper()}"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    base_url: str = "http://127.0.0.1:8080"
+    name: str = "ssefed node"
+    host: str = "127.0.0.1"
+    port: int | None = None
+    data_dir: str = "data"
+
+    @property
+    def domain(self) -> str:
+        """Host and, when not the scheme's default, port: what WebFinger handles use."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def listen_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        parts = urlsplit(self.base_url)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""  # empty: SQLite file ssefed.sqlite3 in data_dir
+    pool_size: int = 5
+    busy_timeout_ms: int = 15000
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "INFO"
+    access_log: bool = True
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    token: str = ""  # empty: the admin JSON API is disabled
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    allow_private_addresses: bool = False
+    max_body_bytes: int = 1_048_576
+    max_fetch_bytes: int = 1_048_576
+    max_json_depth: int = 32
+    fetch_timeout_seconds: float = 10.0
+    delivery_timeout_seconds: float = 15.0
+    max_redirects: int = 3
+    signature_window_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 4
+    poll_interval_seconds: float = 1.0
+    lock_seconds: int = 300
+    shutdown_grace_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    node: NodeConfig = field(default_factory=NodeConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    path: Path | None = None  # the file it was read from, if any
+
+    @property
+    def data_path(self) -> Path:
+        p = Path(self.node.data_dir).expanduser()
+        if not p.is_absolute():
+            base = self.path.parent if self.path else Path.cwd()
+            p = base / p
+        return p.resolve()
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL (driver added to plain sqlite:// / postgresql:// URLs)."""
+        return async_database_url(self.database.url, self.data_path)
+
+
+SECTIONS: dict[str, type] = {
+    "node": NodeConfig,
+    "database": DatabaseConfig,
+    "log": LogConfig,
+    "admin": AdminConfig,
+    "federation": FederationConfig,
+    "worker": WorkerConfig,
+}
+
+
+def async_database_url(url: str, data_path: Path) -> str:
+    if not url:
+        return f"sqlite+aiosqlite:///{data_path / 'ssefed.sqlite3'}"
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        # sqlite:///relative/path is relative to data_dir's parent (the config dir)
+        path = rest[1:] if rest.startswith("/") else rest
+        if path and not path.startswith("/") and path != ":memory:":
+            path = str((data_path.parent / path).resolve())
+        return f"sqlite+aiosqlite:///{path}"
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return f"postgresql+asyncpg://{rest}"
+    return url
+
+
+def _coerce(section: str, key: str, typ: Any, value: Any, source: str) -> Any:
+    """Turn a TOML or environment value into the field's type, or raise ConfigError."""
+    from_env = isinstance(value, str) and source.startswith("SSEFED_")
+    optional = "None" in str(typ)
+    base = str(typ).replace(" | None", "")
+    if optional and (value is None or (from_env and value.strip() == "")):
+        return None
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+        if from_env and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and value.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(section, key, f"expected true or false, got {value!r}", source)
+    if base == "int":
+        if isinstance(value, bool):
+            raise ConfigError(section, key, f"expected an integer, got {value!r}", source)
+        if isinstance(value, int):
+            return value
+        if from_env:
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(section, key, f"expected an integer, got {value!r}", source)
+    if base == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_env:
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(section, key, f"expected a number, got {value!r}", source)
+    if base == "str":
+        if isinstance(value, str):
+            return value
+        raise ConfigError(section, key, f"expected a string, got {value!r}", source)
+    raise AssertionError(f"unsupported config type {typ}")  # pragma: no cover
+
+
+def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) -> None:
+    """Raise ConfigError naming the first invalid key (``sources`` says where values came from)."""
+    sources = sources or {}
+
+    def err(section: str, key: str, msg: str) -> ConfigError:
+        return ConfigError(section, key, msg, sources.get((section, key), ""))
+
+    parts = urlsplit(cfg.node.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise err("node", "base_url", f"expected an http(s) URL such as https://ess.example.org, "
+                                      f"got {cfg.node.base_url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise err("node", "base_url", "must be the node's origin, without a path, query or fragment")
+    try:
+        parts.port
+    except ValueError:
+        raise err("node", "base_url", "has an invalid port") from None
+    if cfg.node.port is not None and not 0 <= cfg.node.port <= 65535:
+        raise err("node", "port", f"must be between 0 and 65535, got {cfg.node.port}")
+    if not cfg.node.name.strip():
+        raise err("node", "name", "must not be empty")
+    if not cfg.node.host.strip():
+        raise err("node", "host", "must not be empty")
+    if not cfg.node.data_dir.strip():
+        raise err("node", "data_dir", "must not be empty")
+    url = cfg.database.url
+    if url and url.partition("://")[0] not in (
+            "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):
+        raise err("database", "url", "expected a sqlite:/// or postgresql:// URL, "
+                                     f"got {url.partition('://')[0]!r}")
+    if cfg.log.level.upper() not in LOG_LEVELS:
+        raise err("log", "level", f"expected one of {', '.join(LOG_LEVELS)}, got {cfg.log.level!r}")
+    positive = [("database", "pool_size"), ("database", "busy_timeout_ms"),
+                ("federation", "max_body_bytes"), ("federation", "max_fetch_bytes"),
+                ("federation", "max_json_depth"), ("federation", "fetch_timeout_seconds"),
+                ("federation", "delivery_timeout_seconds"),
+                ("federation", "signature_window_seconds"),
+                ("worker", "concurrency"), ("worker", "poll_interval_seconds"),
+                ("worker", "lock_seconds")]
+    for section, key in positive:
+        if getattr(getattr(cfg, section), key) <= 0:
+            raise err(section, key, "must be greater than 0")
+    for section, key in [("federation", "max_redirects"), ("worker", "shutdown_grace_seconds")]:
+        if getattr(getattr(cfg, section), key) < 0:
+            raise err(section, key, "must not be negative")
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (when it exists) and apply ``SSEFED_*`` environment overrides.
+
+    A missing file gives the defaults, which are the values of config.example.toml.
+    """
+    env = os.environ if env is None else env
+    file_path = Path(path) if path is not None else Path(DEFAULT_CONFIG_FILE)
+    raw: dict[str, Any] = {}
+    found: Path | None = None
+    if file_path.is_file():
+        found = file_path.resolve()
+        try:
+            raw = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("file", str(file_path), f"is not valid TOML: {exc}") from None
+    values: dict[str, dict[str, Any]] = {}
+    sources: dict[tuple[str, str], str] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS:
+            raise ConfigError(section, "*", f"unknown section [{section}] in {file_path}; "
+                                           f"known: {', '.join(SECTIONS)}")
+        if not isinstance(table, dict):
+            raise ConfigError(section, "*", "must be a table")
+        fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+        for key, value in table.items():
+            if key not in fields:
+                raise ConfigError(section, key, f"unknown key; known keys of [{section}]: "
+                                                f"{', '.join(fields)}", str(file_path))
+            src = str(file_path)
+            values.setdefault(section, {})[key] = _coerce(section, key, fields[key].type, value, src)
+            sources[(section, key)] = src
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            name = env_name(section, f.name)
+            if name in env:
+                values.setdefault(section, {})[f.name] = _coerce(section, f.name, f.type, env[name], name)
+                sources[(section, f.name)] = name
+    cfg = Config(**{s: SECTIONS[s](**values.get(s, {})) for s in SECTIONS}, path=found)
+    if cfg.log.level != cfg.log.level.upper():
+        cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, level=cfg.log.level.upper()))
+    validate(cfg, sources)
+    if cfg.node.base_url.endswith("/"):
+        cfg = dataclasses.replace(cfg, node=dataclasses.replace(
+            cfg.node, base_url=cfg.node.base_url.rstrip("/")))
+    return cfg
+
+
+def config_to_toml_dict(cfg: Config) -> dict[str, dict[str, Any]]:
+    """What ``init`` writes: every section, without unset optional values."""
+    out: dict[str, dict[str, Any]] = {}
+    for section in SECTIONS:
+        table = {k: v for k, v in dataclasses.asdict(getattr(cfg, section)).items() if v is not None}
+        out[section] = table
+    return out

@@ -1,0 +1,78 @@
+"""JSON API for organisations: public listing; creation by the admin (bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from ssefed.db.repos import offers as offer_repo
+from ssefed.db.repos import organisations as org_repo
+from ssefed.domain import organisations as org_domain
+from ssefed.domain.categories import to_code
+from ssefed.web.keys import CONFIG, DB, IDS, WORKER
+from ssefed.web.problems import Problem, read_json
+
+
+def require_admin(request: web.Request) -> None:
+    token = request.app[CONFIG].admin.token
+    if not token:
+        raise Problem(403, "Forbidden", "the admin API is disabled: set [admin] token")
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(),
+                                                                   token.encode()):
+        raise Problem(401, "Unauthorized", "a valid admin bearer token is required")
+
+
+def organisation_json(actor, org) -> dict:  # noqa: ANN001
+    return {
+        "id": actor.ap_id, "handle": actor.handle, "name": actor.name, "summary": actor.summary,
+        "legal_form": org.legal_form, "sectors": org.sectors, "qualifiers": org.qualifiers,
+        "location": None if org.lat is None else {"lat": org.lat, "lon": org.lon},
+        "address": org.address, "postal_code": org.postal_code, "locality": org.locality,
+        "country": org.country, "website": org.website,
+        "validation_status": org.validation_status,
+        "valid_until": org.valid_until.isoformat() if org.valid_until else None,
+    }
+
+
+def offer_json(offer) -> dict:  # noqa: ANN001
+    return {
+        "id": offer.ap_id, "direction": offer.direction, "kind": offer.kind, "role": offer.role,
+        "exchange": offer.exchange, "category": to_code(offer.category),
+        "inputs": [to_code(i.category) for i in offer.inputs], "title": offer.title,
+        "summary": offer.summary,
+        "quantity": None if offer.quantity is None else float(offer.quantity),
+        "unit": offer.unit, "price": None if offer.price is None else float(offer.price),
+        "currency": offer.currency,
+        "valid_until": offer.valid_until.isoformat() if offer.valid_until else None,
+    }
+
+
+async def list_organisations(request: web.Request) -> web.Response:
+    try:
+        limit = min(500, max(1, int(request.query.get("limit", "100"))))
+        offset = max(0, int(request.query.get("offset", "0")))
+    except ValueError:
+        raise Problem(400, "Bad Request", "limit and offset must be integers") from None
+    async with request.app[DB].read() as s:
+        rows = await org_repo.list_local(s, limit=limit, offset=offset)
+        items = []
+        for actor, org in rows:
+            item = organisation_json(actor, org)
+            item["offers"] = [offer_json(o) for o in await offer_repo.by_actor(s, actor.id)]
+            items.append(item)
+    return web.json_response({"items": items, "limit": limit, "offset": offset})
+
+
+async def create_organisation(request: web.Request) -> web.Response:
+    require_admin(request)
+    config = request.app[CONFIG]
+    data = org_domain.parse_organisation(
+        await read_json(request, config.federation.max_body_bytes))
+    async with request.app[DB].write() as s:
+        actor = await org_domain.create(s, request.app[IDS], config.node.domain, data)
+        org = await s.get(org_domain.Organisation, actor.id)
+        body = organisation_json(actor, org)
+    request.app[WORKER].wake()
+    return web.json_response(body, status=201, headers={"Location": actor.ap_id})

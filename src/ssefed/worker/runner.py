@@ -1,0 +1,117 @@
+"""The worker: claims due jobs from the database and runs them with bounded concurrency.
+
+Job states: pending -> running -> done | pending (retry at t) | dead. A job whose
+worker died stays 'running' until its lock expires, then it is claimed again; on a
+clean stop, jobs still running after the grace period are given back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from ssefed.db.base import utcnow
+from ssefed.db.repos import jobs as job_repo
+from ssefed.db.session import Database
+from ssefed.worker.retry import next_delay
+
+log = logging.getLogger("ssefed.worker")
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """The job can never succeed: mark it dead without retrying."""
+
+
+class Worker:
+    def __init__(self, db: Database, handlers: dict[str, Handler], *, concurrency: int = 4,
+                 poll_interval: float = 1.0, lock_seconds: int = 300) -> None:
+        self.db, self.handlers = db, handlers
+        self.concurrency, self.poll_interval, self.lock_seconds = (
+            concurrency, poll_interval, lock_seconds)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._running: dict[int, asyncio.Task] = {}
+        self._loop_task: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        """New work was queued: look for it now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="ssefed-worker")
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._running)
+            claimed = []
+            if free > 0:
+                try:
+                    async with self.db.write() as s:
+                        claimed = await job_repo.claim(
+                            s, limit=free, lock_seconds=self.lock_seconds,
+                            skip_locked=not self.db.is_sqlite)
+                except Exception:  # database away: log, wait, try again
+                    log.exception("claiming jobs failed")
+            for job in claimed:
+                task = asyncio.create_task(self._run(job.id, job.kind, job.payload, job.attempts))
+                self._running[job.id] = task
+                task.add_done_callback(lambda _t, jid=job.id: self._job_done(jid))
+            if claimed and len(claimed) == free:
+                continue  # there may be more due: claim again as soon as a slot frees
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    def _job_done(self, job_id: int) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _run(self, job_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+        handler = self.handlers.get(kind)
+        try:
+            if handler is None:
+                raise PermanentError(f"no handler for job kind {kind!r}")
+            await handler(payload)
+        except asyncio.CancelledError:
+            raise
+        except PermanentError as exc:
+            log.warning("job %s (%s) failed for good: %s", job_id, kind, exc)
+            async with self.db.write() as s:
+                await job_repo.kill(s, job_id, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is retried by policy
+            delay = next_delay(attempts)
+            log.warning("job %s (%s) attempt %d failed: %r", job_id, kind, attempts, exc)
+            async with self.db.write() as s:
+                if delay is None:
+                    await job_repo.kill(s, job_id, repr(exc))
+                else:
+                    await job_repo.retry_at(s, job_id, utcnow() + timedelta(seconds=delay),
+                                            repr(exc))
+            return
+        async with self.db.write() as s:
+            await job_repo.finish(s, job_id)
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; let running jobs finish within ``grace`` seconds, give back the rest."""
+        self._stopping.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        pending = list(self._running.values())
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        unfinished = {jid: t for jid, t in self._running.items() if not t.done()}
+        for task in unfinished.values():
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*unfinished.values(), return_exceptions=True)
+            async with self.db.write() as s:
+                await job_repo.release(s, list(unfinished))
+            log.info("gave back %d unfinished job(s) for the next start", len(unfinished))

@@ -1,0 +1,101 @@
+"""Test setup: databases per backend (SQLite always, PostgreSQL when
+SSEFED_TEST_DATABASE_URL is set) and real ssefed nodes on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.nodes import NodeFactory
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+PG_URL = os.environ.get("SSEFED_TEST_DATABASE_URL", "").strip()
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_sessionstart(session):  # noqa: ANN001, ANN201
+    """With SSEFED_TEST_DATABASE_URL set, PostgreSQL must answer: fail loudly, never skip."""
+    if PG_URL:
+        try:
+            _pg_exec("SELECT 1")
+        except Exception as exc:  # noqa: BLE001
+            pytest.exit(f"PostgreSQL for tests is unreachable ({exc})", returncode=3)
+
+
+def pytest_report_header(config):  # noqa: ANN001, ANN201
+    return (f"ssefed database backends: {', '.join(BACKENDS)}"
+            + ("" if PG_URL else " (set SSEFED_TEST_DATABASE_URL to add PostgreSQL)"))
+
+
+def _pg_admin_dsn() -> str:
+    return PG_URL.replace("postgresql+asyncpg://", "postgresql://").replace(
+        "postgres://", "postgresql://")
+
+
+def _pg_exec(sql: str) -> None:
+    """Run one statement on the test server (in a thread: callers may be inside a loop)."""
+    import asyncpg
+
+    async def run() -> None:
+        try:
+            conn = await asyncpg.connect(_pg_admin_dsn(), timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise RuntimeError(f"SSEFED_TEST_DATABASE_URL is set but PostgreSQL cannot be "
+                               f"reached: {exc}") from None
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+class FreshDatabases:
+    """Hands out a new empty database per call: a SQLite file, or a new PostgreSQL
+    database next to SSEFED_TEST_DATABASE_URL's (so nodes never share one)."""
+
+    def __init__(self, backend: str, tmp_path: Path) -> None:
+        self.backend, self.tmp_path = backend, tmp_path
+        self.created: list[str] = []
+
+    def new_url(self) -> str:
+        name = f"ssefed_t_{uuid.uuid4().hex[:12]}"
+        if self.backend == "sqlite":
+            path = self.tmp_path / f"{name}.sqlite3"
+            return f"sqlite:///{path}"
+        _pg_exec(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        base = _pg_admin_dsn()
+        head, _, _ = base.rpartition("/")
+        return f"{head}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:  # noqa: ANN001
+    return request.param
+
+
+@pytest.fixture
+def databases(backend: str, tmp_path: Path):  # noqa: ANN201
+    dbs = FreshDatabases(backend, tmp_path)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def nodes(databases: FreshDatabases, tmp_path: Path):  # noqa: ANN201
+    factory = NodeFactory(tmp_path, databases)
+    yield factory
+    factory.stop_all()
