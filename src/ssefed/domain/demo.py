@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ssefed.db.base import utcnow
+from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import organisations as org_repo
 from ssefed.db.session import Database
 from ssefed.domain import offers as offer_domain
@@ -36,6 +37,12 @@ async def load_demo(db: Database, ids: LocalIds, domain: str, path: Path = DEMO_
     data = json.loads(path.read_text(encoding="utf-8"))
     orgs = data.get("organisations") or []
     result = DemoResult()
+    summary = (data.get("network") or {}).get("summary")
+    if isinstance(summary, str) and summary.strip():
+        async with db.write() as s:
+            network = await actor_repo.get_network(s)
+            if network is not None and not network.summary:
+                network.summary = summary.strip()
     valid_until = (utcnow() + timedelta(days=365)).date()
     for n, item in enumerate(orgs, 1):
         prefix = f"organisations[{n - 1}]."
