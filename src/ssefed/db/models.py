@@ -40,6 +40,7 @@ class Actor(Base):
     shared_inbox: Mapped[str | None] = mapped_column(IRI)
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # remote: last fetched
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -174,3 +175,128 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Follow(Base):
+    """A follow relation between two actors (either may be local)."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        UniqueConstraint("follower_id", "followed_id", name="uq_follows_follower_followed"),
+        CheckConstraint("state IN ('pending', 'accepted', 'rejected')", name="state"),
+        Index("ix_follows_followed_state", "followed_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)  # the Follow activity's id
+    follower_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    followed_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Activity(Base):
+    """An activity published by a local actor (the outbox), stored before delivery."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_actor_id_id", "actor_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    object_ap_id: Mapped[str | None] = mapped_column(IRI)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One POST of an activity to one inbox: a durable job with its own state machine."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "inbox", name="uq_deliveries_activity_inbox"),
+        CheckConstraint("state IN ('pending', 'running', 'done', 'dead')", name="state"),
+        Index("ix_deliveries_state_run_at", "state", "run_at"),
+        Index("ix_deliveries_host_state", "host", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    inbox: Mapped[str] = mapped_column(IRI)
+    host: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Host(Base):
+    """What this node knows of another server: signature spec that works, circuit breaker."""
+
+    __tablename__ = "hosts"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    signature_spec: Mapped[str | None] = mapped_column(String(16))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InboxItem(Base):
+    """A verified activity received in an inbox, stored before any side effect."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'processed', 'ignored', 'rejected')", name="state"),
+        Index("ix_inbox_items_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)  # dedupe: same id twice, effect once
+    type: Mapped[str] = mapped_column(String(64))
+    actor_ap_id: Mapped[str] = mapped_column(IRI)
+    key_id: Mapped[str | None] = mapped_column(IRI)
+    ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RemoteObject(Base):
+    """An object received from another server (Note, Proposal...), as last seen."""
+
+    __tablename__ = "remote_objects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    attributed_to: Mapped[str | None] = mapped_column(IRI, index=True)
+    ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Interaction(Base):
+    """An Announce or Like of an object, received; removed by Undo."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (CheckConstraint("type IN ('Announce', 'Like')", name="type"),
+                      Index("ix_interactions_object", "object_ap_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    actor_ap_id: Mapped[str] = mapped_column(IRI)
+    object_ap_id: Mapped[str] = mapped_column(IRI)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -313,6 +313,13 @@ def _parse_cavage(value: str) -> SignedRequestInfo:
                              times["expires"], signature)
 
 
+def _timestamp(params: sfv.Params, name: str) -> int | None:
+    value = params.get(name)
+    if value is not None and (type(value) is not int):
+        raise _fail(Failure.MALFORMED, f"{name} is not an integer")
+    return value
+
+
 def _parse_rfc9421(h: Mapping[str, str]) -> SignedRequestInfo:
     if "signature" not in h:
         raise _fail(Failure.MALFORMED, "Signature-Input without Signature")
@@ -332,18 +339,17 @@ def _parse_rfc9421(h: Mapping[str, str]) -> SignedRequestInfo:
         if alg is not None and alg not in RFC9421_ALGORITHMS:
             refused = alg  # e.g. hmac-sha256: try another label, else refuse
             continue
-        keyid, created, expires = params.get("keyid"), params.get("created"), params.get("expires")
-        if not isinstance(keyid, str) or not keyid or not all(
-                t is None or (isinstance(t, int) and not isinstance(t, bool)) for t in (created, expires)):
-            raise _fail(Failure.MALFORMED, f"{label}: keyid, created or expires invalid")
-        names = tuple(v for v, _ in items)
+        keyid = params.get("keyid")
+        if not isinstance(keyid, str) or not keyid:
+            raise _fail(Failure.MALFORMED, f"{label}: keyid missing or not a string")
+        names = tuple(str(v) for v, _ in items)
         cparams = tuple(tuple(p.items()) for _, p in items)
-        if any(type(n) is not str or n != n.lower() for n in names) or \
+        if any(type(v) is not str or v != v.lower() for v, _ in items) or \
                 len(set(zip(names, cparams))) != len(names):
             raise _fail(Failure.MALFORMED, f"{label}: bad or repeated component names")
-        return SignedRequestInfo("rfc9421", keyid, str(alg) if alg else None, names,  # type: ignore[arg-type]
-                                 created, expires, signature, label, cparams,  # type: ignore[arg-type]
-                                 sfv.serialize_inner_list(items, params))
+        return SignedRequestInfo("rfc9421", keyid, str(alg) if alg else None, names,
+                                 _timestamp(params, "created"), _timestamp(params, "expires"),
+                                 signature, label, cparams, sfv.serialize_inner_list(items, params))
     if refused is not None:
         raise _fail(Failure.UNSUPPORTED_ALGORITHM, str(refused))
     raise _fail(Failure.MALFORMED, "no label is in both Signature-Input and Signature")
@@ -366,16 +372,20 @@ def parse_signature(method: str, url: str, headers: Mapping[str, str]) -> Signed
 
 # --- signature bases -----------------------------------------------------------------------
 
+def _form_encode(text: str) -> str:
+    """Percent-encode as RFC 9421 §2.2.8 asks (HTML form set, space as %20)."""
+    return quote(text, safe="*").replace("~", "%7E")
+
+
 def _derived(name: str, params: dict[str, sfv.BareItem], method: str, u: _Url, target: str) -> str:
     if name == "@query-param":
         wanted = params.get("name")
         if set(params) != {"name"} or type(wanted) is not str:
             raise _fail(Failure.MALFORMED, "@query-param needs exactly a name parameter")
-        enc = lambda s: quote(s, safe="*").replace("~", "%7E")  # noqa: E731  (§2.2.8)
-        values = [v for k, v in parse_qsl(u.query, keep_blank_values=True) if enc(k) == wanted]
-        if len(values) != 1:
+        found = [v for k, v in parse_qsl(u.query, keep_blank_values=True) if _form_encode(k) == wanted]
+        if len(found) != 1:
             raise _fail(Failure.MALFORMED, f"query parameter {wanted!r} absent or repeated")
-        return enc(values[0])
+        return _form_encode(found[0])
     if params:
         raise _fail(Failure.MALFORMED, f"unsupported parameters on {name}")
     values = {"@method": method.upper(), "@target-uri": target, "@authority": u.authority,
@@ -422,6 +432,13 @@ def signature_base(info: SignedRequestInfo, method: str, url: str,
 
 # --- signing -------------------------------------------------------------------------------
 
+def _signing_base(info: SignedRequestInfo, method: str, url: str, headers: Mapping[str, str]) -> bytes:
+    try:
+        return signature_base(info, method, url, headers)
+    except VerificationError as exc:  # e.g. a covered header the caller did not supply
+        raise ValueError(exc.detail) from exc
+
+
 def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
                 key_id: str, private_key_pem: str, now: datetime | None = None, *,
                 covered: Sequence[str] | None = None) -> dict[str, str]:
@@ -444,7 +461,7 @@ def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes |
     algorithm = "rsa-sha256" if rsa_key and "(created)" not in names else "hs2019"
     created = int(when.timestamp()) if "(created)" in names else None
     info = SignedRequestInfo("cavage", key_id, algorithm, names, created)
-    data = signature_base(info, method, url, _merge(headers, out))
+    data = _signing_base(info, method, url, _merge(headers, out))
     signature = base64.b64encode(sign_bytes(private_key_pem, None, data)).decode("ascii")
     extra = f"created={created}," if created is not None else ""
     out["Signature"] = (f'keyId="{key_id}",algorithm="{algorithm}",{extra}'
@@ -472,7 +489,7 @@ def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes 
     info = SignedRequestInfo("rfc9421", key_id, algorithm, names, int(params["created"]),
                              label=label, component_params=((),) * len(names),
                              signature_params=sig_params)
-    data = signature_base(info, method, url, _merge(headers, out))
+    data = _signing_base(info, method, url, _merge(headers, out))
     out["Signature-Input"] = f"{label}={sig_params}"
     out["Signature"] = f"{label}={sfv.serialize_bare_item(sign_bytes(private_key_pem, algorithm, data))}"
     return out

@@ -1,0 +1,211 @@
+"""The one outbound HTTP client: every fetch and every POST to another server goes here.
+
+It signs every request (draft-cavage by default, RFC 9421 for hosts known to take it,
+retrying once with the other spec on a 401: "double-knocking"), bounds time and size,
+follows at most ``max_redirects`` redirects, re-checking each hop, and refuses
+loopback, private, link-local and multicast addresses unless the node is configured
+for tests (``allow_private_addresses``). Blocked domains are refused both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+
+from ssefed import __version__
+from ssefed.federation import httpsig
+
+AS2_ACCEPT = ('application/activity+json, application/ld+json; '
+              'profile="https://www.w3.org/ns/activitystreams";q=0.9, application/json;q=0.5')
+AS2_CONTENT_TYPE = "application/activity+json"
+USER_AGENT = f"ssefed/{__version__} (+https://w3id.org/ssefed)"
+
+
+class FetchError(Exception):
+    """A remote request failed; ``reason`` is short and stable: 'refused', 'blocked',
+    'timeout', 'too-large', 'status', 'redirects', 'network', 'not-json'."""
+
+    def __init__(self, reason: str, detail: str, status: int | None = None,
+                 retry_after: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail, self.status, self.retry_after = reason, detail, status, retry_after
+
+
+def address_is_public(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
+                or addr.is_reserved or addr.is_unspecified)
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names, then refuses any answer that is not a public address."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = DefaultResolver()
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):  # noqa: ANN201
+        infos = await self._inner.resolve(host, port, family)
+        if not self.allow_private:
+            for info in infos:
+                if not address_is_public(info["host"]):
+                    raise OSError(f"refusing non-public address {info['host']} of {host}")
+        return infos
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs: a local actor's key id and private key."""
+
+    key_id: str
+    private_pem: str
+
+
+@dataclass
+class Response:
+    status: int
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FetchError("not-json", f"{self.url} did not answer JSON: {exc}") from None
+
+
+class FederationClient:
+    def __init__(self, *, allow_private: bool, timeout: float, delivery_timeout: float,
+                 max_bytes: int, max_redirects: int,
+                 spec_for: Callable[[str], str | None] = lambda host: None,
+                 remember_spec: Callable[[str, str], Awaitable[None]] | None = None,
+                 is_blocked: Callable[[str], Awaitable[bool]] | None = None,
+                 limit: int = 100, limit_per_host: int = 8) -> None:
+        self.allow_private = allow_private
+        self.timeout, self.delivery_timeout = timeout, delivery_timeout
+        self.max_bytes, self.max_redirects = max_bytes, max_redirects
+        self.spec_for, self.remember_spec, self.is_blocked = spec_for, remember_spec, is_blocked
+        self._limit, self._limit_per_host = limit, limit_per_host
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> FederationClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allow_private),
+                                             limit=self._limit,
+                                             limit_per_host=self._limit_per_host,
+                                             ttl_dns_cache=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=True,
+                headers={"User-Agent": USER_AGENT})
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def check_url(self, url: str) -> str:
+        """Refuse what we never talk to; return the host (with port) of ``url``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise FetchError("refused", f"not an http(s) URL: {url[:200]}")
+        if parts.scheme == "http" and not self.allow_private:
+            raise FetchError("refused", f"plain http is only allowed in test setups: {url[:200]}")
+        if parts.username or parts.password:
+            raise FetchError("refused", "URLs with credentials are refused")
+        host = parts.hostname.lower()
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None and not self.allow_private and not address_is_public(host):
+            raise FetchError("refused", f"non-public address {host}")
+        if host in ("localhost",) and not self.allow_private:
+            raise FetchError("refused", "localhost")
+        if self.is_blocked is not None and await self.is_blocked(host):
+            raise FetchError("blocked", f"{host} is blocked on this node")
+        return parts.netloc.lower()
+
+    async def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+                    signer: Signer | None, spec: str, timeout: float) -> Response:
+        hdrs = dict(headers)
+        if signer is not None:
+            sign = httpsig.sign_rfc9421 if spec == "rfc9421" else httpsig.sign_cavage
+            hdrs.update(sign(method, url, hdrs, body, signer.key_id, signer.private_pem))
+        try:
+            async with self.session.request(
+                    method, url, data=body, headers=hdrs, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                if resp.content_length is not None and resp.content_length > self.max_bytes:
+                    raise FetchError("too-large", f"{url} answered {resp.content_length} bytes",
+                                     resp.status)
+                data = await resp.content.read(self.max_bytes + 1)
+                if len(data) > self.max_bytes:
+                    raise FetchError("too-large", f"{url} answered more than {self.max_bytes} "
+                                                  "bytes", resp.status)
+                return Response(resp.status, str(resp.url),
+                                {k.lower(): v for k, v in resp.headers.items()}, data)
+        except asyncio.TimeoutError:
+            raise FetchError("timeout", f"{method} {url} took more than {timeout} s") from None
+        except aiohttp.ClientError as exc:
+            raise FetchError("network", f"{method} {url}: {exc}") from None
+        except OSError as exc:
+            raise FetchError("refused" if "refusing" in str(exc) else "network",
+                             f"{method} {url}: {exc}") from None
+
+    async def _signed(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
+                      signer: Signer | None, timeout: float) -> Response:
+        host = await self.check_url(url)
+        preferred = self.spec_for(host) or "cavage"
+        resp = await self._send(method, url, body, headers, signer, preferred, timeout)
+        if resp.status == 401 and signer is not None:
+            other = "rfc9421" if preferred == "cavage" else "cavage"
+            retry = await self._send(method, url, body, headers, signer, other, timeout)
+            if retry.status < 400 and self.remember_spec is not None:
+                await self.remember_spec(host, other)
+            return retry
+        return resp
+
+    async def get(self, url: str, signer: Signer | None, accept: str = AS2_ACCEPT) -> Response:
+        """Signed GET following at most ``max_redirects`` redirects (each hop re-checked)."""
+        for _ in range(self.max_redirects + 1):
+            resp = await self._signed("GET", url, None, {"Accept": accept}, signer, self.timeout)
+            if resp.status in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                url = urljoin(url, resp.headers["location"])
+                continue
+            return resp
+        raise FetchError("redirects", f"more than {self.max_redirects} redirects")
+
+    async def get_json(self, url: str, signer: Signer | None, accept: str = AS2_ACCEPT) -> Any:
+        resp = await self.get(url, signer, accept)
+        if resp.status >= 400:
+            raise FetchError("status", f"GET {url} answered {resp.status}", resp.status,
+                             resp.headers.get("retry-after"))
+        return resp.json()
+
+    async def post(self, url: str, body: bytes, signer: Signer,
+                   content_type: str = AS2_CONTENT_TYPE) -> Response:
+        """Signed POST of an activity to an inbox (no redirects followed)."""
+        return await self._signed("POST", url, body, {"Content-Type": content_type}, signer,
+                                  self.delivery_timeout)
