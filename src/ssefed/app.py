@@ -3,7 +3,9 @@ with cleanup_ctx (database, worker)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from functools import partial
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -13,7 +15,11 @@ from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
-from ssefed.web import health, pages
+from ssefed.federation.delivery import Deliverer, RetryPolicy
+from ssefed.federation.handlers import Handlers, backfill
+from ssefed.federation.inbound import Inbox
+from ssefed.federation.service import Federation
+from ssefed.web import activitypub, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -26,11 +32,16 @@ class SchemaBehind(RuntimeError):
     pass
 
 
-def job_handlers(db: Database, ids: LocalIds) -> dict:
+FEDERATION = web.AppKey("federation", Federation)
+DELIVERER = web.AppKey("deliverer", Deliverer)
+
+
+def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
     async def actor_keys(payload: dict) -> None:
         await ensure_keys(db, ids, int(payload["actor_id"]))
 
-    return {"actor.keys": actor_keys}
+    return {"actor.keys": actor_keys, "inbox.process": handlers.process,
+            "follow.backfill": partial(backfill, handlers)}
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -43,10 +54,15 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    worker = app[WORKER]
+    worker, deliverer = app[WORKER], app[DELIVERER]
+    await app[FEDERATION].load()
+    await deliverer.reclaim_own()
     worker.start()
+    deliverer.start()
     yield
-    await worker.stop(app[CONFIG].worker.shutdown_grace_seconds)
+    grace = app[CONFIG].worker.shutdown_grace_seconds
+    await asyncio.gather(worker.stop(grace), deliverer.stop(grace))
+    await app[FEDERATION].close()
 
 
 def create_app(config: Config, db: Database | None = None) -> web.Application:
@@ -55,13 +71,39 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app = web.Application(middlewares=[problems_middleware],
                           client_max_size=config.federation.max_body_bytes)
     app[CONFIG], app[DB], app[IDS] = config, db, ids
-    app[WORKER] = Worker(db, job_handlers(db, ids), concurrency=config.worker.concurrency,
+    federation = Federation(config, db)
+    deliverer = Deliverer(federation, concurrency=config.worker.delivery_concurrency,
+                          per_host=config.worker.delivery_per_host,
+                          poll_interval=config.worker.poll_interval_seconds,
+                          policy=RetryPolicy(base=config.worker.delivery_retry_base_seconds,
+                                             give_up_after=config.worker.delivery_give_up_seconds))
+
+    def wake() -> None:
+        app[WORKER].wake()
+        deliverer.wake()
+
+    handlers = Handlers(federation, wake)
+    app[FEDERATION], app[DELIVERER] = federation, deliverer
+    app[WORKER] = Worker(db, job_handlers(db, ids, handlers),
+                         concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
                          lock_seconds=config.worker.lock_seconds)
+    app[activitypub.INBOX] = Inbox(federation, wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     app.router.add_get("/", pages.home)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)
+    app.router.add_get("/.well-known/webfinger", wellknown.webfinger)
+    app.router.add_get("/.well-known/host-meta", wellknown.host_meta)
+    app.router.add_get("/.well-known/nodeinfo", wellknown.nodeinfo_links)
+    app.router.add_get("/nodeinfo/2.1", wellknown.nodeinfo)
+    app.router.add_post("/inbox", activitypub.inbox)
+    app.router.add_get("/actors/{handle}", activitypub.actor_page)
+    app.router.add_post("/actors/{handle}/inbox", activitypub.inbox)
+    app.router.add_get("/actors/{handle}/outbox", activitypub.outbox)
+    app.router.add_get("/actors/{handle}/followers", activitypub.followers)
+    app.router.add_get("/actors/{handle}/following", activitypub.following)
+    app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
     return app

@@ -88,6 +88,10 @@ class FederationConfig:
 @dataclass(frozen=True)
 class WorkerConfig:
     concurrency: int = 4
+    delivery_concurrency: int = 64
+    delivery_per_host: int = 8
+    delivery_retry_base_seconds: float = 60.0
+    delivery_give_up_seconds: float = 187_200.0  # 52 hours
     poll_interval_seconds: float = 1.0
     lock_seconds: int = 300
     shutdown_grace_seconds: float = 10.0
@@ -222,6 +226,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("federation", "delivery_timeout_seconds"),
                 ("federation", "signature_window_seconds"),
                 ("worker", "concurrency"), ("worker", "poll_interval_seconds"),
+                ("worker", "delivery_concurrency"), ("worker", "delivery_per_host"),
+                ("worker", "delivery_retry_base_seconds"), ("worker", "delivery_give_up_seconds"),
                 ("worker", "lock_seconds")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:

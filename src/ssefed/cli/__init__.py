@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from sqlalchemy.engine import make_url
@@ -22,7 +23,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ssefed.cli import demo, init, migrate, serve
+    from ssefed.cli import admin, demo, follow, init, migrate, org, serve
 
     parser = argparse.ArgumentParser(
         prog="ssefed", description="Node of a federated Social and Solidarity Economy network.")
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "not exist, the defaults of config.example.toml apply)")
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (init, migrate, serve, demo):
+    for module in (init, migrate, serve, demo, org, follow, admin):
         module.register(sub)
     return parser
 
@@ -66,3 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ConnectionError) as exc:
         print(f"ssefed: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - a bug: say so briefly, details with --debug
+        if os.environ.get("SSEFED_DEBUG"):
+            raise
+        print(f"ssefed: internal error: {type(exc).__name__}: {exc} "
+              "(set SSEFED_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 70

@@ -31,3 +31,27 @@ async def database(config: Config, *, require_current: bool = True) -> AsyncIter
         yield db
     finally:
         await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def federation(config: Config) -> AsyncIterator:
+    """The database and a Federation (outbound client) for commands that talk to peers."""
+    from ssefed.federation.service import Federation
+
+    async with database(config) as db:
+        fed = Federation(config, db)
+        try:
+            await fed.load()
+            yield fed
+        finally:
+            await fed.close()
+
+
+async def local_actor(db: Database, handle: str):  # noqa: ANN201
+    from ssefed.db.repos import actors as actor_repo
+
+    async with db.read() as s:
+        actor = await actor_repo.get_local_by_handle(s, handle)
+    if actor is None or actor.deleted_at is not None:
+        raise CommandError(f"no actor @{handle} on this node (see `ssefed org list`)")
+    return actor

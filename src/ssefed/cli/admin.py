@@ -1,0 +1,103 @@
+"""ssefed block|unblock|blocks|deliveries|inbox: the admin's view of federation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ssefed.cli.common import config_from, database
+from ssefed.db.base import utcnow
+from ssefed.db.repos import activities as activity_repo
+from ssefed.db.repos import hosts as host_repo
+from ssefed.db.repos import inbox as inbox_repo
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("block", help="refuse all traffic with a domain (and its subdomains)")
+    p.add_argument("domain")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=run_block, blocked=True)
+    p = sub.add_parser("unblock", help="lift a domain block")
+    p.add_argument("domain")
+    p.set_defaults(func=run_block, blocked=False, reason="")
+    p = sub.add_parser("blocks", help="list blocked domains")
+    p.set_defaults(func=run_blocks)
+    p = sub.add_parser("deliveries", help="the delivery queue, per host")
+    p.set_defaults(func=run_deliveries)
+    p = sub.add_parser("inbox", help="received activities (default: the last ones)")
+    p.add_argument("--rejected", action="store_const", const="rejected", dest="state",
+                   default="processed")
+    p.add_argument("--pending", action="store_const", const="pending", dest="state")
+    p.add_argument("--ignored", action="store_const", const="ignored", dest="state")
+    p.set_defaults(func=run_inbox)
+
+
+def run_block(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    domain = args.domain.strip().lower().removeprefix("https://").removeprefix("http://").strip("/")
+
+    async def go() -> None:
+        async with database(config) as db:
+            async with db.write() as s:
+                row = await host_repo.get_or_add(s, domain)
+                row.blocked = args.blocked
+                row.block_reason = args.reason or None
+
+    asyncio.run(go())
+    print(f"{'blocked' if args.blocked else 'unblocked'} {domain}")
+    return 0
+
+
+def run_blocks(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> set[str]:
+        async with database(config) as db:
+            async with db.read() as s:
+                return await host_repo.blocked_domains(s)
+
+    domains = sorted(asyncio.run(go()))
+    for d in domains:
+        print(d)
+    print(f"{len(domains)} blocked domain(s)")
+    return 0
+
+
+def run_deliveries(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.read() as s:
+                return await activity_repo.summary(s)
+
+    rows = asyncio.run(go())
+    now = utcnow()
+    print(f"{'host':40} {'state':10} {'count':>7}  next try")
+    for host, state, count, next_at in rows:
+        label = state
+        when = ""
+        if state == "pending" and next_at is not None and next_at > now:
+            label, when = "retrying", f"in {int((next_at - now).total_seconds())} s"
+        elif state == "dead":
+            label = "failed"
+        print(f"{host:40} {label:10} {count:>7}  {when}")
+    if not rows:
+        print("the delivery queue is empty")
+    return 0
+
+
+def run_inbox(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.read() as s:
+                return await inbox_repo.list_by_state(s, args.state)
+
+    items = asyncio.run(go())
+    for item in items:
+        print(f"{item.received_at:%Y-%m-%d %H:%M:%S}\t{item.type}\t{item.ap_id}\t"
+              f"{item.actor_ap_id}\t{item.error or ''}")
+    print(f"{len(items)} {args.state} activit{'y' if len(items) == 1 else 'ies'}")
+    return 0

@@ -1,0 +1,136 @@
+"""ssefed follow|unfollow|following|followers|follow-requests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, federation, local_actor
+from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import remote as remote_repo
+from ssefed.federation import follows
+from ssefed.federation.client import FetchError
+from ssefed.vocab.from_as import ParseError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("follow", help="follow another actor (acct:user@domain, user@domain or URL)")
+    p.add_argument("target")
+    p.add_argument("--as", dest="handle", required=True, help="the local actor who follows")
+    p.set_defaults(func=run_follow)
+    p = sub.add_parser("unfollow", help="stop following an actor")
+    p.add_argument("target")
+    p.add_argument("--as", dest="handle", required=True)
+    p.set_defaults(func=run_unfollow)
+    p = sub.add_parser("following", help="who a local actor follows")
+    p.add_argument("handle")
+    p.add_argument("--pending", action="store_true", help="requests not yet accepted")
+    p.set_defaults(func=run_following)
+    p = sub.add_parser("followers", help="who follows a local actor")
+    p.add_argument("handle")
+    p.set_defaults(func=run_followers)
+    p = sub.add_parser("follow-requests", help="follow requests waiting for approval")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    lst = verbs.add_parser("list", help="list pending requests")
+    lst.add_argument("--as", dest="handle", required=True)
+    lst.set_defaults(func=run_requests)
+    for verb in ("accept", "reject"):
+        v = verbs.add_parser(verb, help=f"{verb} a request (the follower's URL or handle)")
+        v.add_argument("follower")
+        v.add_argument("--as", dest="handle", required=True)
+        v.set_defaults(func=run_answer, accept=verb == "accept")
+
+
+def _peer_errors(coro):  # noqa: ANN001, ANN202
+    try:
+        return asyncio.run(coro)
+    except FetchError as exc:
+        raise CommandError(f"could not reach the other server: {exc}") from None
+    except ParseError as exc:
+        raise CommandError(f"the other server's answer is not a usable actor: {exc}") from None
+
+
+def run_follow(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with federation(config) as fed:
+            local = await local_actor(fed.db, args.handle)
+            target = await follows.resolve(fed, args.target)
+            row = await follows.follow(fed, local, target)
+            return target, row
+
+    target, row = _peer_errors(go())
+    state = "already following" if row.state == "accepted" else "follow request queued for"
+    print(f"@{args.handle} {state} {target.ap_id}")
+    return 0
+
+
+def run_unfollow(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with federation(config) as fed:
+            local = await local_actor(fed.db, args.handle)
+            target = await follows.resolve(fed, args.target)
+            await follows.unfollow(fed, local, target)
+            return target
+
+    target = _peer_errors(go())
+    print(f"@{args.handle} no longer follows {target.ap_id}")
+    return 0
+
+
+async def _list(config, handle: str, *, followers: bool, state: str):  # noqa: ANN001, ANN202
+    async with federation(config) as fed:
+        local = await local_actor(fed.db, handle)
+        key = {"followed_id": local.id} if followers else {"follower_id": local.id}
+        async with fed.db.read() as s:
+            return await follow_repo.page(s, **key, state=state, limit=100_000)
+
+
+def _print(rows, what: str) -> None:  # noqa: ANN001
+    for follow, actor in rows:
+        handle = f"@{actor.handle}@{actor.domain}" if actor.handle else ""
+        print(f"{actor.ap_id}\t{handle}\t{follow.state}")
+    print(f"{len(rows)} {what}")
+
+
+def run_following(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_list(config_from(args), args.handle, followers=False,
+                             state="pending" if args.pending else "accepted"))
+    _print(rows, "followed actor(s)" if not args.pending else "pending request(s)")
+    return 0
+
+
+def run_followers(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_list(config_from(args), args.handle, followers=True, state="accepted"))
+    _print(rows, "follower(s)")
+    return 0
+
+
+def run_requests(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_list(config_from(args), args.handle, followers=True, state="pending"))
+    _print(rows, "pending request(s)")
+    return 0
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> None:
+        async with federation(config) as fed:
+            local = await local_actor(fed.db, args.handle)
+            if args.follower.startswith(("https://", "http://")):
+                async with fed.db.read() as s:
+                    follower = await remote_repo.get_actor(s, args.follower)
+            else:
+                follower = await follows.resolve(fed, args.follower)
+            if follower is None:
+                raise CommandError(f"unknown actor {args.follower}")
+            await follows.answer_request(fed, local, follower, args.accept)
+
+    _peer_errors(go())
+    print(f"{'accepted' if args.accept else 'rejected'} the follow request of {args.follower}")
+    return 0

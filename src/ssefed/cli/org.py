@@ -1,0 +1,132 @@
+"""ssefed org add|update|remove|list: the network's member organisations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database, local_actor
+from ssefed.db.models import Organisation
+from ssefed.db.repos import organisations as org_repo
+from ssefed.domain import organisations as org_domain
+from ssefed.domain.removal import remove_organisation
+from ssefed.vocab.ids import LocalIds
+
+FIELDS = ("name", "summary", "legal_form", "sectors", "lat", "lon", "address", "website")
+
+
+def _options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--name", required=required, help="name of the organisation")
+    p.add_argument("--legal-form", dest="legal_form", choices=org_domain.LEGAL_FORMS)
+    p.add_argument("--sector", dest="sectors", action="append", metavar="CODE",
+                   help="NACE rev.2 code (repeat for several)")
+    p.add_argument("--lat", type=float)
+    p.add_argument("--lon", type=float)
+    p.add_argument("--address")
+    p.add_argument("--summary")
+    p.add_argument("--website")
+    p.add_argument("--manually-approves-followers", dest="manual", action="store_true",
+                   default=None, help="follow requests wait for `ssefed follow-requests accept`")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    org = sub.add_parser("org", help="member organisations: add, update, remove, list")
+    verbs = org.add_subparsers(dest="verb", metavar="VERB", required=True)
+    add = verbs.add_parser("add", help="add a member organisation")
+    add.add_argument("--handle", required=True, help="its handle: @HANDLE@your-domain")
+    _options(add, required=True)
+    add.set_defaults(func=run_add)
+    upd = verbs.add_parser("update", help="change an organisation (only the options given)")
+    upd.add_argument("handle")
+    _options(upd, required=False)
+    upd.set_defaults(func=run_update)
+    rem = verbs.add_parser("remove", help="remove an organisation; its followers get a Delete")
+    rem.add_argument("handle")
+    rem.set_defaults(func=run_remove)
+    lst = verbs.add_parser("list", help="list the member organisations")
+    lst.set_defaults(func=run_list)
+
+
+def _data(args: argparse.Namespace, base: dict | None = None) -> dict:
+    data = dict(base or {})
+    for field in FIELDS:
+        value = getattr(args, field, None)
+        if value is not None:
+            data[field] = value
+    return data
+
+
+def run_add(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    data = org_domain.parse_organisation({"handle": args.handle, **_data(args)})
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.write() as s:
+                actor = await org_domain.create(s, LocalIds(config.node.base_url),
+                                                config.node.domain, data)
+                if args.manual:
+                    actor.manually_approves_followers = True
+            return actor
+
+    actor = asyncio.run(go())
+    print(f"added @{actor.handle}@{config.node.domain} ({actor.ap_id})")
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            async with db.write() as s:
+                row = await s.get(type(actor), actor.id)
+                org = await s.get(Organisation, actor.id)
+                if org is None:
+                    raise CommandError(f"@{args.handle} is not an organisation")
+                current = {"handle": row.handle, "name": row.name, "summary": row.summary,
+                           "legal_form": org.legal_form, "sectors": org.sectors,
+                           "lat": org.lat, "lon": org.lon, "address": org.address,
+                           "website": org.website}
+                data = org_domain.parse_organisation(_data(args, current))
+                row.name, row.summary = data.name, data.summary
+                org.legal_form, org.sectors = data.legal_form, data.sectors
+                org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
+                                                              data.website)
+                if args.manual is not None:
+                    row.manually_approves_followers = args.manual
+            return row
+
+    actor = asyncio.run(go())
+    print(f"updated @{actor.handle}@{config.node.domain}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> int:
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            return await remove_organisation(db, LocalIds(config.node.base_url), actor)
+
+    n = asyncio.run(go())
+    print(f"removed @{args.handle}@{config.node.domain}; a Delete goes to {n} inbox(es)")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.read() as s:
+                return await org_repo.list_local(s, limit=100_000)
+
+    rows = asyncio.run(go())
+    for actor, org in rows:
+        print(f"@{actor.handle}@{config.node.domain}\t{actor.name}\t{org.validation_status}")
+    print(f"{len(rows)} organisation(s)")
+    return 0

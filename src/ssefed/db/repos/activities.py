@@ -1,0 +1,117 @@
+"""Data access for published activities (the outbox) and their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ssefed.db.base import utcnow
+from ssefed.db.models import Activity, Delivery, Host
+
+
+async def add(s: AsyncSession, activity: Activity, inboxes: list[str]) -> Activity:
+    """Store an activity and one delivery per inbox, in the caller's transaction."""
+    s.add(activity)
+    await s.flush()
+    unique = list(dict.fromkeys(inboxes))
+    if unique:
+        now = utcnow()
+        await s.execute(insert(Delivery), [
+            {"activity_id": activity.id, "inbox": inbox, "host": urlsplit(inbox).netloc.lower(),
+             "state": "pending", "attempts": 0, "run_at": now, "created_at": now,
+             "updated_at": now} for inbox in unique])
+    return activity
+
+
+async def by_ap_id(s: AsyncSession, ap_id: str) -> Activity | None:
+    return await s.scalar(select(Activity).where(Activity.ap_id == ap_id))
+
+
+async def count_public(s: AsyncSession, actor_id: int) -> int:
+    return int(await s.scalar(select(func.count()).select_from(Activity)
+                              .where(Activity.actor_id == actor_id, Activity.public.is_(True)))
+               or 0)
+
+
+async def page_public(s: AsyncSession, actor_id: int, before_id: int | None, limit: int
+                      ) -> list[Activity]:
+    q = select(Activity).where(Activity.actor_id == actor_id, Activity.public.is_(True))
+    if before_id is not None:
+        q = q.where(Activity.id < before_id)
+    return list(await s.scalars(q.order_by(Activity.id.desc()).limit(limit)))
+
+
+async def claim_deliveries(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
+                           exclude_hosts: set[str] = frozenset(), now: datetime | None = None
+                           ) -> list[tuple[Delivery, dict[str, Any], int]]:
+    """Claim due deliveries (pending and due, or running with an expired lock: their worker
+    died) of hosts whose circuit is not open. Returns (delivery, activity JSON, actor id)."""
+    now = now or utcnow()
+    open_hosts = select(Host.host).where(Host.open_until > now)
+    q = (select(Delivery.id)
+         .where(or_(and_(Delivery.state == "pending", Delivery.run_at <= now),
+                    and_(Delivery.state == "running", Delivery.locked_until < now)),
+                Delivery.host.not_in(open_hosts))
+         .order_by(Delivery.run_at, Delivery.id).limit(limit))
+    if exclude_hosts:
+        q = q.where(Delivery.host.not_in(list(exclude_hosts)))
+    if skip_locked:
+        q = q.with_for_update(skip_locked=True, of=Delivery)
+    ids = list(await s.scalars(q))
+    if not ids:
+        return []
+    await s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
+        state="running", attempts=Delivery.attempts + 1,
+        locked_until=now + timedelta(seconds=lock_seconds), updated_at=now))
+    rows = await s.execute(select(Delivery, Activity.ap_json, Activity.actor_id)
+                           .join(Activity, Delivery.activity_id == Activity.id)
+                           .where(Delivery.id.in_(ids)))
+    return [(d, j, a) for d, j, a in rows]
+
+
+async def finish_delivery(s: AsyncSession, delivery_id: int, status: int) -> None:
+    await s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+        state="done", locked_until=None, last_status=status, last_error=None,
+        updated_at=utcnow()))
+
+
+async def retry_delivery(s: AsyncSession, delivery_id: int, when: datetime, status: int | None,
+                         error: str) -> None:
+    await s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+        state="pending", run_at=when, locked_until=None, last_status=status,
+        last_error=error[:2000], updated_at=utcnow()))
+
+
+async def kill_delivery(s: AsyncSession, delivery_id: int, status: int | None, error: str) -> None:
+    await s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+        state="dead", locked_until=None, last_status=status, last_error=error[:2000],
+        updated_at=utcnow()))
+
+
+async def release_deliveries(s: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "running")
+                        .values(state="pending", locked_until=None,
+                                attempts=Delivery.attempts - 1, updated_at=utcnow()))
+
+
+async def retry_host_now(s: AsyncSession, host: str) -> int:
+    """The host is back: its pending deliveries are due at once."""
+    result = await s.execute(update(Delivery).where(Delivery.host == host,
+                                                    Delivery.state == "pending",
+                                                    Delivery.run_at > utcnow())
+                             .values(run_at=utcnow()))
+    return result.rowcount or 0
+
+
+async def summary(s: AsyncSession) -> list[tuple[str, str, int, datetime | None]]:
+    """(host, state, count, next attempt) for the queue display."""
+    rows = await s.execute(select(Delivery.host, Delivery.state, func.count(),
+                                  func.min(Delivery.run_at))
+                           .group_by(Delivery.host, Delivery.state)
+                           .order_by(Delivery.host, Delivery.state))
+    return [(h, st, n, t) for h, st, n, t in rows]

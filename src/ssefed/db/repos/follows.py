@@ -1,0 +1,60 @@
+"""Data access for follow relations."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from ssefed.db.models import Actor, Follow
+
+
+async def get(s: AsyncSession, follower_id: int, followed_id: int) -> Follow | None:
+    return await s.scalar(select(Follow).where(Follow.follower_id == follower_id,
+                                               Follow.followed_id == followed_id))
+
+
+async def by_ap_id(s: AsyncSession, ap_id: str) -> Follow | None:
+    return await s.scalar(select(Follow).where(Follow.ap_id == ap_id))
+
+
+async def add(s: AsyncSession, follow: Follow) -> Follow:
+    s.add(follow)
+    await s.flush()
+    return follow
+
+
+async def count(s: AsyncSession, *, followed_id: int | None = None,
+                follower_id: int | None = None, state: str = "accepted") -> int:
+    q = select(func.count()).select_from(Follow).where(Follow.state == state)
+    if followed_id is not None:
+        q = q.where(Follow.followed_id == followed_id)
+    if follower_id is not None:
+        q = q.where(Follow.follower_id == follower_id)
+    return int(await s.scalar(q) or 0)
+
+
+async def page(s: AsyncSession, *, followed_id: int | None = None, follower_id: int | None = None,
+               state: str = "accepted", before_id: int | None = None, limit: int = 20
+               ) -> list[tuple[Follow, Actor]]:
+    """Follows with the actor on the other side, newest first."""
+    other = aliased(Actor)
+    q = select(Follow, other)
+    if followed_id is not None:
+        q = q.join(other, Follow.follower_id == other.id).where(Follow.followed_id == followed_id)
+    else:
+        q = q.join(other, Follow.followed_id == other.id).where(Follow.follower_id == follower_id)
+    q = q.where(Follow.state == state)
+    if before_id is not None:
+        q = q.where(Follow.id < before_id)
+    rows = await s.execute(q.order_by(Follow.id.desc()).limit(limit))
+    return [(f, a) for f, a in rows]
+
+
+async def follower_inboxes(s: AsyncSession, followed_id: int) -> list[tuple[int, str, str | None]]:
+    """(actor id, inbox, shared inbox) of the remote accepted followers of an actor."""
+    rows = await s.execute(
+        select(Actor.id, Actor.inbox, Actor.shared_inbox).join(Follow, Follow.follower_id == Actor.id)
+        .where(Follow.followed_id == followed_id, Follow.state == "accepted",
+               Actor.local.is_(False), Actor.deleted_at.is_(None)))
+    return [(i, inbox, shared) for i, inbox, shared in rows if inbox]

@@ -1,0 +1,262 @@
+"""Delivery workers: claim due deliveries from the database, sign, POST, classify.
+
+done | retry at t (exponential backoff with jitter, Retry-After honoured) | dead.
+A per-host circuit breaker stops hammering a dead host: once open, the host's
+deliveries are not claimed until its probe time, and then one request probes it.
+A node killed mid-delivery loses nothing: claimed rows are re-claimed when their lock
+expires, and at start every row this node had claimed is claimed again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from ssefed.db.base import utcnow
+from ssefed.db.models import Actor, Delivery, Follow
+from ssefed.db.repos import activities as activity_repo
+from ssefed.db.repos import hosts as host_repo
+from ssefed.federation.client import FetchError, Signer
+from ssefed.federation.service import Federation
+
+log = logging.getLogger("ssefed.delivery")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff over ``give_up_after`` seconds (default a little over two days)."""
+
+    base: float = 60.0
+    cap: float = 6 * 3600.0
+    give_up_after: float = 52 * 3600.0
+    breaker_threshold: int = 3       # consecutive failures that open a host's circuit
+    probe_interval: float = 60.0     # first open period; doubles up to probe_cap
+    probe_cap: float = 3600.0
+
+    def next_delay(self, attempts: int, age: float, rng: random.Random | None = None
+                   ) -> float | None:
+        """Seconds before the next attempt, or None to give up (pure: unit-tested)."""
+        if age >= self.give_up_after:
+            return None
+        delay = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
+        delay *= 1 + (rng or random).uniform(-0.2, 0.2)
+        return max(1.0, min(delay, self.give_up_after - age + 1.0))
+
+    def open_for(self, failures: int) -> float | None:
+        if failures < self.breaker_threshold:
+            return None
+        return min(self.probe_cap, self.probe_interval * 2 ** (failures - self.breaker_threshold))
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 7 * 86400))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, min((when - now).total_seconds(), 7 * 86400))
+
+
+class Deliverer:
+    def __init__(self, federation: Federation, *, concurrency: int = 32, per_host: int = 4,
+                 poll_interval: float = 1.0, lock_seconds: int = 120,
+                 policy: RetryPolicy = RetryPolicy()) -> None:
+        self.fed, self.db = federation, federation.db
+        self.concurrency, self.per_host = concurrency, per_host
+        self.poll_interval, self.lock_seconds, self.policy = poll_interval, lock_seconds, policy
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._running: dict[int, tuple[str, asyncio.Task]] = {}
+        self._per_host: dict[str, int] = {}
+        self._failing: dict[str, int] = {}
+        self._signers: dict[int, Signer] = {}
+        self._bodies: dict[int, bytes] = {}
+        self._done: list[tuple[int, int]] = []
+        self._loop_task: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="ssefed-delivery")
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._flush_done()
+            free = self.concurrency - len(self._running)
+            claimed: list = []
+            if free > 0:
+                full = {h for h, n in self._per_host.items() if n >= self._host_limit(h)}
+                try:
+                    async with self.db.write() as s:
+                        claimed = await activity_repo.claim_deliveries(
+                            s, limit=free, lock_seconds=self.lock_seconds,
+                            skip_locked=not self.db.is_sqlite, exclude_hosts=full)
+                except Exception:  # noqa: BLE001 - database away: wait and retry
+                    log.exception("claiming deliveries failed")
+            extra: list[int] = []
+            for delivery, ap_json, actor_id in claimed:
+                if self._per_host.get(delivery.host, 0) >= self._host_limit(delivery.host):
+                    extra.append(delivery.id)  # over the host's share this round: give back
+                    continue
+                self._per_host[delivery.host] = self._per_host.get(delivery.host, 0) + 1
+                task = asyncio.create_task(self._deliver(delivery, ap_json, actor_id))
+                self._running[delivery.id] = (delivery.host, task)
+                task.add_done_callback(lambda _t, d=delivery.id: self._finished(d))
+            if extra:
+                async with self.db.write() as s:
+                    await activity_repo.release_deliveries(s, extra)
+            if claimed and len(claimed) == free and not extra:
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval if not self._done
+                                       else 0.05)
+            except asyncio.TimeoutError:
+                pass
+
+    def _host_limit(self, host: str) -> int:
+        # A failing host gets one request at a time: the probe.
+        return 1 if self._failing.get(host, 0) >= self.policy.breaker_threshold else self.per_host
+
+    def _finished(self, delivery_id: int) -> None:
+        host, _ = self._running.pop(delivery_id, ("", None))
+        if host:
+            self._per_host[host] = max(0, self._per_host.get(host, 1) - 1)
+        self._wake.set()
+
+    async def _signer(self, actor_id: int) -> Signer:
+        signer = self._signers.get(actor_id)
+        if signer is None:
+            async with self.db.read() as s:
+                actor = await s.get(Actor, actor_id)
+            signer = await self.fed.signer_for(actor)
+            self._signers[actor_id] = signer
+        return signer
+
+    def _body(self, activity_id: int, ap_json: dict[str, Any]) -> bytes:
+        body = self._bodies.get(activity_id)
+        if body is None:
+            if len(self._bodies) > 256:
+                self._bodies.clear()
+            body = json.dumps(ap_json, ensure_ascii=False, separators=(",", ":")).encode()
+            self._bodies[activity_id] = body
+        return body
+
+    async def _deliver(self, d: Delivery, ap_json: dict[str, Any], actor_id: int) -> None:
+        status: int | None = None
+        retry_after: str | None = None
+        try:
+            resp = await self.fed.client.post(d.inbox, self._body(d.activity_id, ap_json),
+                                              await self._signer(actor_id))
+            status, retry_after = resp.status, resp.headers.get("retry-after")
+            error = f"HTTP {status}"
+        except FetchError as exc:
+            if exc.reason in ("refused", "blocked"):
+                await self._dead(d, None, str(exc))
+                return
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - never lose a delivery to a bug
+            log.exception("delivery %s to %s failed", d.id, d.inbox)
+            error = repr(exc)
+        if status is not None and 200 <= status < 300:
+            self._done.append((d.id, status))
+            if self._failing.pop(d.host, 0):
+                async with self.db.write() as s:
+                    if await host_repo.record_success(s, d.host):
+                        await activity_repo.retry_host_now(s, d.host)
+            return
+        if status == 410:
+            await self._gone(d)
+            return
+        if status is not None and 400 <= status < 500 and status not in (401, 408, 429):
+            await self._dead(d, status, error)
+            return
+        await self._retry(d, status, error, retry_after)
+
+    async def _retry(self, d: Delivery, status: int | None, error: str,
+                     retry_after: str | None) -> None:
+        now = utcnow()
+        age = (now - d.created_at).total_seconds()
+        delay = self.policy.next_delay(d.attempts, age)
+        if delay is None:
+            await self._dead(d, status, f"gave up after {d.attempts} attempts: {error}")
+            return
+        if status in (429, 503):
+            delay = max(delay, retry_after_seconds(retry_after, now) or 0.0)
+        async with self.db.write() as s:
+            await activity_repo.retry_delivery(s, d.id, now + timedelta(seconds=delay), status,
+                                               error)
+            if status not in (429,):  # a rate limit is not a failure of the host
+                failures = self._failing.get(d.host, 0) + 1
+                self._failing[d.host] = failures
+                open_for = self.policy.open_for(failures)
+                await host_repo.record_failure(
+                    s, d.host, now + timedelta(seconds=open_for) if open_for else None)
+        log.info("delivery %s to %s: %s; retry in %.0f s", d.id, d.inbox, error, delay)
+
+    async def _dead(self, d: Delivery, status: int | None, error: str) -> None:
+        async with self.db.write() as s:
+            await activity_repo.kill_delivery(s, d.id, status, error)
+        log.warning("delivery %s to %s failed for good: %s", d.id, d.inbox, error)
+
+    async def _gone(self, d: Delivery) -> None:
+        """410 Gone: the recipient no longer exists; it stops following us."""
+        async with self.db.write() as s:
+            await activity_repo.kill_delivery(s, d.id, 410, "410 Gone")
+            gone = list(await s.scalars(select(Actor.id).where(Actor.inbox == d.inbox,
+                                                               Actor.local.is_(False))))
+            if gone:
+                await s.execute(delete(Follow).where(Follow.follower_id.in_(gone)))
+                await s.execute(update(Actor).where(Actor.id.in_(gone))
+                                .values(deleted_at=utcnow()))
+
+    async def _flush_done(self) -> None:
+        if not self._done:
+            return
+        done, self._done = self._done, []
+        async with self.db.write() as s:
+            for delivery_id, status in done:
+                await activity_repo.finish_delivery(s, delivery_id, status)
+
+    async def reclaim_own(self) -> None:
+        """At start: rows left 'running' by a previous run of this node (killed mid-delivery)
+        are due at once. One node is one process, so no other worker holds them."""
+        async with self.db.write() as s:
+            await s.execute(update(Delivery).where(Delivery.state == "running")
+                            .values(state="pending", locked_until=None, run_at=utcnow()))
+
+    async def stop(self, grace: float) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        tasks = {d: t for d, (_, t) in self._running.items()}
+        if tasks:
+            await asyncio.wait(list(tasks.values()), timeout=grace)
+        unfinished = [d for d, t in tasks.items() if not t.done()]
+        for d in unfinished:
+            tasks[d].cancel()
+        if unfinished:
+            await asyncio.gather(*(tasks[d] for d in unfinished), return_exceptions=True)
+        await self._flush_done()
+        if unfinished:
+            async with self.db.write() as s:
+                await activity_repo.release_deliveries(s, unfinished)
+

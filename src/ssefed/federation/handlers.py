@@ -1,0 +1,298 @@
+"""Side effects of received activities, one function per verb, run from the
+``inbox.process`` job (never in the inbox request)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, select
+
+from ssefed.db.base import utcnow
+from ssefed.db.models import Actor, Follow, InboxItem, Interaction, RemoteObject
+from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import inbox as inbox_repo
+from ssefed.db.repos import jobs as job_repo
+from ssefed.db.repos import remote as remote_repo
+from ssefed.federation import outbound
+from ssefed.federation.client import FetchError
+from ssefed.federation.service import Federation
+from ssefed.vocab import from_as, to_as
+
+log = logging.getLogger("ssefed.inbox")
+
+MAX_EMBED_DEPTH = 3  # objects embedded in objects (Undo of Announce of ...)
+
+
+def same_origin(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and urlsplit(a).netloc.lower() == urlsplit(b).netloc.lower()
+
+
+class Ignored(Exception):
+    """The activity is kept but has no effect (said why)."""
+
+
+class Handlers:
+    def __init__(self, federation: Federation, wake: Callable[[], None] = lambda: None) -> None:
+        self.fed, self.db, self.wake = federation, federation.db, wake
+        self.verbs: dict[str, Callable[[from_as.Activity], Awaitable[None]]] = {
+            "Follow": self.follow, "Accept": self.accept, "Reject": self.reject,
+            "Undo": self.undo, "Create": self.create, "Update": self.update,
+            "Delete": self.delete, "Announce": self.announce, "Like": self.like,
+        }
+
+    async def process(self, payload: dict[str, Any]) -> None:
+        """Job entry point: apply one stored activity."""
+        async with self.db.read() as s:
+            item: InboxItem | None = await inbox_repo.get(s, int(payload["item"]))
+        if item is None or item.state != "pending":
+            return
+        activity = from_as.parse_activity(item.ap_json)
+        handler = self.verbs.get(activity.type)
+        try:
+            if handler is None:
+                raise Ignored(f"{activity.type} has no effect here")
+            await handler(activity)
+        except Ignored as why:
+            async with self.db.write() as s:
+                await inbox_repo.mark(s, item.id, "ignored", str(why))
+            return
+        except (from_as.ParseError, ValueError) as exc:
+            async with self.db.write() as s:
+                await inbox_repo.mark(s, item.id, "rejected", str(exc))
+            return
+        async with self.db.write() as s:
+            await inbox_repo.mark(s, item.id, "processed")
+
+    async def _local_actor(self, iri: str | None) -> Actor:
+        if not iri or not self.fed.ids.is_local(iri):
+            raise Ignored(f"{iri} is not an actor of this node")
+        async with self.db.read() as s:
+            actor = await remote_repo.get_actor(s, iri)
+        if actor is None or not actor.local or actor.deleted_at is not None:
+            raise Ignored(f"no actor {iri} here")
+        return actor
+
+    async def _trusted_object(self, activity: from_as.Activity) -> dict[str, Any]:
+        """The activity's object, taken as sent when it comes from the actor's own origin,
+        else fetched from its origin (bounded: one fetch)."""
+        obj = activity.object
+        object_id = activity.object_id
+        if obj is not None and same_origin(obj.get("id") or activity.actor, activity.actor):
+            return obj
+        if not object_id:
+            raise ValueError("object: missing")
+        try:
+            return await self.fed.fetch_json(object_id)
+        except FetchError as exc:
+            raise Ignored(f"cannot fetch {object_id} from its origin: {exc}") from None
+
+    # -- follows ---------------------------------------------------------------------------
+    async def follow(self, activity: from_as.Activity) -> None:
+        target = await self._local_actor(activity.object_id)
+        follower = await self.fed.actor(activity.actor)
+        async with self.db.write() as s:
+            existing = await follow_repo.get(s, follower.id, target.id)
+            if existing is None:
+                existing = await follow_repo.add(s, Follow(
+                    ap_id=activity.id, follower_id=follower.id, followed_id=target.id,
+                    state="pending"))
+            else:
+                existing.ap_id = activity.id or existing.ap_id
+            if target.manually_approves_followers and existing.state != "accepted":
+                existing.state = "pending"
+                return
+            existing.state = "accepted"
+            await send_accept(s, target, follower, activity.raw, "Accept")
+        self.wake()
+
+    async def accept(self, activity: from_as.Activity) -> None:
+        await self._answer(activity, "accepted")
+
+    async def reject(self, activity: from_as.Activity) -> None:
+        await self._answer(activity, "rejected")
+
+    async def _answer(self, activity: from_as.Activity, state: str) -> None:
+        """Accept/Reject of a Follow we sent: the follow is found by its id, or by the pair."""
+        follow_id = activity.object_id
+        async with self.db.write() as s:
+            follow = await follow_repo.by_ap_id(s, follow_id) if follow_id else None
+            if follow is None and activity.object is not None:
+                inner = from_as.parse_activity(activity.object)
+                local = await remote_repo.get_actor(s, inner.actor or "")
+                if local is not None and local.local:
+                    remote = await remote_repo.get_actor(s, activity.actor)
+                    if remote is not None:
+                        follow = await follow_repo.get(s, local.id, remote.id)
+            if follow is None:
+                raise Ignored("no such follow request")
+            followed = await s.get(Actor, follow.followed_id)
+            if followed is None or followed.ap_id != activity.actor:
+                raise Ignored("only the followed actor can answer a follow request")
+            follow.state = state
+            if state == "accepted":
+                await job_repo.enqueue(s, "follow.backfill", {"follow": follow.id})
+        self.wake()
+
+    async def undo(self, activity: from_as.Activity) -> None:
+        inner = activity.object
+        if inner is None:  # only an id: find what it undoes among what we stored
+            async with self.db.write() as s:
+                removed = await s.execute(delete(Interaction).where(
+                    Interaction.ap_id == activity.object_id,
+                    Interaction.actor_ap_id == activity.actor))
+                if removed.rowcount:
+                    return
+                follow = await follow_repo.by_ap_id(s, activity.object_id or "")
+                if follow is not None:
+                    follower = await s.get(Actor, follow.follower_id)
+                    if follower is not None and follower.ap_id == activity.actor:
+                        await s.delete(follow)
+                        return
+            raise Ignored("nothing to undo")
+        undone = from_as.parse_activity(inner)
+        if undone.actor != activity.actor:
+            raise ValueError("object.actor: an actor can only undo its own activities")
+        async with self.db.write() as s:
+            if undone.type == "Follow":
+                follower = await remote_repo.get_actor(s, activity.actor)
+                target = await remote_repo.get_actor(s, undone.object_id or "")
+                if follower is None or target is None:
+                    raise Ignored("no such follow")
+                follow = await follow_repo.get(s, follower.id, target.id)
+                if follow is not None:
+                    await s.delete(follow)
+            elif undone.type in ("Announce", "Like"):
+                await s.execute(delete(Interaction).where(
+                    Interaction.ap_id == undone.id, Interaction.actor_ap_id == activity.actor))
+            else:
+                raise Ignored(f"Undo of {undone.type} has no effect here")
+
+    # -- objects ---------------------------------------------------------------------------
+    async def create(self, activity: from_as.Activity) -> None:
+        obj = await self._trusted_object(activity)
+        await self._store_object(obj, activity.actor)
+
+    async def update(self, activity: from_as.Activity) -> None:
+        if activity.object_id == activity.actor:  # the actor updated its profile
+            await self.fed.fetch_actor(activity.actor)
+            return
+        obj = await self._trusted_object(activity)
+        await self._store_object(obj, activity.actor)
+
+    async def _store_object(self, obj: dict[str, Any], actor_iri: str | None) -> None:
+        object_id = obj.get("id")
+        if not isinstance(object_id, str) or not object_id.startswith(("https://", "http://")):
+            raise ValueError("object.id: missing or not an http(s) IRI")
+        attributed = from_as.first_id(obj.get("attributedTo")) or actor_iri
+        if not same_origin(attributed, actor_iri) or not same_origin(object_id, actor_iri):
+            raise ValueError("object.attributedTo: the object does not belong to the actor")
+        object_type = obj.get("type")
+        if isinstance(object_type, list):
+            object_type = next((t for t in object_type if isinstance(t, str)), "Object")
+        async with self.db.write() as s:
+            row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == object_id))
+            if row is None:
+                s.add(RemoteObject(ap_id=object_id, type=str(object_type or "Object")[:64],
+                                   attributed_to=attributed, ap_json=obj))
+            elif row.attributed_to != attributed:
+                raise ValueError("object.attributedTo: the object belongs to another actor")
+            else:
+                row.ap_json, row.type, row.deleted_at = obj, str(object_type or row.type)[:64], None
+
+    async def delete(self, activity: from_as.Activity) -> None:
+        target = activity.object_id
+        async with self.db.write() as s:
+            if target == activity.actor:
+                actor = await remote_repo.get_actor(s, activity.actor)
+                if actor is None or actor.local:
+                    raise Ignored("unknown actor")
+                actor.deleted_at = utcnow()
+                await s.execute(delete(Follow).where(
+                    (Follow.follower_id == actor.id) | (Follow.followed_id == actor.id)))
+                return
+            row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == target))
+            if row is None:
+                raise Ignored("unknown object")
+            if not same_origin(row.attributed_to, activity.actor):
+                raise ValueError("object: only its author can delete an object")
+            row.deleted_at = utcnow()
+
+    async def announce(self, activity: from_as.Activity) -> None:
+        await self._interaction(activity, "Announce")
+        object_id = activity.object_id
+        if object_id and not self.fed.ids.is_local(object_id):
+            async with self.db.read() as s:
+                known = await s.scalar(select(RemoteObject.id)
+                                       .where(RemoteObject.ap_id == object_id))
+            if known is None:  # fetch the announced object from its origin, once
+                try:
+                    obj = await self.fed.fetch_json(object_id)
+                    await self._store_object(obj, from_as.first_id(obj.get("attributedTo")))
+                except (FetchError, ValueError) as exc:
+                    log.info("announced object %s not stored: %s", object_id, exc)
+
+    async def like(self, activity: from_as.Activity) -> None:
+        await self._interaction(activity, "Like")
+
+    async def _interaction(self, activity: from_as.Activity, type_: str) -> None:
+        if not activity.id or not activity.object_id:
+            raise ValueError("id/object: an interaction needs both")
+        async with self.db.write() as s:
+            exists = await s.scalar(select(Interaction.id).where(Interaction.ap_id == activity.id))
+            if exists is None:
+                s.add(Interaction(ap_id=activity.id, type=type_, actor_ap_id=activity.actor,
+                                  object_ap_id=activity.object_id))
+
+
+async def send_accept(s, local: Actor, follower: Actor, follow_json: dict[str, Any],
+                      verb: str) -> None:  # noqa: ANN001
+    """Answer a Follow (Accept or Reject), with the Follow embedded, to the follower's inbox."""
+    follow = to_as.strip_context(follow_json)
+    doc = to_as.activity(local.ap_id, verb, follow, to=[follower.ap_id], published=utcnow())
+    await outbound.publish(s, local, doc, inboxes=[follower.inbox] if follower.inbox else [],
+                           public=False)
+
+
+MAX_BACKFILL_PAGES = 5
+MAX_BACKFILL_ITEMS = 200
+
+
+async def backfill(handlers: Handlers, payload: dict[str, Any]) -> None:
+    """Once a follow is accepted, read the followed actor's outbox (paged, bounded) so
+    the follower holds what was published before."""
+    fed = handlers.fed
+    async with fed.db.read() as s:
+        follow = await s.get(Follow, int(payload["follow"]))
+        followed = await s.get(Actor, follow.followed_id) if follow else None
+    if followed is None or followed.local or not followed.ap_json:
+        return
+    outbox_url = from_as.first_id(followed.ap_json.get("outbox"))
+    if not outbox_url or not same_origin(outbox_url, followed.ap_id):
+        return
+    collection = await fed.fetch_json(outbox_url)
+    page: Any = collection.get("first") or collection
+    seen = 0
+    for _ in range(MAX_BACKFILL_PAGES):
+        if isinstance(page, str):
+            if not same_origin(page, followed.ap_id):
+                return
+            page = await fed.fetch_json(page)
+        if not isinstance(page, dict):
+            return
+        for item in from_as.as_list(page.get("orderedItems") or page.get("items")):
+            seen += 1
+            if seen > MAX_BACKFILL_ITEMS:
+                return
+            if not isinstance(item, dict) or item.get("type") != "Create":
+                continue
+            obj = item.get("object")
+            if isinstance(obj, dict) and same_origin(obj.get("id"), followed.ap_id):
+                try:
+                    await handlers._store_object(obj, followed.ap_id)
+                except ValueError as exc:
+                    log.info("backfill skipped %s: %s", obj.get("id"), exc)
+        page = page.get("next")
+        if not page:
+            return

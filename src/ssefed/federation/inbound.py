@@ -1,0 +1,181 @@
+"""Inbound activities: verify the signature, parse, dedupe, store, and answer 202.
+
+Side effects never run here: they run from a job (handlers.py), so a crash after the
+202 loses nothing and the same activity id twice has its effect once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urldefrag, urlsplit
+
+from ssefed.db.models import Actor, ActorKey
+from ssefed.db.repos import hosts as host_repo
+from ssefed.db.repos import inbox as inbox_repo
+from ssefed.db.repos import jobs as job_repo
+from ssefed.db.repos import activities as activity_repo
+from ssefed.db.repos import remote as remote_repo
+from ssefed.federation import httpsig
+from ssefed.federation.client import FetchError
+from ssefed.federation.service import Federation
+from ssefed.vocab import from_as
+
+log = logging.getLogger("ssefed.inbox")
+
+REFETCH_INTERVAL = 30.0  # seconds between two refetches of the same key's actor
+
+
+@dataclass
+class Refusal(Exception):
+    """Why an inbound request is refused: HTTP status, a short title, the detail."""
+
+    status: int
+    title: str
+    detail: str
+
+
+@dataclass
+class Received:
+    accepted: bool  # False: acknowledged and dropped (duplicate, Delete of an unknown actor)
+    item_id: int | None
+    note: str
+
+
+class Inbox:
+    def __init__(self, federation: Federation, wake=None) -> None:  # noqa: ANN001
+        self.fed = federation
+        self.db = federation.db
+        self.wake = wake or (lambda: None)
+        self._refetched: dict[str, float] = {}
+
+    async def receive(self, method: str, url: str, headers: Mapping[str, str],
+                      body: bytes) -> Received:
+        """Verify and store one POST to an inbox, or raise Refusal."""
+        cfg = self.fed.config.federation
+        try:
+            doc = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Refusal(400, "Bad Request", f"the body is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise Refusal(400, "Bad Request", "the body is not a JSON object")
+        if not from_as.json_depth_ok(doc, cfg.max_json_depth):
+            raise Refusal(400, "Bad Request", f"JSON nested deeper than {cfg.max_json_depth}")
+        try:
+            activity = from_as.parse_activity(doc)
+        except from_as.ParseError as exc:
+            raise Refusal(400, "Bad Request", f"not an activity: {exc}") from None
+        if not activity.actor:
+            raise Refusal(400, "Bad Request", "the activity has no actor")
+        actor_host = urlsplit(activity.actor).netloc.lower()
+        if await self.fed.is_blocked(actor_host):
+            raise Refusal(403, "Forbidden", f"{actor_host} is blocked on this node")
+
+        if activity.type == "Delete":
+            known = await self.fed.known_actor(activity.actor)
+            if known is None:
+                # Delete floods: never verify or fetch for an actor we never stored.
+                return Received(False, None, "Delete from an unknown actor: dropped")
+
+        try:
+            info = httpsig.parse_signature(method, url, headers)
+        except httpsig.VerificationError as exc:
+            raise Refusal(401, "Unauthorized", f"{exc.reason.value}: {exc.detail}") from None
+        key, owner = await self._key(info.key_id, activity, refetch=activity.type != "Delete")
+        try:
+            self._verify(info, method, url, headers, body, key)
+        except httpsig.VerificationError as exc:
+            if (exc.reason in (httpsig.Failure.BAD_SIGNATURE, httpsig.Failure.KEY_MISMATCH)
+                    and activity.type != "Delete" and self._may_refetch(info.key_id)):
+                key, owner = await self._key(info.key_id, activity, refetch=True, force=True)
+                try:
+                    self._verify(info, method, url, headers, body, key)
+                except httpsig.VerificationError as again:
+                    raise Refusal(401, "Unauthorized",
+                                  f"{again.reason.value}: {again.detail}") from None
+            else:
+                raise Refusal(401, "Unauthorized", f"{exc.reason.value}: {exc.detail}") from None
+
+        ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
+        async with self.db.write() as s:
+            item_id = await inbox_repo.add_once(s, ap_id=ap_id, type_=activity.type,
+                                                actor_ap_id=activity.actor, key_id=info.key_id,
+                                                ap_json=doc)
+            if item_id is not None:
+                await job_repo.enqueue(s, "inbox.process", {"item": item_id})
+            back = await host_repo.heard_from(s, actor_host)
+            if back:
+                await activity_repo.retry_host_now(s, actor_host)
+        self.wake()
+        if item_id is None:
+            return Received(False, None, "duplicate activity id: already received")
+        return Received(True, item_id, "accepted")
+
+    def _verify(self, info: httpsig.SignedRequestInfo, method: str, url: str,
+                headers: Mapping[str, str], body: bytes, key: ActorKey) -> None:
+        httpsig.verify(info, method, url, headers, body, key.public_pem,
+                       window_seconds=self.fed.config.federation.signature_window_seconds)
+
+    def _may_refetch(self, key_id: str) -> bool:
+        now = time.monotonic()
+        if now - self._refetched.get(key_id, -REFETCH_INTERVAL) < REFETCH_INTERVAL:
+            return False
+        if len(self._refetched) > 10_000:
+            self._refetched.clear()
+        self._refetched[key_id] = now
+        return True
+
+    async def _key(self, key_id: str, activity: from_as.Activity, *, refetch: bool,
+                   force: bool = False) -> tuple[ActorKey, Actor]:
+        """The key named by the signature, which must be listed by the activity's actor's
+        own document. Unknown keys are fetched (once per REFETCH_INTERVAL per key)."""
+        if not force:
+            async with self.db.read() as s:
+                found = await remote_repo.get_key(s, key_id)
+            if found is not None:
+                return self._owned(found, activity)
+            if not refetch or not self._may_refetch(key_id):
+                raise Refusal(401, "Unauthorized", f"unknown key {key_id}")
+        owner_iri = await self._key_owner(key_id, activity)
+        try:
+            await self.fed.fetch_actor(owner_iri)
+        except (FetchError, from_as.ParseError) as exc:
+            raise Refusal(401, "Unauthorized", f"cannot fetch the key's actor: {exc}") from None
+        async with self.db.read() as s:
+            found = await remote_repo.get_key(s, key_id)
+        if found is None:
+            raise Refusal(401, "Unauthorized",
+                          f"the actor {owner_iri} does not list the key {key_id}")
+        return self._owned(found, activity)
+
+    async def _key_owner(self, key_id: str, activity: from_as.Activity) -> str:
+        """Who claims the key: the actor document at the key id, or the key document's
+        owner (GoToSocial serves a stub at /main-key). A claim is only a hint: the owner's
+        own document must list the key."""
+        base, _ = urldefrag(key_id)
+        if base == activity.actor:
+            return base
+        try:
+            doc = await self.fed.fetch_json(base)
+            parsed = from_as.parse_key_document(doc)
+        except (FetchError, from_as.ParseError) as exc:
+            raise Refusal(401, "Unauthorized", f"cannot fetch the key {key_id}: {exc}") from None
+        if isinstance(parsed, from_as.RemoteActor):
+            return parsed.id
+        owner = getattr(parsed, "owner", None) or getattr(parsed, "controller", None)
+        if not owner:
+            raise Refusal(401, "Unauthorized", f"the key {key_id} names no owner")
+        return owner
+
+    @staticmethod
+    def _owned(found: tuple[ActorKey, Actor], activity: from_as.Activity) -> tuple[ActorKey, Actor]:
+        key, owner = found
+        if owner.ap_id != activity.actor:
+            raise Refusal(401, "Unauthorized",
+                          f"the key {key.key_id} belongs to {owner.ap_id}, "
+                          f"not to the activity's actor {activity.actor}")
+        return key, owner

@@ -1,0 +1,144 @@
+"""ActivityPub endpoints: actors (JSON or HTML by content negotiation), their
+collections, activities, and the inboxes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ssefed.db.repos import activities as activity_repo
+from ssefed.db.repos import actors as actor_repo
+from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import offers as offer_repo
+from ssefed.db.models import Actor, Organisation
+from ssefed.domain.actors import ensure_keys
+from ssefed.federation.inbound import Inbox, Refusal
+from ssefed.vocab import to_as
+from ssefed.web.keys import CONFIG, DB, IDS
+from ssefed.web.pages import render
+from ssefed.web.problems import Problem
+
+INBOX = web.AppKey("inbox", Inbox)
+AS2 = "application/activity+json"
+LD_AS2 = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+PAGE_SIZE = 20
+
+
+def wants_activity_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/activity+json" in accept or "application/ld+json" in accept or (
+        "application/json" in accept and "text/html" not in accept)
+
+
+def as_json(doc: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(status=status, content_type=AS2, charset="utf-8",
+                        text=json.dumps(doc, ensure_ascii=False),
+                        headers={"Vary": "Accept"})
+
+
+async def _actor(request: web.Request) -> Actor:
+    handle = request.match_info["handle"]
+    async with request.app[DB].read() as s:
+        actor = await actor_repo.get_local_by_handle(s, handle)
+    if actor is None:
+        raise Problem(404, "Not Found", f"no actor {handle!r} on this node")
+    return actor
+
+
+async def actor_page(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    config = request.app[CONFIG]
+    if actor.deleted_at is not None:
+        if wants_activity_json(request):
+            return as_json(to_as.tombstone(actor), status=410)
+        raise Problem(410, "Gone", f"{actor.name} was removed from this node")
+    if wants_activity_json(request):
+        keys = await ensure_keys(request.app[DB], request.app[IDS], actor.id)  # lazily, once
+        return as_json(to_as.actor_document(actor, keys, config.node.base_url))
+    async with request.app[DB].read() as s:
+        org = await s.get(Organisation, actor.id)
+        offers = await offer_repo.by_actor(s, actor.id)
+        followers = await follow_repo.count(s, followed_id=actor.id)
+    response = render(request, "actor.html", actor=actor, org=org, offers=offers,
+                      followers=followers, handle=f"@{actor.handle}@{config.node.domain}")
+    response.headers["Vary"] = "Accept"
+    response.headers["Link"] = f'<{actor.ap_id}>; rel="alternate"; type="{AS2}"'
+    return response
+
+
+def _before(request: web.Request) -> int | None:
+    value = request.query.get("max_id")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise Problem(400, "Bad Request", "max_id must be an integer")
+    return int(value)
+
+
+async def outbox(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    collection = f"{actor.ap_id}/outbox"
+    async with request.app[DB].read() as s:
+        if "page" not in request.query:
+            total = await activity_repo.count_public(s, actor.id)
+            return as_json(to_as.ordered_collection(collection, total, f"{collection}?page=true"))
+        rows = await activity_repo.page_public(s, actor.id, _before(request), PAGE_SIZE)
+    items = [r.ap_json for r in rows]
+    next_ = f"{collection}?page=true&max_id={rows[-1].id}" if len(rows) == PAGE_SIZE else None
+    return as_json(to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
+                                         collection, items, next_))
+
+
+async def _follow_collection(request: web.Request, followers: bool) -> web.Response:
+    actor = await _actor(request)
+    collection = f"{actor.ap_id}/{'followers' if followers else 'following'}"
+    key = {"followed_id": actor.id} if followers else {"follower_id": actor.id}
+    async with request.app[DB].read() as s:
+        if "page" not in request.query:
+            total = await follow_repo.count(s, **key)
+            return as_json(to_as.ordered_collection(collection, total, f"{collection}?page=true"))
+        rows = await follow_repo.page(s, **key, before_id=_before(request), limit=PAGE_SIZE)
+    items = [other.ap_id for _, other in rows]
+    next_ = f"{collection}?page=true&max_id={rows[-1][0].id}" if len(rows) == PAGE_SIZE else None
+    return as_json(to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
+                                         collection, items, next_))
+
+
+async def followers(request: web.Request) -> web.Response:
+    return await _follow_collection(request, True)
+
+
+async def following(request: web.Request) -> web.Response:
+    return await _follow_collection(request, False)
+
+
+async def activity(request: web.Request) -> web.Response:
+    iri = request.app[CONFIG].node.base_url + request.path
+    async with request.app[DB].read() as s:
+        row = await activity_repo.by_ap_id(s, iri)
+    if row is None or not row.public:
+        raise Problem(404, "Not Found", "no such activity")
+    return as_json(row.ap_json)
+
+
+async def inbox(request: web.Request) -> web.Response:
+    """Per-actor and shared inbox: verify, store, 202; side effects run later."""
+    config = request.app[CONFIG]
+    if "handle" in request.match_info:
+        await _actor(request)
+    limit = config.federation.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "Payload Too Large", f"the body must be at most {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise Problem(413, "Payload Too Large", f"the body must be at most {limit} bytes")
+    # @target-uri is rebuilt from base_url, never from what a proxy passed on.
+    url = config.node.base_url + request.path_qs
+    try:
+        received = await request.app[INBOX].receive(request.method, url, request.headers, body)
+    except Refusal as refusal:
+        raise Problem(refusal.status, refusal.title, refusal.detail) from None
+    return web.json_response({"status": "accepted" if received.accepted else "ignored",
+                              "detail": received.note}, status=202)
