@@ -106,4 +106,5 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/actors/{handle}/followers", activitypub.followers)
     app.router.add_get("/actors/{handle}/following", activitypub.following)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
+    app.router.add_get("/offers/{id}", activitypub.offer_page)
     return app

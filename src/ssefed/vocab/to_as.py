@@ -149,3 +149,68 @@ def collection_page(page_id: str, part_of: str, items: list[Any], next_: str | N
     if next_ is not None:
         doc["next"] = next_
     return doc
+
+
+VF = "https://w3id.org/valueflows/ont/vf#"
+OM2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
+OFFER_TERMS: dict[str, Any] = {
+    "vf": VF, "om2": OM2, "ssefed": SSEFED_NS,
+    "Proposal": "vf:Proposal", "Intent": "vf:Intent",
+    "purpose": "vf:purpose", "unitBased": "vf:unitBased",
+    "publishes": {"@id": "vf:publishes", "@type": "@id"},
+    "reciprocal": {"@id": "vf:reciprocal", "@type": "@id"},
+    "action": "vf:action",
+    "resourceConformsTo": {"@id": "vf:resourceConformsTo", "@type": "@id"},
+    "resourceQuantity": "vf:resourceQuantity",
+    "availableQuantity": "vf:availableQuantity",
+    "hasUnit": "om2:hasUnit", "hasNumericalValue": "om2:hasNumericalValue",
+    "provider": {"@id": "vf:provider", "@type": "@id"},
+    "receiver": {"@id": "vf:receiver", "@type": "@id"},
+    "kind": "ssefed:kind", "role": "ssefed:chainRole", "exchange": "ssefed:exchange",
+    "inputCategories": {"@id": "ssefed:inputCategory", "@type": "@id", "@container": "@set"},
+    "validUntil": {"@id": "ssefed:validUntil", "@type": "http://www.w3.org/2001/XMLSchema#date"},
+}
+OFFER_CONTEXT: list[Any] = [AS_CONTEXT, OFFER_TERMS]
+OM2_UNITS = {"kg": "kilogram", "t": "tonne", "g": "gram", "l": "litre", "unit": "one",
+             "hour": "hour", "day": "day", "month": "month", "m2": "squareMetre",
+             "m3": "cubicMetre", "kWh": "kilowattHour", "MWh": "megawattHour"}
+
+
+def offer_object(offer, actor: Actor) -> dict[str, Any]:  # noqa: ANN001 - db.models.Offer
+    """An offer or demand as a FEP-0837 Proposal. It is also typed ``Note``, with the
+    title, text and link in ``content``, so that servers that do not know ValueFlows
+    (Mastodon) show it as a post."""
+    url = offer.ap_id
+    text = f"<p><strong>{html.escape(offer.title)}</strong></p>{paragraphs(offer.summary)}"
+    text += f'<p><a href="{html.escape(url)}">{html.escape(url)}</a></p>'
+    intent: dict[str, Any] = {
+        "id": f"{url}#primary", "type": "Intent",
+        "action": "deliverService" if offer.kind in ("service", "skills") else "transfer",
+        "resourceConformsTo": offer.category,
+    }
+    intent["provider" if offer.direction == "offer" else "receiver"] = actor.ap_id
+    if offer.quantity is not None:
+        intent["resourceQuantity"] = {"hasUnit": OM2_UNITS.get(offer.unit or "unit", "one"),
+                                      "hasNumericalValue": format(offer.quantity, "f")}
+    doc: dict[str, Any] = {
+        "@context": OFFER_CONTEXT, "id": url, "type": ["Note", "Proposal"],
+        "attributedTo": actor.ap_id, "name": offer.title, "content": text, "url": url,
+        "purpose": "offer" if offer.direction == "offer" else "request",
+        "publishes": intent, "unitBased": offer.quantity is not None,
+        "kind": offer.kind, "role": offer.role, "exchange": offer.exchange,
+        "to": [PUBLIC], "cc": [f"{actor.ap_id}/followers"],
+        "published": iso(offer.published_at), "updated": iso(offer.updated_at),
+    }
+    inputs = [i.category for i in offer.inputs]
+    if inputs:
+        doc["inputCategories"] = inputs
+    if offer.price is not None:
+        doc["reciprocal"] = {"id": f"{url}#reciprocal", "type": "Intent", "action": "transfer",
+                             "resourceConformsTo": offer.currency,
+                             "resourceQuantity": {"hasUnit": "one",
+                                                  "hasNumericalValue": format(offer.price, "f")}}
+    if offer.lat is not None:
+        doc["location"] = {"type": "Place", "latitude": offer.lat, "longitude": offer.lon}
+    if offer.valid_until is not None:
+        doc["validUntil"] = offer.valid_until.isoformat()
+    return doc

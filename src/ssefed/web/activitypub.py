@@ -4,6 +4,8 @@ collections, activities, and the inboxes."""
 from __future__ import annotations
 
 import json
+
+from sqlalchemy import select
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +14,7 @@ from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
 from ssefed.db.repos import offers as offer_repo
-from ssefed.db.models import Actor, Organisation
+from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
 from ssefed.vocab import to_as
@@ -142,3 +144,23 @@ async def inbox(request: web.Request) -> web.Response:
         raise Problem(refusal.status, refusal.title, refusal.detail) from None
     return web.json_response({"status": "accepted" if received.accepted else "ignored",
                               "detail": received.note}, status=202)
+
+
+async def offer_page(request: web.Request) -> web.Response:
+    """An offer or demand: its Proposal JSON, or a page for people."""
+    iri = request.app[CONFIG].node.base_url + request.path
+    async with request.app[DB].read() as s:
+        offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True)))
+        actor = await s.get(Actor, offer.actor_id) if offer is not None else None
+    if offer is None or actor is None:
+        raise Problem(404, "Not Found", "no such offer")
+    if offer.deleted_at is not None or actor.deleted_at is not None:
+        if wants_activity_json(request):
+            return as_json({"@context": to_as.AS_CONTEXT, "id": iri, "type": "Tombstone",
+                            "formerType": "Proposal"}, status=410)
+        raise Problem(410, "Gone", "this offer was withdrawn")
+    if wants_activity_json(request):
+        return as_json(to_as.offer_object(offer, actor))
+    response = render(request, "offer.html", offer=offer, actor=actor)
+    response.headers["Vary"] = "Accept"
+    return response

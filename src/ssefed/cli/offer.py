@@ -1,0 +1,180 @@
+"""ssefed offer add|update|remove|list: offers and demands of member organisations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database, local_actor
+from ssefed.db.base import utcnow
+from ssefed.db.models import Actor, Offer, OfferInput, Organisation
+from ssefed.db.repos import actors as actor_repo
+from ssefed.db.repos import offers as offer_repo
+from ssefed.domain import offers as offer_domain
+from ssefed.domain.categories import to_code
+from ssefed.domain.errors import InvalidInput
+from ssefed.domain.publishing import announce, publish_offer
+from ssefed.vocab.ids import LocalIds
+
+
+def _options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--direction", choices=offer_domain.DIRECTIONS, required=required)
+    p.add_argument("--role", choices=offer_domain.ROLES, required=required)
+    p.add_argument("--kind", choices=offer_domain.KINDS, required=required)
+    p.add_argument("--category", required=required, help="category code or IRI")
+    p.add_argument("--input", dest="inputs", action="append", metavar="CATEGORY",
+                   help="an input category it consumes (repeat for several)")
+    p.add_argument("--title", required=required)
+    p.add_argument("--summary")
+    p.add_argument("--quantity", type=float)
+    p.add_argument("--unit", choices=offer_domain.UNITS)
+    p.add_argument("--price", type=float)
+    p.add_argument("--currency", help="EUR, or the IRI of a local currency")
+    p.add_argument("--exchange", choices=offer_domain.EXCHANGES)
+    p.add_argument("--lat", type=float)
+    p.add_argument("--lon", type=float)
+    p.add_argument("--valid-until", dest="valid_until", type=dt.date.fromisoformat,
+                   metavar="YYYY-MM-DD")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    offer = sub.add_parser("offer", help="offers and demands: add, update, remove, list")
+    verbs = offer.add_subparsers(dest="verb", metavar="VERB", required=True)
+    add = verbs.add_parser("add", help="publish an offer or a demand of an organisation")
+    add.add_argument("--org", required=True, help="handle of the organisation")
+    _options(add, required=True)
+    add.set_defaults(func=run_add)
+    upd = verbs.add_parser("update", help="change an offer (only the options given)")
+    upd.add_argument("iri")
+    _options(upd, required=False)
+    upd.set_defaults(func=run_update)
+    rem = verbs.add_parser("remove", help="withdraw an offer; followers get a Delete")
+    rem.add_argument("iri")
+    rem.set_defaults(func=run_remove)
+    lst = verbs.add_parser("list", help="list offers and demands")
+    lst.add_argument("--org", help="only this organisation's")
+    lst.set_defaults(func=run_list)
+
+
+FIELDS = ("direction", "role", "kind", "category", "inputs", "title", "summary", "quantity",
+          "unit", "price", "currency", "exchange", "lat", "lon")
+
+
+def _data(args: argparse.Namespace, base: dict | None = None) -> dict:
+    data = dict(base or {})
+    for field in FIELDS:
+        value = getattr(args, field, None)
+        if value is not None:
+            data[field] = value
+    return data
+
+
+def _check(data: dict, args: argparse.Namespace) -> offer_domain.OfferInput:
+    try:
+        parsed = offer_domain.parse_offer(data)
+    except InvalidInput as exc:
+        raise InvalidInput("--" + exc.field.replace("_", "-").split("[")[0], exc.message) from None
+    parsed.valid_until = args.valid_until or data.get("valid_until")
+    return parsed
+
+
+def run_add(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    parsed = _check(_data(args), args)
+
+    async def go() -> str:
+        async with database(config) as db:
+            actor = await local_actor(db, args.org)
+            async with db.write() as s:
+                org = await s.get(Organisation, actor.id)
+                if org is None:
+                    raise CommandError(f"@{args.org} is not an organisation")
+                offer = await offer_domain.create(s, LocalIds(config.node.base_url), actor,
+                                                  parsed, lat=org.lat, lon=org.lon)
+                await publish_offer(s, actor, offer, "Create")
+                network = await actor_repo.get_network(s)
+                if network is not None:
+                    await announce(s, network, offer.ap_id)
+                return offer.ap_id
+
+    iri = asyncio.run(go())
+    print(f"published the {parsed.direction} of @{args.org}:")
+    print(iri)
+    return 0
+
+
+async def _own_offer(s, iri: str) -> tuple[Offer, Actor]:  # noqa: ANN001
+    offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True),
+                                               Offer.deleted_at.is_(None)))
+    if offer is None:
+        raise CommandError(f"no offer {iri} on this node (see `ssefed offer list`)")
+    return offer, await s.get(Actor, offer.actor_id)
+
+
+def run_update(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> None:
+        async with database(config) as db:
+            async with db.write() as s:
+                offer, actor = await _own_offer(s, args.iri)
+                current = {f: getattr(offer, f) for f in FIELDS if f != "inputs"}
+                current["inputs"] = [i.category for i in offer.inputs]
+                for f in ("quantity", "price"):
+                    current[f] = None if current[f] is None else float(current[f])
+                current["valid_until"] = offer.valid_until
+                parsed = _check(_data(args, current), args)
+                for f in FIELDS:
+                    if f != "inputs":
+                        setattr(offer, f, getattr(parsed, f))
+                offer.valid_until = parsed.valid_until
+                offer.inputs = [OfferInput(category=c, position=i)
+                                for i, c in enumerate(dict.fromkeys(parsed.inputs))]
+                offer.updated_at = utcnow()
+                await s.flush()
+                await publish_offer(s, actor, offer, "Update")
+
+    asyncio.run(go())
+    print(f"updated {args.iri}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> None:
+        async with database(config) as db:
+            async with db.write() as s:
+                offer, actor = await _own_offer(s, args.iri)
+                offer.deleted_at = utcnow()
+                await publish_offer(s, actor, offer, "Delete")
+
+    asyncio.run(go())
+    print(f"removed {args.iri}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.read() as s:
+                if args.org:
+                    actor = await local_actor(db, args.org)
+                    return [(o, actor) for o in await offer_repo.by_actor(s, actor.id)]
+                rows = await s.execute(select(Offer, Actor).join(Actor)
+                                       .where(Offer.local.is_(True), Offer.deleted_at.is_(None))
+                                       .order_by(Actor.handle, Offer.title))
+                return list(rows)
+
+    rows = asyncio.run(go())
+    for offer, actor in rows:
+        print(f"{offer.ap_id}\t@{actor.handle}\t{offer.direction}\t{to_code(offer.category)}\t"
+              f"{offer.title}")
+    print(f"{len(rows)} offer(s) and demand(s)")
+    return 0

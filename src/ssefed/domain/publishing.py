@@ -1,0 +1,32 @@
+"""Offers and demands published to followers: Create, Update and Delete activities
+queued in the same transaction as the change."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ssefed.db.base import utcnow
+from ssefed.db.models import Actor, Offer
+from ssefed.federation import outbound
+from ssefed.vocab import to_as
+
+
+async def publish_offer(s: AsyncSession, actor: Actor, offer: Offer, verb: str) -> None:
+    """Queue ``verb`` (Create, Update or Delete) of ``offer`` to its author's followers."""
+    if verb == "Delete":
+        obj = {"id": offer.ap_id, "type": "Tombstone", "formerType": "Proposal"}
+    else:
+        obj = to_as.strip_context(to_as.offer_object(offer, actor))
+    doc = to_as.activity(actor.ap_id, verb, obj, to=[to_as.PUBLIC],
+                         cc=[f"{actor.ap_id}/followers"], published=utcnow())
+    if verb != "Delete":
+        doc["@context"] = [to_as.AS_CONTEXT, to_as.SECURITY_CONTEXT,
+                           {**to_as.INLINE_TERMS, **to_as.OFFER_TERMS}]
+    await outbound.publish(s, actor, doc, inboxes=await outbound.follower_inboxes(s, actor))
+
+
+async def announce(s: AsyncSession, network: Actor, object_iri: str) -> None:
+    """The network's actor boosts a member's publication to the network's followers."""
+    doc = to_as.activity(network.ap_id, "Announce", object_iri, to=[to_as.PUBLIC],
+                         cc=[f"{network.ap_id}/followers"], published=utcnow())
+    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
