@@ -61,6 +61,35 @@ class Node:
 
         return tomllib.loads(self.config.read_text())["admin"]["token"]
 
+    def sql(self, query: str, **params) -> list[tuple]:  # noqa: ANN003
+        """Rows of a read-only query on this node's database (what its admin would see)."""
+        import asyncio
+
+        from sqlalchemy import text
+
+        from ssefed.config import async_database_url
+        from ssefed.db.session import Database
+
+        async def read() -> list[tuple]:
+            db = Database(async_database_url(self.database_url, self.directory))
+            try:
+                async with db.read() as s:
+                    return [tuple(r) for r in await s.execute(text(query), params)]
+            finally:
+                await db.dispose()
+
+        return asyncio.run(read())
+
+    def wait_for(self, query: str, expected, timeout: float = 20, **params):  # noqa: ANN001, ANN003, ANN201
+        """Poll ``query`` until it returns ``expected`` (or a callable accepts the rows)."""
+        deadline = time.monotonic() + timeout
+        rows = self.sql(query, **params)
+        check = expected if callable(expected) else (lambda r: r == expected)
+        while not check(rows) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rows = self.sql(query, **params)
+        return rows
+
     def job_counts(self) -> dict[str, int]:
         """Jobs of this node by state, read from its database."""
         import asyncio

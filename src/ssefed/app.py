@@ -21,7 +21,7 @@ from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
 from ssefed.web import activitypub, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
-from ssefed.web.keys import CONFIG, DB, IDS, WORKER
+from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
 from ssefed.worker.runner import Worker
 
@@ -84,6 +84,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
 
     handlers = Handlers(federation, wake)
     app[FEDERATION], app[DELIVERER] = federation, deliverer
+    app[DELIVERY_WAKE] = deliverer.wake
     app[WORKER] = Worker(db, job_handlers(db, ids, handlers),
                          concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
@@ -95,6 +96,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)
+    app.router.add_post("/api/offers", org_api.create_offer)
     app.router.add_get("/.well-known/webfinger", wellknown.webfinger)
     app.router.add_get("/.well-known/host-meta", wellknown.host_meta)
     app.router.add_get("/.well-known/nodeinfo", wellknown.nodeinfo_links)

@@ -12,12 +12,11 @@ from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database, local_actor
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer, OfferInput, Organisation
-from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.categories import to_code
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.publishing import announce, publish_offer
+from ssefed.domain.publishing import add_offer, publish_offer
 from ssefed.vocab.ids import LocalIds
 
 
@@ -93,12 +92,8 @@ def run_add(args: argparse.Namespace) -> int:
                 org = await s.get(Organisation, actor.id)
                 if org is None:
                     raise CommandError(f"@{args.org} is not an organisation")
-                offer = await offer_domain.create(s, LocalIds(config.node.base_url), actor,
-                                                  parsed, lat=org.lat, lon=org.lon)
-                await publish_offer(s, actor, offer, "Create")
-                network = await actor_repo.get_network(s)
-                if network is not None:
-                    await announce(s, network, offer.ap_id)
+                offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
+                                        lat=org.lat, lon=org.lon)
                 return offer.ap_id
 
     iri = asyncio.run(go())

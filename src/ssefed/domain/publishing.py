@@ -30,3 +30,18 @@ async def announce(s: AsyncSession, network: Actor, object_iri: str) -> None:
     doc = to_as.activity(network.ap_id, "Announce", object_iri, to=[to_as.PUBLIC],
                          cc=[f"{network.ap_id}/followers"], published=utcnow())
     await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
+
+
+async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | None,
+                    lon: float | None, announce_it: bool = True) -> Offer:  # noqa: ANN001
+    """Create an offer or demand and queue its Create (and the network's Announce)."""
+    from ssefed.db.repos import actors as actor_repo
+    from ssefed.domain import offers as offer_domain
+
+    offer = await offer_domain.create(s, ids, actor, data, lat=lat, lon=lon)
+    await publish_offer(s, actor, offer, "Create")
+    if announce_it:
+        network = await actor_repo.get_network(s)
+        if network is not None:
+            await announce(s, network, offer.ap_id)
+    return offer

@@ -98,6 +98,7 @@ class Deliverer:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             await self._flush_done()
+            self._wake.clear()  # before looking for work, so no wake-up is lost
             free = self.concurrency - len(self._running)
             claimed: list = []
             if free > 0:
@@ -124,7 +125,6 @@ class Deliverer:
             if claimed and len(claimed) == free and not extra:
                 await asyncio.sleep(0)
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval if not self._done
                                        else 0.05)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import enum
+import functools
 import hashlib
 import hmac
 import re
@@ -146,6 +147,7 @@ def _utc(now: datetime | None) -> datetime:
 
 # --- keys and raw signatures -------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)
 def load_public_key(pem: str) -> PublicKey:
     """Load an SPKI (``BEGIN PUBLIC KEY``) or PKCS#1 (``BEGIN RSA PUBLIC KEY``) PEM.
 
@@ -160,7 +162,9 @@ def load_public_key(pem: str) -> PublicKey:
     return key
 
 
+@functools.lru_cache(maxsize=1024)
 def _load_private_key(pem: str) -> PrivateKey:
+    # Cached: loading an RSA private key checks it, which costs tens of milliseconds.
     key = serialization.load_pem_private_key(pem.strip().encode("ascii") + b"\n", password=None)
     if not isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)):
         raise ValueError(f"unsupported private key type {type(key).__name__}")

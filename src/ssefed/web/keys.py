@@ -11,3 +11,4 @@ CONFIG = web.AppKey("config", Config)
 DB = web.AppKey("db", Database)
 IDS = web.AppKey("ids", LocalIds)
 WORKER = web.AppKey("worker", Worker)
+DELIVERY_WAKE = web.AppKey("delivery_wake", object)  # () -> None: new deliveries queued

@@ -46,6 +46,7 @@ class Worker:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking for work, so no wake-up is lost
             free = self.concurrency - len(self._running)
             claimed = []
             if free > 0:
@@ -62,7 +63,6 @@ class Worker:
                 task.add_done_callback(lambda _t, jid=job.id: self._job_done(jid))
             if claimed and len(claimed) == free:
                 continue  # there may be more due: claim again as soon as a slot frees
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:

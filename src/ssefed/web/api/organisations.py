@@ -8,9 +8,13 @@ from aiohttp import web
 
 from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import organisations as org_repo
+from ssefed.db.models import Organisation
+from ssefed.db.repos import actors as actor_repo
+from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
+from ssefed.domain.publishing import add_offer
 from ssefed.domain.categories import to_code
-from ssefed.web.keys import CONFIG, DB, IDS, WORKER
+from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import Problem, read_json
 
 
@@ -76,3 +80,26 @@ async def create_organisation(request: web.Request) -> web.Response:
         body = organisation_json(actor, org)
     request.app[WORKER].wake()
     return web.json_response(body, status=201, headers={"Location": actor.ap_id})
+
+
+async def create_offer(request: web.Request) -> web.Response:
+    """POST /api/offers (admin): {"org": HANDLE, ...offer fields}; federates a Create."""
+    require_admin(request)
+    config = request.app[CONFIG]
+    body = await read_json(request, config.federation.max_body_bytes)
+    if not isinstance(body, dict) or not isinstance(body.get("org"), str):
+        raise Problem(422, "Invalid input", "the handle of the organisation is required",
+                      field="org")
+    data = offer_domain.parse_offer(body)
+    async with request.app[DB].write() as s:
+        actor = await actor_repo.get_local_by_handle(s, body["org"])
+        org = await s.get(Organisation, actor.id) if actor is not None else None
+        if actor is None or org is None or actor.deleted_at is not None:
+            raise Problem(422, "Invalid input", f"no organisation {body['org']!r} here",
+                          field="org")
+        offer = await add_offer(s, request.app[IDS], actor, data, lat=org.lat, lon=org.lon)
+        await s.refresh(offer, ["inputs"])
+        result = offer_json(offer)
+    request.app[WORKER].wake()
+    request.app[DELIVERY_WAKE]()
+    return web.json_response(result, status=201, headers={"Location": result["id"]})
