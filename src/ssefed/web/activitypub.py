@@ -129,7 +129,9 @@ async def inbox(request: web.Request) -> web.Response:
     """Per-actor and shared inbox: verify, store, 202; side effects run later."""
     config = request.app[CONFIG]
     if "handle" in request.match_info:
-        await _actor(request)
+        target = await _actor(request)
+        if target.deleted_at is not None:  # senders drop followers that answer 410
+            raise Problem(410, "Gone", f"{target.ap_id} was removed from this node")
     limit = config.federation.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, "Payload Too Large", f"the body must be at most {limit} bytes")
