@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from ssefed.db.models import Actor, ActorKey
+from ssefed.db.models import Actor, ActorKey  # noqa: F401
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.session import Database
 from ssefed.domain.errors import InvalidInput
@@ -40,10 +40,10 @@ async def ensure_keys(db: Database, ids: LocalIds, actor_id: int) -> list[ActorK
             return await actor_repo.keys_of(s, actor_id)
     pairs = [await asyncio.to_thread(keys.generate, kind) for kind in missing]
     async with db.write() as s:
-        have = {k.kind for k in await actor_repo.keys_of(s, actor_id)}  # raced by another worker?
-        for pair in pairs:
-            if pair.kind not in have:
-                await actor_repo.add_key(s, ActorKey(
-                    actor_id=actor_id, kind=pair.kind, key_id=ids.key(ap_id, pair.kind),
-                    public_pem=pair.public_pem, private_pem=pair.private_pem))
+        for pair in pairs:  # another worker may have made them meanwhile: the first wins
+            await actor_repo.add_key_once(s, actor_id=actor_id, kind=pair.kind,
+                                          key_id=ids.key(ap_id, pair.kind),
+                                          public_pem=pair.public_pem,
+                                          private_pem=pair.private_pem)
+    async with db.read() as s:
         return await actor_repo.keys_of(s, actor_id)

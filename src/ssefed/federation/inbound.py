@@ -6,6 +6,7 @@ Side effects never run here: they run from a job (handlers.py), so a crash after
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -39,6 +40,10 @@ class Refusal(Exception):
     detail: str
 
 
+def _reason(exc: httpsig.VerificationError) -> str:
+    return f"{exc.reason.value}: {exc.detail}" if exc.detail else exc.reason.value
+
+
 @dataclass
 class Received:
     accepted: bool  # False: acknowledged and dropped (duplicate, Delete of an unknown actor)
@@ -51,7 +56,9 @@ class Inbox:
         self.fed = federation
         self.db = federation.db
         self.wake = wake or (lambda: None)
-        self._refetched: dict[str, float] = {}
+        self._refetched: dict[str, float] = {}  # key id -> last refetch (rotation)
+        self._missed: dict[str, float] = {}  # key id -> last fetch that did not list it
+        self._inflight: dict[str, asyncio.Future] = {}
 
     async def receive(self, method: str, url: str, headers: Mapping[str, str],
                       body: bytes) -> Received:
@@ -84,7 +91,7 @@ class Inbox:
         try:
             info = httpsig.parse_signature(method, url, headers)
         except httpsig.VerificationError as exc:
-            raise Refusal(401, "Unauthorized", f"{exc.reason.value}: {exc.detail}") from None
+            raise Refusal(401, "Unauthorized", _reason(exc)) from None
         key, owner = await self._key(info.key_id, activity, refetch=activity.type != "Delete")
         try:
             self._verify(info, method, url, headers, body, key)
@@ -95,10 +102,9 @@ class Inbox:
                 try:
                     self._verify(info, method, url, headers, body, key)
                 except httpsig.VerificationError as again:
-                    raise Refusal(401, "Unauthorized",
-                                  f"{again.reason.value}: {again.detail}") from None
+                    raise Refusal(401, "Unauthorized", _reason(again)) from None
             else:
-                raise Refusal(401, "Unauthorized", f"{exc.reason.value}: {exc.detail}") from None
+                raise Refusal(401, "Unauthorized", _reason(exc)) from None
 
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
         async with self.db.write() as s:
@@ -132,25 +138,55 @@ class Inbox:
     async def _key(self, key_id: str, activity: from_as.Activity, *, refetch: bool,
                    force: bool = False) -> tuple[ActorKey, Actor]:
         """The key named by the signature, which must be listed by the activity's actor's
-        own document. Unknown keys are fetched (once per REFETCH_INTERVAL per key)."""
+        own document. An unknown key makes the node fetch its actor; concurrent requests
+        with the same unknown key wait for that one fetch. ``force``: refetch a known key
+        (rotation)."""
         if not force:
             async with self.db.read() as s:
                 found = await remote_repo.get_key(s, key_id)
             if found is not None:
                 return self._owned(found, activity)
-            if not refetch or not self._may_refetch(key_id):
+            if not refetch:
                 raise Refusal(401, "Unauthorized", f"unknown key {key_id}")
-        owner_iri = await self._key_owner(key_id, activity)
-        try:
-            await self.fed.fetch_actor(owner_iri)
-        except (FetchError, from_as.ParseError) as exc:
-            raise Refusal(401, "Unauthorized", f"cannot fetch the key's actor: {exc}") from None
+            missed = self._missed.get(key_id)
+            if missed is not None and time.monotonic() - missed < REFETCH_INTERVAL:
+                raise Refusal(401, "Unauthorized", f"unknown key {key_id} (not listed by its "
+                                                   "actor when fetched a moment ago)")
+        owner_iri = await self._fetch_once(key_id, activity)
         async with self.db.read() as s:
             found = await remote_repo.get_key(s, key_id)
         if found is None:
+            if len(self._missed) > 10_000:
+                self._missed.clear()
+            self._missed[key_id] = time.monotonic()
             raise Refusal(401, "Unauthorized",
                           f"the actor {owner_iri} does not list the key {key_id}")
         return self._owned(found, activity)
+
+    async def _fetch_once(self, key_id: str, activity: from_as.Activity) -> str:
+        """Fetch the key's actor and return its IRI; a fetch already running for this key
+        is shared. Every fetch counts against the key's refetch interval."""
+        running = self._inflight.get(key_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key_id] = future
+        self._refetched[key_id] = time.monotonic()
+        try:
+            owner_iri = await self._key_owner(key_id, activity)
+            try:
+                await self.fed.fetch_actor(owner_iri)
+            except (FetchError, from_as.ParseError) as exc:
+                raise Refusal(401, "Unauthorized",
+                              f"cannot fetch the key's actor: {exc}") from None
+            future.set_result(owner_iri)
+            return owner_iri
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters (if any) still receive it
+            raise
+        finally:
+            self._inflight.pop(key_id, None)
 
     async def _key_owner(self, key_id: str, activity: from_as.Activity) -> str:
         """Who claims the key: the actor document at the key id, or the key document's

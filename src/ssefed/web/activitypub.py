@@ -20,7 +20,7 @@ from ssefed.federation.inbound import Inbox, Refusal
 from ssefed.vocab import to_as
 from ssefed.web.keys import CONFIG, DB, IDS
 from ssefed.web.pages import render
-from ssefed.web.problems import Problem
+from ssefed.web.problems import Problem, read_body
 
 INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
@@ -132,12 +132,7 @@ async def inbox(request: web.Request) -> web.Response:
         target = await _actor(request)
         if target.deleted_at is not None:  # senders drop followers that answer 410
             raise Problem(410, "Gone", f"{target.ap_id} was removed from this node")
-    limit = config.federation.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, "Payload Too Large", f"the body must be at most {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise Problem(413, "Payload Too Large", f"the body must be at most {limit} bytes")
+    body = await read_body(request, config.federation.max_body_bytes)
     # @target-uri is rebuilt from base_url, never from what a proxy passed on.
     url = config.node.base_url + request.path_qs
     try:

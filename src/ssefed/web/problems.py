@@ -51,13 +51,23 @@ async def problems_middleware(request: web.Request, handler) -> web.StreamRespon
         return problem(500, "Internal Server Error", "the error was logged on the node")
 
 
-async def read_json(request: web.Request, max_bytes: int) -> Any:
-    """Read a bounded JSON body or raise a 4xx Problem."""
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole request body, however it arrives, or a 413 Problem past ``max_bytes``."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """Read a bounded JSON body or raise a 4xx Problem."""
+    raw = await read_body(request, max_bytes)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

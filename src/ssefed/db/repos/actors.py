@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, ActorKey
 
 
@@ -32,6 +33,19 @@ async def add_key(s: AsyncSession, key: ActorKey) -> ActorKey:
     s.add(key)
     await s.flush()
     return key
+
+
+async def add_key_once(s: AsyncSession, *, actor_id: int, kind: str, key_id: str,
+                       public_pem: str, private_pem: str | None) -> None:
+    """Insert a key unless its id exists (two workers may race to create it)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+    await s.execute(insert(ActorKey).values(
+        actor_id=actor_id, kind=kind, key_id=key_id, public_pem=public_pem,
+        private_pem=private_pem, created_at=utcnow()).on_conflict_do_nothing(
+        index_elements=["key_id"]))
 
 
 async def count_local(s: AsyncSession, *, network: bool | None = None) -> int:
