@@ -245,3 +245,24 @@ def test_sigkill_during_a_fan_out_loses_no_delivery(nodes):
         assert node.wait_for("SELECT count(DISTINCT ap_id) FROM remote_objects",
                              [(total,)]) == [(total,)]
     assert a.wait_for("SELECT count(*) FROM deliveries WHERE state != 'done'", [(0,)]) == [(0,)]
+
+
+def test_a_blocked_domain_gets_nothing_and_cannot_be_followed(nodes):
+    from ssefed.federation.service import BLOCKS_TTL
+
+    a, b = nodes.start("a"), nodes.start("b")
+    ok(a.cli("org", "add", "--handle", "ferme", "--name", "Ferme"))
+    ok(b.cli("follow", f"ferme@{host(a)}", "--as", "network"))
+    a.wait_for("SELECT state FROM follows", [("accepted",)])
+    assert "blocked 127.0.0.1:" in ok(a.cli("block", host(b), "--reason", "spam"))
+    assert host(b) in ok(a.cli("blocks"))
+    time.sleep(BLOCKS_TTL + 0.5)  # the running node re-reads its block list
+    offer = api_offer(a, "ferme", "Blé")
+    rows = a.wait_for("SELECT d.state, d.last_error FROM deliveries d JOIN activities t "
+                      "ON t.id = d.activity_id WHERE t.object_ap_id = :iri AND t.type = 'Create'",
+                      lambda r: r and r[0][0] == "dead", iri=offer)
+    assert rows[0][0] == "dead" and "blocked" in rows[0][1]
+    assert b.sql("SELECT count(*) FROM remote_objects") == [(0,)]
+    refused = a.cli("follow", f"network@{host(b)}", "--as", "network")
+    assert refused.returncode == 1 and "blocked" in refused.stderr
+    assert "Traceback" not in refused.stderr

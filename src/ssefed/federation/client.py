@@ -143,9 +143,10 @@ class FederationClient:
             raise FetchError("refused", f"non-public address {host}")
         if host in ("localhost",) and not self.allow_private:
             raise FetchError("refused", "localhost")
-        if self.is_blocked is not None and await self.is_blocked(host):
-            raise FetchError("blocked", f"{host} is blocked on this node")
-        return parts.netloc.lower()
+        netloc = parts.netloc.lower()
+        if self.is_blocked is not None and await self.is_blocked(netloc):
+            raise FetchError("blocked", f"{netloc} is blocked on this node")
+        return netloc
 
     async def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
                     signer: Signer | None, spec: str, timeout: float) -> Response:
