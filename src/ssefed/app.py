@@ -101,6 +101,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/.well-known/host-meta", wellknown.host_meta)
     app.router.add_get("/.well-known/nodeinfo", wellknown.nodeinfo_links)
     app.router.add_get("/nodeinfo/2.1", wellknown.nodeinfo)
+    app.router.add_get("/ns", wellknown.context_document)
+    app.router.add_get("/ns/{name}", wellknown.context_document)
     app.router.add_post("/inbox", activitypub.inbox)
     app.router.add_get("/actors/{handle}", activitypub.actor_page)
     app.router.add_post("/actors/{handle}/inbox", activitypub.inbox)

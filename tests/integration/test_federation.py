@@ -74,6 +74,13 @@ def test_webfinger_host_meta_and_nodeinfo_describe_the_node(nodes):
     assert info["usage"]["users"]["total"] == 2  # the network and ferme
     assert info["usage"]["localPosts"] == 1
 
+    context = requests.get(f"{a.base_url}/ns/context.jsonld", timeout=5)
+    assert context.headers["Content-Type"].startswith("application/ld+json")
+    assert "inputCategories" in context.json()["@context"]
+    vocabulary = requests.get(f"{a.base_url}/ns/ssefed.ttl", timeout=5)
+    assert vocabulary.headers["Content-Type"].startswith("text/turtle")
+    assert "rdfs:subClassOf vf:Proposal" in vocabulary.text
+
     actor = requests.get(f"{a.base_url}/actors/ferme", headers=ACTIVITY_JSON, timeout=5)
     assert actor.headers["Content-Type"].startswith("application/activity+json")
     doc = actor.json()

@@ -82,3 +82,20 @@ async def nodeinfo(request: web.Request) -> web.Response:
     }
     return web.json_response(
         body, content_type='application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"')
+
+
+async def context_document(request: web.Request) -> web.Response:
+    """The ssefed JSON-LD context and vocabulary, served by every node (for RDF users;
+    our documents never require fetching them: their terms are also inline)."""
+    from ssefed.paths import SCHEMAS_DIR
+
+    name = request.match_info.get("name", "context.jsonld")
+    files = {"context.jsonld": ("context.jsonld", "application/ld+json"),
+             "ssefed.ttl": ("ssefed.ttl", "text/turtle"),
+             "categories.ttl": ("taxonomies/categories.ttl", "text/turtle")}
+    if name not in files:
+        raise Problem(404, "Not Found", f"no document {name}")
+    path, content_type = files[name]
+    return web.Response(body=(SCHEMAS_DIR / path).read_bytes(), content_type=content_type,
+                        charset="utf-8", headers={"Access-Control-Allow-Origin": "*",
+                                                  "Cache-Control": "public, max-age=86400"})
