@@ -138,6 +138,10 @@ def test_three_nodes_follow_both_ways_and_publications_reach_followers(nodes):
                              iri=offer)
         assert rows == [(1,)], node.name
         assert objects(node, offer)[0][1]["name"] == "Blé tendre bio"
+        # followers hold the structured data, not only the post
+        assert node.wait_for("SELECT direction, category, role, local FROM offers "
+                             "WHERE ap_id = :iri", lambda r: bool(r), iri=offer) == [
+            ("offer", "https://w3id.org/ssefed/category/wheat", "production", False)]
     assert c.wait_for("SELECT actor_ap_id, object_ap_id FROM interactions WHERE type = 'Announce'",
                       [(a_network, offer)])
     # Update and Delete follow
@@ -151,6 +155,8 @@ def test_three_nodes_follow_both_ways_and_publications_reach_followers(nodes):
         rows = node.wait_for("SELECT deleted_at IS NOT NULL FROM remote_objects WHERE ap_id = :iri",
                              lambda rows: rows and rows[0][0], iri=offer)
         assert rows and rows[0][0]
+        assert node.sql("SELECT deleted_at IS NOT NULL FROM offers WHERE ap_id = :iri",
+                        iri=offer) == [(True,)]
     # every activity arrived exactly once
     for node in (b, c):
         dup = node.sql("SELECT ap_id, count(*) FROM inbox_items GROUP BY ap_id HAVING count(*) > 1")

@@ -36,8 +36,10 @@ import requests
 
 from ssefed.federation import httpsig
 from ssefed.federation import keys as keygen
-from tests.conftest import BACKENDS, FreshDatabases
+from tests.conftest import BACKENDS, SHARED, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakeActor, FakePeer
+
+PEERS = SHARED / "fixtures" / "peers"
 from tests.nodes import Node, NodeFactory
 
 AS2 = "application/activity+json"
@@ -603,3 +605,41 @@ def test_first_activities_of_a_new_actor_arriving_together_are_all_accepted(shar
     for answer in answers:
         assert_accepted(answer)
     assert len(peer.requests("GET", alice.path)) == 1
+
+
+# -- structured data: FEP-0837 proposals are checked against the JSON Schema ------------
+
+def create_proposal(actor: FakeActor, purpose: str) -> dict[str, Any]:
+    proposal = json.loads((PEERS / "fep0837-proposal-offer-full.json").read_text())
+    proposal_id = new_id(actor, "proposals")
+    proposal.update(id=proposal_id, attributedTo=actor.id, purpose=purpose)
+    proposal["publishes"]["id"] = f"{proposal_id}#primary"
+    proposal["reciprocal"]["id"] = f"{proposal_id}#reciprocal"
+    return {"@context": proposal["@context"], "id": f"{proposal_id}/create", "type": "Create",
+            "actor": actor.id, "to": [PUBLIC], "object": {
+                k: v for k, v in proposal.items() if k != "@context"}}
+
+
+def test_received_proposal_is_stored_as_a_remote_offer(nodes, peer):
+    node = coop_node(nodes).node
+    alice = peer.add_actor("alice")
+    activity = create_proposal(alice, "offer")
+    assert_accepted(post_signed(f"{node.base_url}/inbox", activity, alice))
+    rows = node.wait_for("SELECT direction, category, local, title FROM offers "
+                         "WHERE ap_id = :iri", lambda r: bool(r), iri=activity["object"]["id"])
+    assert rows == [("offer", "https://www.wikidata.org/wiki/Q11442", False,
+                     "Offering used bike")]
+
+
+def test_proposal_failing_its_schema_is_kept_as_rejected_with_the_path(nodes, peer):
+    node = coop_node(nodes).node
+    alice = peer.add_actor("alice")
+    activity = create_proposal(alice, "sell")  # purpose must be offer or request
+    assert_accepted(post_signed(f"{node.base_url}/inbox", activity, alice))  # 202 first
+    rows = node.wait_for("SELECT state, error FROM inbox_items WHERE ap_id = :id",
+                         lambda r: r and r[0][0] != "pending", id=activity["id"])
+    assert rows[0][0] == "rejected" and rows[0][1].startswith("/purpose:")
+    listing = node.cli("inbox", "--rejected")
+    assert listing.returncode == 0 and activity["id"] in listing.stdout
+    assert "/purpose" in listing.stdout
+    assert node.sql("SELECT count(*) FROM offers WHERE local = false") == [(0,)]

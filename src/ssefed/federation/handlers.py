@@ -12,13 +12,14 @@ from sqlalchemy import delete, select
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Follow, InboxItem, Interaction, RemoteObject
 from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import outbound
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as, to_as
+from ssefed.vocab import from_as, proposals, to_as
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -191,7 +192,14 @@ class Handlers:
         object_type = obj.get("type")
         if isinstance(object_type, list):
             object_type = next((t for t in object_type if isinstance(t, str)), "Object")
+        proposal = None
+        if proposals.is_proposal(obj):  # an offer or demand: structured data, checked
+            proposals.check_schema("offer", obj)
+            proposal = proposals.read_proposal(obj)
+            author = await self.fed.actor(attributed)
         async with self.db.write() as s:
+            if proposal is not None:
+                await offer_repo.upsert_remote(s, author.id, proposal, obj)
             row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == object_id))
             if row is None:
                 s.add(RemoteObject(ap_id=object_id, type=str(object_type or "Object")[:64],
@@ -218,6 +226,7 @@ class Handlers:
             if not same_origin(row.attributed_to, activity.actor):
                 raise ValueError("object: only its author can delete an object")
             row.deleted_at = utcnow()
+            await offer_repo.mark_deleted(s, row.ap_id, row.deleted_at)
 
     async def announce(self, activity: from_as.Activity) -> None:
         await self._interaction(activity, "Announce")

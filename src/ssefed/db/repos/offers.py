@@ -29,3 +29,34 @@ async def count(s: AsyncSession, *, local: bool | None = None, direction: str | 
     if direction is not None:
         q = q.where(Offer.direction == direction)
     return int(await s.scalar(q) or 0)
+
+
+async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict) -> Offer:  # noqa: ANN001
+    """Store or refresh an offer received from another node (a vocab.proposals.RemoteProposal)."""
+    offer = await s.scalar(select(Offer).where(Offer.ap_id == proposal.id))
+    if offer is not None and (offer.local or offer.actor_id != actor_id):
+        raise ValueError("id: the offer belongs to another actor")
+    values = dict(direction=proposal.direction, kind=proposal.kind, role=proposal.role,
+                  exchange=proposal.exchange, category=proposal.category, title=proposal.title,
+                  summary=proposal.summary, quantity=proposal.quantity, unit=proposal.unit,
+                  price=proposal.price, currency=proposal.currency, lat=proposal.lat,
+                  lon=proposal.lon, valid_until=proposal.valid_until, ap_json=ap_json,
+                  deleted_at=None)
+    if offer is None:
+        offer = Offer(ap_id=proposal.id, actor_id=actor_id, local=False, **values)
+        offer.inputs = [OfferInput(category=c, position=i)
+                        for i, c in enumerate(dict.fromkeys(proposal.inputs))]
+        s.add(offer)
+    else:
+        for key, value in values.items():
+            setattr(offer, key, value)
+        offer.inputs = [OfferInput(category=c, position=i)
+                        for i, c in enumerate(dict.fromkeys(proposal.inputs))]
+    await s.flush()
+    return offer
+
+
+async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:  # noqa: ANN001
+    offer = await s.scalar(select(Offer).where(Offer.ap_id == ap_id, Offer.local.is_(False)))
+    if offer is not None:
+        offer.deleted_at = when
