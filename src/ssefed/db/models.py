@@ -90,6 +90,11 @@ class Organisation(Base):
     website: Mapped[str | None] = mapped_column(IRI)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(64))
+    organisational_structure: Mapped[str | None] = mapped_column(IRI)  # ESSGlobal IRI
+    membership_type: Mapped[str | None] = mapped_column(IRI)  # ESSGlobal IRI
+    activities: Mapped[list[str]] = mapped_column(JSONDoc, default=list)  # ESSGlobal ICA IRIs
+    contact_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    claimed: Mapped[bool] = mapped_column(Boolean, default=True)  # imported: until claimed
     validation_status: Mapped[str] = mapped_column(String(16), default="unvalidated")
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32), default="admin")

@@ -92,10 +92,11 @@ def parse_organisation(data: Any) -> OrganisationInput:
 
 
 async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = "admin",
-                 source_key: str | None = None) -> Actor:  # noqa: ANN001
+                 source_key: str | None = None, make_keys: bool = True) -> Actor:  # noqa: ANN001
     """Create a member organisation (actor + SSE facts) in the open write session ``s``.
 
-    Its keys are made by a background job, so bulk creation never waits for RSA.
+    Its keys are made by a background job (or at its first fetch), so bulk creation
+    never waits for RSA.
     """
     if await actor_repo.get_local_by_handle(s, data.handle) is not None:
         raise Conflict(f"an actor with handle {data.handle!r} already exists")
@@ -110,6 +111,7 @@ async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = 
         validation_status="validated" if data.validated else "unvalidated",
         valid_until=data.valid_until, source=source, source_key=source_key)
     await org_repo.add(s, actor, org)
-    await job_repo.enqueue(s, "actor.keys", {"actor_id": actor.id},
-                           dedupe_key=f"actor.keys:{actor.id}")
+    if make_keys:  # bulk imports skip this: keys are then made at the first fetch
+        await job_repo.enqueue(s, "actor.keys", {"actor_id": actor.id},
+                               dedupe_key=f"actor.keys:{actor.id}")
     return actor

@@ -1,0 +1,61 @@
+"""ssefed import FILE.csv: import an existing directory (SSE standard CSV or ssefed's
+template), quietly: nothing is sent to other nodes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database
+from ssefed.domain.importing import import_csv
+from ssefed.vocab.ids import LocalIds
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import organisations from a CSV directory")
+    p.add_argument("file", type=Path, help="SSE standard CSV or ssefed's CSV template")
+    p.add_argument("--errors", type=int, default=50, metavar="N",
+                   help="how many bad rows to list (default 50; all are counted)")
+    p.set_defaults(func=run)
+
+
+class Progress:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        width = 30
+        filled = width * done // max(total, 1)
+        line = (f"importing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows "
+                f"({rate:.0f}/s)")
+        if self.tty:
+            print("\r" + line, end="\n" if done >= total else "", file=sys.stderr, flush=True)
+        elif done >= total or done % 5000 < 500:
+            print(line, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    if not args.file.is_file():
+        raise CommandError(f"no such file: {args.file}")
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            return await import_csv(db, LocalIds(config.node.base_url), config.node.domain,
+                                    args.file, progress=Progress())
+
+    report = asyncio.run(go())
+    print(f"{report.rows} row(s): {report.created} organisation(s) created, "
+          f"{report.updated} updated, {report.unchanged} unchanged, "
+          f"{len(report.errors)} refused; {report.with_position} with a position")
+    for error in report.errors[:args.errors]:
+        print(f"  {error}")
+    if len(report.errors) > args.errors:
+        print(f"  ... and {len(report.errors) - args.errors} more")
+    return 0 if not report.errors else 3

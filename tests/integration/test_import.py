@@ -1,0 +1,110 @@
+"""`ssefed import` of a real directory (7,272 UK co-operatives, SSE standard CSV) and of
+broken files: counts, mappings, idempotence, quietness, per-row errors."""
+
+import csv
+
+from tests.conftest import SHARED
+
+COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
+ESS = "http://purl.org/essglobal/standard/"
+
+
+def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes):
+    node = nodes.create("a")
+    first = node.cli("import", str(COOPS), timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert ("7272 row(s): 7272 organisation(s) created, 0 updated, 0 unchanged, 0 refused; "
+            "6970 with a position") in first.stdout
+    # an independent count over the CSV: rows with a postcode centroid
+    with COOPS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 7272
+    assert sum(1 for r in rows if r["Geo Container Latitude"]) == 6970
+    assert node.sql("SELECT count(*) FROM organisations WHERE source = 'import'") == [(7272,)]
+    assert node.sql("SELECT count(*) FROM organisations WHERE lat IS NOT NULL") == [(6970,)]
+    group = node.sql(
+        "SELECT a.name, o.legal_form, o.sectors, o.organisational_structure, "
+        "o.membership_type, o.activities, o.claimed, o.contact_public, o.postal_code "
+        "FROM organisations o JOIN actors a ON a.id = o.actor_id "
+        "WHERE o.source_key = 'sse:R000001'")
+    name, legal_form, sectors, structure, membership, activities, claimed, public, postcode = \
+        group[0]
+    assert name == "The Co-operative Group" and postcode == "M60 0AG"
+    assert legal_form == "consumer-cooperative"  # Society owned by its consumers
+    assert "47.11" in str(sectors)  # UK SIC 47110 -> NACE 47.11
+    assert structure == f"{ESS}organisational-structure/OS130"
+    assert membership == f"{ESS}base-membership-type/BMT10"
+    assert f"{ESS}activities-ica/ICA260" in str(activities)
+    assert not claimed and not public  # unclaimed, contacts private until claimed
+    expected_workers = sum(1 for r in rows if r["Ownership Classification"] == "Workers"
+                           and r["Legal Form"] not in ("Community Interest Company",
+                                                       "Unincorporated",
+                                                       "Scottish Charitable Incorporated "
+                                                       "Organisation"))
+    assert node.sql("SELECT count(*) FROM organisations WHERE legal_form = 'worker-cooperative'"
+                    ) == [(expected_workers,)]
+    # quiet: no activity, no delivery, no key generation queued
+    assert node.sql("SELECT count(*) FROM activities") == [(0,)]
+    assert node.sql("SELECT count(*) FROM deliveries") == [(0,)]
+    assert node.sql("SELECT count(*) FROM jobs") == [(0,)]
+    # a second import changes nothing
+    second = node.cli("import", str(COOPS), timeout=600)
+    assert "0 organisation(s) created, 0 updated, 7272 unchanged, 0 refused" in second.stdout
+    assert node.sql("SELECT count(*) FROM actors WHERE local") == [(7273,)]  # + the network
+    assert node.sql("SELECT count(*) FROM activities") == [(0,)]
+    # imported organisations are real actors, with keys made at their first fetch
+    node.start()
+    import requests
+
+    handle = node.sql("SELECT a.handle FROM actors a JOIN organisations o ON o.actor_id = a.id "
+                      "WHERE o.source_key = 'sse:R000001'")[0][0]
+    doc = requests.get(f"{node.base_url}/actors/{handle}",
+                       headers={"Accept": "application/activity+json"}, timeout=10).json()
+    assert doc["name"] == "The Co-operative Group" and "publicKey" in doc
+
+
+def test_broken_rows_are_reported_by_line_and_column_and_good_rows_imported(nodes, tmp_path):
+    node = nodes.create("a")
+    header = COOPS.read_text(encoding="utf-8").splitlines()[0]
+    good = ('G1,Bakery Co-op,"Bread,\nand cakes",,,,1 Main St,Leeds,,LS1 1AA,GB,,,,,,,,,,'
+            ',,,53.79,-1.54,Retail,,10710,Workers,Society')
+    bad_lat = 'G2,Bad Position,,,,,,,,,GB,,,,,,,,,,,,,north,-1.5,,,,,'
+    no_name = 'G3,,,,,,,,,,GB,,,,,,,,,,,,,,,,,,,'
+    bad_code = ('G4,Odd Code,,https://dev.lod.coop/essglobal/2.1/standard/'
+                'organisational-structure/OS999,,,,,,,GB,,,,,,,,,,,,,,,,,,,')
+    good2 = 'G5,Second Good,,,,,,,,,GB,,http://g5.example,,,,,,,,,,,,,,,,,'
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join([header, good, bad_lat, no_name, bad_code, good2]) + "\n",
+                    encoding="utf-8")
+    result = node.cli("import", str(path))
+    assert result.returncode == 3  # partly imported
+    assert "5 row(s): 2 organisation(s) created" in result.stdout and "3 refused" in result.stdout
+    # line numbers count the multi-line field of the first row (lines 2-3)
+    assert "line 4, column Geo Container Latitude: not a number: 'north'" in result.stdout
+    assert "line 5, column Name: is required" in result.stdout
+    assert "line 6, column Organisational Structure: unknown organisational-structure code" \
+        in result.stdout
+    names = sorted(r[0] for r in node.sql(
+        "SELECT a.name FROM actors a JOIN organisations o ON o.actor_id = a.id"))
+    assert names == ["Bakery Co-op", "Second Good"]  # no half organisation
+    summary = node.sql("SELECT a.summary, o.legal_form, o.sectors FROM actors a JOIN "
+                       "organisations o ON o.actor_id = a.id WHERE a.name = 'Bakery Co-op'")
+    assert summary[0][0] == "Bread,\nand cakes" and summary[0][1] == "worker-cooperative"
+    assert "10.71" in str(summary[0][2])
+
+
+def test_ssefed_template_and_unknown_formats(nodes, tmp_path):
+    node = nodes.create("a")
+    template = tmp_path / "members.csv"
+    template.write_text("handle,name,legal_form,sectors,lat,lon,locality\n"
+                        "epicerie-du-bourg,Épicerie du Bourg,consumer-cooperative,47.11,"
+                        "45.19,5.72,Grenoble\n"
+                        "bad handle,Nope,,,,,\n", encoding="utf-8")
+    result = node.cli("import", str(template))
+    assert "1 organisation(s) created" in result.stdout
+    assert "line 3, column handle:" in result.stdout
+    other = tmp_path / "other.csv"
+    other.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    refused = node.cli("import", str(other))
+    assert refused.returncode == 2 and "invalid header" in refused.stderr
+    assert "Traceback" not in refused.stderr
