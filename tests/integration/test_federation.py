@@ -49,7 +49,9 @@ def following_state(node, follower: str, followed: str) -> list[tuple]:  # noqa:
 
 def test_webfinger_host_meta_and_nodeinfo_describe_the_node(nodes):
     a = nodes.create("a")
-    ok(a.cli("org", "add", "--handle", "ferme", "--name", "Ferme des Combes"))
+    ok(a.cli("org", "add", "--handle", "ferme", "--name", "Ferme des Combes", "--lat", "45.1",
+             "--lon", "5.7", "--legal-form", "producer-cooperative", "--sector", "01.11",
+             "--website", "https://ferme.example"))
     ok(a.cli("offer", "add", "--org", "ferme", "--direction", "offer", "--role", "production",
              "--kind", "product", "--category", "wheat", "--title", "Blé"))
     a.start()
@@ -90,6 +92,14 @@ def test_webfinger_host_meta_and_nodeinfo_describe_the_node(nodes):
     assert doc["assertionMethod"][0]["type"] == "Multikey"
     assert doc["assertionMethod"][0]["publicKeyMultibase"].startswith("z6Mk")
     assert doc["endpoints"]["sharedInbox"] == f"{a.base_url}/inbox"
+    # its SSE facts, valid against the published JSON Schema
+    assert doc["location"]["latitude"] == 45.1 and doc["sectors"] == ["01.11"]
+    assert doc["legalForm"] == "https://w3id.org/ssefed/legal-form/producer-cooperative"
+    assert doc["memberOf"] == [f"{a.base_url}/actors/network"]
+    assert doc["attachment"][0]["type"] == "PropertyValue"  # Mastodon shows the website
+    from ssefed.vocab.proposals import check_schema
+
+    check_schema("organization", doc)
     network = requests.get(f"{a.base_url}/actors/network", headers={
         "Accept": 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'},
         timeout=5).json()

@@ -61,6 +61,8 @@ def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes):
     doc = requests.get(f"{node.base_url}/actors/{handle}",
                        headers={"Accept": "application/activity+json"}, timeout=10).json()
     assert doc["name"] == "The Co-operative Group" and "publicKey" in doc
+    assert doc["location"]["address"]["postalCode"] == "M60 0AG"
+    assert "email" not in doc and "telephone" not in doc  # private until claimed
 
 
 def test_broken_rows_are_reported_by_line_and_column_and_good_rows_imported(nodes, tmp_path):

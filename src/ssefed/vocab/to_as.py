@@ -6,7 +6,9 @@ server bundles, plus our own terms inline, so nobody has to fetch a context of o
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -73,8 +75,69 @@ class Urls:
         self.shared_inbox = f"{base_url.rstrip('/')}/inbox"
 
 
-def actor_document(actor: Actor, keys: list[ActorKey], base_url: str) -> dict[str, Any]:
-    """The ActivityPub document of a local actor."""
+ORG_TERMS = ("legalForm", "sectors", "qualifiers", "validationStatus", "validUntil",
+             "validatedBy", "memberOf", "PostalAddress", "address", "streetAddress",
+             "postalCode", "addressLocality", "addressCountry", "email", "telephone",
+             "website", "schema", "PropertyValue", "value")
+
+
+@functools.lru_cache(maxsize=1)
+def _org_context() -> dict[str, Any]:
+    """Our organisation terms, inline, as defined by schemas/context.jsonld."""
+    from ssefed.paths import SCHEMAS_DIR
+
+    full = json.loads((SCHEMAS_DIR / "context.jsonld").read_text(encoding="utf-8"))["@context"]
+    terms = {k: full[k] for k in ORG_TERMS if k in full}
+    terms.setdefault("schema", "https://schema.org/")
+    terms.setdefault("PropertyValue", "schema:PropertyValue")
+    terms.setdefault("value", "schema:value")
+    return {**INLINE_TERMS, **terms}
+
+
+def organisation_properties(org, network_iri: str | None) -> dict[str, Any]:  # noqa: ANN001
+    """SSE facts of an organisation (db.models.Organisation) as actor properties."""
+    props: dict[str, Any] = {}
+    if org.legal_form:
+        props["legalForm"] = f"https://w3id.org/ssefed/legal-form/{org.legal_form}"
+    if org.sectors:
+        props["sectors"] = list(org.sectors)
+    if org.qualifiers:
+        props["qualifiers"] = [f"https://w3id.org/ssefed/qualifier/{q}" for q in org.qualifiers]
+    props["validationStatus"] = org.validation_status
+    if org.valid_until is not None:
+        props["validUntil"] = org.valid_until.isoformat()
+    if network_iri:
+        props["memberOf"] = [network_iri]
+        if org.validation_status == "validated":
+            props["validatedBy"] = network_iri
+    if org.lat is not None or org.address or org.locality:
+        place: dict[str, Any] = {"type": "Place"}
+        if org.lat is not None:
+            place["latitude"], place["longitude"] = org.lat, org.lon
+        address = {k: v for k, v in (("streetAddress", org.address),
+                                     ("postalCode", org.postal_code),
+                                     ("addressLocality", org.locality),
+                                     ("addressCountry", org.country)) if v}
+        if address:
+            place["address"] = {"type": "PostalAddress", **address}
+        props["location"] = place
+    if org.website:
+        props["website"] = org.website
+        label = html.escape(org.website.split("://", 1)[-1].rstrip("/"))
+        props["attachment"] = [{"type": "PropertyValue", "name": "Site",
+                                "value": f'<a href="{html.escape(org.website)}" rel="me">'
+                                         f"{label}</a>"}]
+    if org.contact_public:  # imported, unclaimed organisations keep them private
+        if org.email:
+            props["email"] = org.email
+        if org.phone:
+            props["telephone"] = org.phone
+    return props
+
+
+def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None,  # noqa: ANN001
+                   network_iri: str | None = None) -> dict[str, Any]:
+    """The ActivityPub document of a local actor (with its SSE facts for organisations)."""
     urls = Urls(actor.ap_id, base_url)
     doc: dict[str, Any] = {
         "@context": CONTEXT,
@@ -94,6 +157,9 @@ def actor_document(actor: Actor, keys: list[ActorKey], base_url: str) -> dict[st
         "indexable": True,
         "published": iso(actor.created_at),
     }
+    if org is not None:
+        doc["@context"] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, _org_context()]
+        doc.update(organisation_properties(org, network_iri))
     for key in keys:
         if key.kind == "rsa":
             doc["publicKey"] = {"id": key.key_id, "owner": actor.ap_id,

@@ -58,7 +58,11 @@ async def actor_page(request: web.Request) -> web.Response:
         raise Problem(410, "Gone", f"{actor.name} was removed from this node")
     if wants_activity_json(request):
         keys = await ensure_keys(request.app[DB], request.app[IDS], actor.id)  # lazily, once
-        return as_json(to_as.actor_document(actor, keys, config.node.base_url))
+        async with request.app[DB].read() as s:
+            org = await s.get(Organisation, actor.id)
+            network = await actor_repo.get_network(s) if org is not None else None
+        return as_json(to_as.actor_document(actor, keys, config.node.base_url, org,
+                                            network.ap_id if network else None))
     async with request.app[DB].read() as s:
         org = await s.get(Organisation, actor.id)
         offers = await offer_repo.by_actor(s, actor.id)
