@@ -104,6 +104,20 @@ def test_webfinger_host_meta_and_nodeinfo_describe_the_node(nodes):
         "Accept": 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'},
         timeout=5).json()
     assert network["type"] == "Group"
+    turtle = requests.get(f"{a.base_url}/actors/ferme", headers={"Accept": "text/turtle"},
+                          timeout=5)
+    assert turtle.headers["Content-Type"].startswith("text/turtle")
+    import rdflib
+
+    graph = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    subject = rdflib.URIRef(doc["id"])
+    assert (subject, rdflib.URIRef("https://w3id.org/ssefed/ns#sector"),
+            rdflib.Literal("01.11")) in graph
+    offer_iri = ok(a.cli("offer", "list")).splitlines()[0].split("\t")[0]
+    offer_ttl = requests.get(offer_iri, headers={"Accept": "text/turtle"}, timeout=5)
+    offer_graph = rdflib.Graph().parse(data=offer_ttl.text, format="turtle")
+    assert (rdflib.URIRef(offer_iri), rdflib.RDF.type,
+            rdflib.URIRef("https://w3id.org/valueflows/ont/vf#Proposal")) in offer_graph
     page = requests.get(f"{a.base_url}/actors/ferme", headers={"Accept": "text/html"}, timeout=5)
     assert page.headers["Content-Type"].startswith("text/html") and "Ferme des Combes" in page.text
     outbox = requests.get(doc["outbox"], headers=ACTIVITY_JSON, timeout=5).json()

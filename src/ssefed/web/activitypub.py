@@ -34,6 +34,24 @@ def wants_activity_json(request: web.Request) -> bool:
         "application/json" in accept and "text/html" not in accept)
 
 
+def wants_turtle(request: web.Request) -> bool:
+    return "text/turtle" in request.headers.get("Accept", "")
+
+
+def as_turtle(doc: dict[str, Any]) -> web.Response:
+    """The document's RDF (through the bundled contexts only) as Turtle."""
+    from ssefed.vocab import jsonld
+
+    graph = jsonld.to_rdf_graph(doc)
+    for prefix, ns in (("as", "https://www.w3.org/ns/activitystreams#"),
+                       ("ssefed", "https://w3id.org/ssefed/ns#"),
+                       ("vf", "https://w3id.org/valueflows/ont/vf#"),
+                       ("schema", "https://schema.org/"), ("sec", "https://w3id.org/security#")):
+        graph.bind(prefix, ns)
+    return web.Response(text=graph.serialize(format="turtle"), content_type="text/turtle",
+                        charset="utf-8", headers={"Vary": "Accept"})
+
+
 def as_json(doc: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(status=status, content_type=AS2, charset="utf-8",
                         text=json.dumps(doc, ensure_ascii=False),
@@ -56,13 +74,14 @@ async def actor_page(request: web.Request) -> web.Response:
         if wants_activity_json(request):
             return as_json(to_as.tombstone(actor), status=410)
         raise Problem(410, "Gone", f"{actor.name} was removed from this node")
-    if wants_activity_json(request):
+    if wants_activity_json(request) or wants_turtle(request):
         keys = await ensure_keys(request.app[DB], request.app[IDS], actor.id)  # lazily, once
         async with request.app[DB].read() as s:
             org = await s.get(Organisation, actor.id)
             network = await actor_repo.get_network(s) if org is not None else None
-        return as_json(to_as.actor_document(actor, keys, config.node.base_url, org,
-                                            network.ap_id if network else None))
+        doc = to_as.actor_document(actor, keys, config.node.base_url, org,
+                                   network.ap_id if network else None)
+        return as_turtle(doc) if wants_turtle(request) else as_json(doc)
     async with request.app[DB].read() as s:
         org = await s.get(Organisation, actor.id)
         offers = await offer_repo.by_actor(s, actor.id)
@@ -160,6 +179,8 @@ async def offer_page(request: web.Request) -> web.Response:
             return as_json({"@context": to_as.AS_CONTEXT, "id": iri, "type": "Tombstone",
                             "formerType": "Proposal"}, status=410)
         raise Problem(410, "Gone", "this offer was withdrawn")
+    if wants_turtle(request):
+        return as_turtle(to_as.offer_object(offer, actor))
     if wants_activity_json(request):
         return as_json(to_as.offer_object(offer, actor))
     response = render(request, "offer.html", offer=offer, actor=actor)
