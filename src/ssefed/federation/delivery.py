@@ -23,6 +23,7 @@ from sqlalchemy import delete, select, update
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
+from ssefed.db.repos.activities import Claimed
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
@@ -84,7 +85,7 @@ class Deliverer:
         self._running: dict[int, tuple[str, asyncio.Task]] = {}
         self._per_host: dict[str, int] = {}
         self._failing: dict[str, int] = {}
-        self._signers: dict[int, Signer] = {}
+        self._signers: dict[int, asyncio.Future] = {}
         self._bodies: dict[int, bytes] = {}
         self._done: list[tuple[int, int]] = []
         self._loop_task: asyncio.Task | None = None
@@ -111,12 +112,18 @@ class Deliverer:
                 except Exception:  # noqa: BLE001 - database away: wait and retry
                     log.exception("claiming deliveries failed")
             extra: list[int] = []
-            for delivery, ap_json, actor_id in claimed:
+            missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
+            if missing:
+                async with self.db.read() as s:
+                    for activity_id, doc in (await activity_repo.activity_documents(
+                            s, missing)).items():
+                        self._remember_body(activity_id, doc)
+            for delivery in claimed:
                 if self._per_host.get(delivery.host, 0) >= self._host_limit(delivery.host):
                     extra.append(delivery.id)  # over the host's share this round: give back
                     continue
                 self._per_host[delivery.host] = self._per_host.get(delivery.host, 0) + 1
-                task = asyncio.create_task(self._deliver(delivery, ap_json, actor_id))
+                task = asyncio.create_task(self._deliver(delivery))
                 self._running[delivery.id] = (delivery.host, task)
                 task.add_done_callback(lambda _t, d=delivery.id: self._finished(d))
             if extra:
@@ -142,29 +149,38 @@ class Deliverer:
         self._wake.set()
 
     async def _signer(self, actor_id: int) -> Signer:
+        """The actor's signer, loaded once (concurrent first deliveries share the load)."""
         signer = self._signers.get(actor_id)
         if signer is None:
-            async with self.db.read() as s:
-                actor = await s.get(Actor, actor_id)
-            signer = await self.fed.signer_for(actor)
-            self._signers[actor_id] = signer
-        return signer
+            signer = self._signers[actor_id] = asyncio.ensure_future(self._load_signer(actor_id))
+        try:
+            return await asyncio.shield(signer)
+        except Exception:
+            self._signers.pop(actor_id, None)
+            raise
 
-    def _body(self, activity_id: int, ap_json: dict[str, Any]) -> bytes:
-        body = self._bodies.get(activity_id)
-        if body is None:
-            if len(self._bodies) > 256:
-                self._bodies.clear()
-            body = json.dumps(ap_json, ensure_ascii=False, separators=(",", ":")).encode()
-            self._bodies[activity_id] = body
-        return body
+    async def _load_signer(self, actor_id: int) -> Signer:
+        async with self.db.read() as s:
+            actor = await s.get(Actor, actor_id)
+        return await self.fed.signer_for(actor)
 
-    async def _deliver(self, d: Delivery, ap_json: dict[str, Any], actor_id: int) -> None:
+    def _remember_body(self, activity_id: int, doc: dict[str, Any]) -> None:
+        if len(self._bodies) > 256:  # bodies of the activities being fanned out
+            self._bodies.pop(next(iter(self._bodies)))
+        self._bodies[activity_id] = json.dumps(doc, ensure_ascii=False,
+                                               separators=(",", ":")).encode()
+
+    async def _deliver(self, d: Claimed) -> None:
         status: int | None = None
         retry_after: str | None = None
         try:
-            resp = await self.fed.client.post(d.inbox, self._body(d.activity_id, ap_json),
-                                              await self._signer(actor_id))
+            body = self._bodies.get(d.activity_id)
+            if body is None:
+                async with self.db.read() as s:
+                    docs = await activity_repo.activity_documents(s, {d.activity_id})
+                self._remember_body(d.activity_id, docs[d.activity_id])
+                body = self._bodies[d.activity_id]
+            resp = await self.fed.client.post(d.inbox, body, await self._signer(d.actor_id))
             status, retry_after = resp.status, resp.headers.get("retry-after")
             error = f"HTTP {status}"
         except FetchError as exc:
@@ -177,7 +193,8 @@ class Deliverer:
             error = repr(exc)
         if status is not None and 200 <= status < 300:
             self._done.append((d.id, status))
-            if self._failing.pop(d.host, 0):
+            if self._failing.pop(d.host, 0) or d.host in self.fed.down_hosts:
+                self.fed.back_up(d.host)
                 async with self.db.write() as s:
                     if await host_repo.record_success(s, d.host):
                         await activity_repo.retry_host_now(s, d.host)
@@ -190,7 +207,7 @@ class Deliverer:
             return
         await self._retry(d, status, error, retry_after)
 
-    async def _retry(self, d: Delivery, status: int | None, error: str,
+    async def _retry(self, d: Claimed, status: int | None, error: str,
                      retry_after: str | None) -> None:
         now = utcnow()
         age = (now - d.created_at).total_seconds()
@@ -206,17 +223,18 @@ class Deliverer:
             if status not in (429,):  # a rate limit is not a failure of the host
                 failures = self._failing.get(d.host, 0) + 1
                 self._failing[d.host] = failures
+                self.fed.down_hosts.add(d.host)
                 open_for = self.policy.open_for(failures)
                 await host_repo.record_failure(
                     s, d.host, now + timedelta(seconds=open_for) if open_for else None)
         log.info("delivery %s to %s: %s; retry in %.0f s", d.id, d.inbox, error, delay)
 
-    async def _dead(self, d: Delivery, status: int | None, error: str) -> None:
+    async def _dead(self, d: Claimed, status: int | None, error: str) -> None:
         async with self.db.write() as s:
             await activity_repo.kill_delivery(s, d.id, status, error)
         log.warning("delivery %s to %s failed for good: %s", d.id, d.inbox, error)
 
-    async def _gone(self, d: Delivery) -> None:
+    async def _gone(self, d: Claimed) -> None:
         """410 Gone: the recipient no longer exists; it stops following us."""
         async with self.db.write() as s:
             await activity_repo.kill_delivery(s, d.id, 410, "410 Gone")
@@ -232,8 +250,7 @@ class Deliverer:
             return
         done, self._done = self._done, []
         async with self.db.write() as s:
-            for delivery_id, status in done:
-                await activity_repo.finish_delivery(s, delivery_id, status)
+            await activity_repo.finish_deliveries(s, done)
 
     async def reclaim_own(self) -> None:
         """At start: rows left 'running' by a previous run of this node (killed mid-delivery)

@@ -16,19 +16,18 @@ from typing import Mapping
 from urllib.parse import urldefrag, urlsplit
 
 from ssefed.db.models import Actor, ActorKey
-from ssefed.db.repos import hosts as host_repo
-from ssefed.db.repos import inbox as inbox_repo
-from ssefed.db.repos import jobs as job_repo
-from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import httpsig
 from ssefed.federation.client import FetchError
+from ssefed.federation.inboxwriter import InboxWriter
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as
 
 log = logging.getLogger("ssefed.inbox")
 
 REFETCH_INTERVAL = 30.0  # seconds between two refetches of the same key's actor
+KEY_CACHE_SECONDS = 600.0  # keys read from the database are trusted this long in memory
+KEY_CACHE_SIZE = 20_000
 
 
 @dataclass
@@ -44,6 +43,15 @@ def _reason(exc: httpsig.VerificationError) -> str:
     return f"{exc.reason.value}: {exc.detail}" if exc.detail else exc.reason.value
 
 
+@dataclass(frozen=True)
+class KnownKey:
+    """A verified actor's key, as cached in memory: id, SPKI PEM, the actor listing it."""
+
+    key_id: str
+    public_pem: str
+    owner: str
+
+
 @dataclass
 class Received:
     accepted: bool  # False: acknowledged and dropped (duplicate, Delete of an unknown actor)
@@ -57,6 +65,8 @@ class Inbox:
         self.db = federation.db
         self.wake = wake or (lambda: None)
         self._refetched: dict[str, float] = {}  # key id -> last refetch (rotation)
+        self._keys: dict[str, tuple[KnownKey, float]] = {}  # key id -> (key, cached at)
+        self.writer = InboxWriter(federation.db, federation.is_down, federation.back_up)
         self._missed: dict[str, float] = {}  # key id -> last fetch that did not list it
         self._inflight: dict[str, asyncio.Future] = {}
 
@@ -107,22 +117,16 @@ class Inbox:
                 raise Refusal(401, "Unauthorized", _reason(exc)) from None
 
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
-        async with self.db.write() as s:
-            item_id = await inbox_repo.add_once(s, ap_id=ap_id, type_=activity.type,
-                                                actor_ap_id=activity.actor, key_id=info.key_id,
-                                                ap_json=doc)
-            if item_id is not None:
-                await job_repo.enqueue(s, "inbox.process", {"item": item_id})
-            back = await host_repo.heard_from(s, actor_host)
-            if back:
-                await activity_repo.retry_host_now(s, actor_host)
+        item_id = await self.writer.store(
+            {"ap_id": ap_id, "type": activity.type[:64], "actor_ap_id": activity.actor,
+             "key_id": info.key_id, "ap_json": doc}, actor_host)
         self.wake()
         if item_id is None:
             return Received(False, None, "duplicate activity id: already received")
         return Received(True, item_id, "accepted")
 
     def _verify(self, info: httpsig.SignedRequestInfo, method: str, url: str,
-                headers: Mapping[str, str], body: bytes, key: ActorKey) -> None:
+                headers: Mapping[str, str], body: bytes, key: KnownKey) -> None:
         httpsig.verify(info, method, url, headers, body, key.public_pem,
                        window_seconds=self.fed.config.federation.signature_window_seconds)
 
@@ -136,22 +140,26 @@ class Inbox:
         return True
 
     async def _key(self, key_id: str, activity: from_as.Activity, *, refetch: bool,
-                   force: bool = False) -> tuple[ActorKey, Actor]:
+                   force: bool = False) -> tuple[KnownKey, str]:
         """The key named by the signature, which must be listed by the activity's actor's
         own document. An unknown key makes the node fetch its actor; concurrent requests
         with the same unknown key wait for that one fetch. ``force``: refetch a known key
         (rotation)."""
         if not force:
+            cached = self._keys.get(key_id)
+            if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
+                return self._owned(cached[0], activity)
             async with self.db.read() as s:
                 found = await remote_repo.get_key(s, key_id)
             if found is not None:
-                return self._owned(found, activity)
+                return self._owned(self._remember(found), activity)
             if not refetch:
                 raise Refusal(401, "Unauthorized", f"unknown key {key_id}")
             missed = self._missed.get(key_id)
             if missed is not None and time.monotonic() - missed < REFETCH_INTERVAL:
                 raise Refusal(401, "Unauthorized", f"unknown key {key_id} (not listed by its "
                                                    "actor when fetched a moment ago)")
+        self._keys.pop(key_id, None)
         owner_iri = await self._fetch_once(key_id, activity)
         async with self.db.read() as s:
             found = await remote_repo.get_key(s, key_id)
@@ -161,7 +169,15 @@ class Inbox:
             self._missed[key_id] = time.monotonic()
             raise Refusal(401, "Unauthorized",
                           f"the actor {owner_iri} does not list the key {key_id}")
-        return self._owned(found, activity)
+        return self._owned(self._remember(found), activity)
+
+    def _remember(self, found: tuple[ActorKey, Actor]) -> KnownKey:
+        key, owner = found
+        known = KnownKey(key.key_id, key.public_pem, owner.ap_id)
+        if len(self._keys) >= KEY_CACHE_SIZE:
+            self._keys.pop(next(iter(self._keys)))
+        self._keys[key.key_id] = (known, time.monotonic())
+        return known
 
     async def _fetch_once(self, key_id: str, activity: from_as.Activity) -> str:
         """Fetch the key's actor and return its IRI; a fetch already running for this key
@@ -208,10 +224,9 @@ class Inbox:
         return owner
 
     @staticmethod
-    def _owned(found: tuple[ActorKey, Actor], activity: from_as.Activity) -> tuple[ActorKey, Actor]:
-        key, owner = found
-        if owner.ap_id != activity.actor:
+    def _owned(key: KnownKey, activity: from_as.Activity) -> tuple[KnownKey, str]:
+        if key.owner != activity.actor:
             raise Refusal(401, "Unauthorized",
-                          f"the key {key.key_id} belongs to {owner.ap_id}, "
+                          f"the key {key.key_id} belongs to {key.owner}, "
                           f"not to the activity's actor {activity.actor}")
-        return key, owner
+        return key, key.owner

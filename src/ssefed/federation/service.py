@@ -36,6 +36,7 @@ class Federation:
             max_redirects=fed.max_redirects, spec_for=self._specs.get,
             remember_spec=self._remember_spec, is_blocked=self.is_blocked)
         self._instance_signer: Signer | None = None
+        self.down_hosts: set[str] = set()  # hosts failing deliveries (in-memory view)
 
     async def close(self) -> None:
         await self.client.close()
@@ -43,6 +44,13 @@ class Federation:
     async def load(self) -> None:
         async with self.db.read() as s:
             self._specs.update(await host_repo.specs(s))
+            self.down_hosts |= await host_repo.failing(s)
+
+    def is_down(self, host: str) -> bool:
+        return host in self.down_hosts
+
+    def back_up(self, host: str) -> None:
+        self.down_hosts.discard(host)
 
     async def _remember_spec(self, host: str, spec: str) -> None:
         self._specs[host] = spec

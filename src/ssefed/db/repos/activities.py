@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,11 +46,24 @@ async def page_public(s: AsyncSession, actor_id: int, before_id: int | None, lim
     return list(await s.scalars(q.order_by(Activity.id.desc()).limit(limit)))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed delivery: what the worker needs to POST it."""
+
+    id: int
+    activity_id: int
+    actor_id: int
+    inbox: str
+    host: str
+    attempts: int
+    created_at: datetime
+
+
 async def claim_deliveries(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
                            exclude_hosts: set[str] = frozenset(), now: datetime | None = None
-                           ) -> list[tuple[Delivery, dict[str, Any], int]]:
+                           ) -> list[Claimed]:
     """Claim due deliveries (pending and due, or running with an expired lock: their worker
-    died) of hosts whose circuit is not open. Returns (delivery, activity JSON, actor id)."""
+    died) of hosts whose circuit is not open."""
     now = now or utcnow()
     open_hosts = select(Host.host).where(Host.open_until > now)
     q = (select(Delivery.id)
@@ -67,16 +81,29 @@ async def claim_deliveries(s: AsyncSession, *, limit: int, lock_seconds: int, sk
     await s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
         state="running", attempts=Delivery.attempts + 1,
         locked_until=now + timedelta(seconds=lock_seconds), updated_at=now))
-    rows = await s.execute(select(Delivery, Activity.ap_json, Activity.actor_id)
-                           .join(Activity, Delivery.activity_id == Activity.id)
-                           .where(Delivery.id.in_(ids)))
-    return [(d, j, a) for d, j, a in rows]
+    rows = await s.execute(
+        select(Delivery.id, Delivery.activity_id, Activity.actor_id, Delivery.inbox,
+               Delivery.host, Delivery.attempts, Delivery.created_at)
+        .join(Activity, Delivery.activity_id == Activity.id).where(Delivery.id.in_(ids)))
+    return [Claimed(*row) for row in rows]
 
 
-async def finish_delivery(s: AsyncSession, delivery_id: int, status: int) -> None:
-    await s.execute(update(Delivery).where(Delivery.id == delivery_id).values(
-        state="done", locked_until=None, last_status=status, last_error=None,
-        updated_at=utcnow()))
+async def activity_documents(s: AsyncSession, activity_ids: set[int]) -> dict[int, Any]:
+    rows = await s.execute(select(Activity.id, Activity.ap_json)
+                           .where(Activity.id.in_(list(activity_ids))))
+    return {i: doc for i, doc in rows}
+
+
+async def finish_deliveries(s: AsyncSession, done: list[tuple[int, int]]) -> None:
+    """Mark delivered rows done, one UPDATE per answer status."""
+    by_status: dict[int, list[int]] = {}
+    for delivery_id, status in done:
+        by_status.setdefault(status, []).append(delivery_id)
+    now = utcnow()
+    for status, ids in by_status.items():
+        await s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
+            state="done", locked_until=None, last_status=status, last_error=None,
+            updated_at=now))
 
 
 async def retry_delivery(s: AsyncSession, delivery_id: int, when: datetime, status: int | None,

@@ -58,3 +58,9 @@ async def heard_from(s: AsyncSession, host: str) -> bool:
     await s.execute(update(Host).where(Host.host == host)
                     .values(failures=0, open_until=None, last_success_at=utcnow()))
     return True
+
+
+async def failing(s: AsyncSession) -> set[str]:
+    rows = await s.scalars(select(Host.host).where((Host.failures > 0)
+                                                   | Host.open_until.is_not(None)))
+    return set(rows)
