@@ -10,12 +10,61 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from pathlib import Path
 from typing import AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# Set in the tasks of background workers: on SQLite their write transactions give way to
+# those of requests being answered (the inbox, the API), which wait at most for the
+# transaction in progress.
+BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("ssefed_background",
+                                                                  default=False)
+
+
+BACKGROUND_PATIENCE = 0.05  # seconds a background writer lets requests go first
+
+
+class WriterLock:
+    """One writer at a time, foreground writers first."""
+
+    def __init__(self) -> None:
+        self._cond = asyncio.Condition()
+        self._held = False
+        self._foreground_waiting = 0
+
+    async def acquire(self) -> None:
+        background = BACKGROUND.get()
+        async with self._cond:
+            if background:
+                try:  # give way to requests, but never for long: background work must go on
+                    await asyncio.wait_for(self._cond.wait_for(
+                        lambda: not self._held and self._foreground_waiting == 0),
+                        BACKGROUND_PATIENCE)
+                except asyncio.TimeoutError:
+                    await self._cond.wait_for(lambda: not self._held)
+            else:
+                self._foreground_waiting += 1
+                try:
+                    await self._cond.wait_for(lambda: not self._held)
+                finally:
+                    self._foreground_waiting -= 1
+            self._held = True
+
+    async def release(self) -> None:
+        async with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
 
 
 class Database:
@@ -33,7 +82,7 @@ class Database:
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             self.write_engine = self._sqlite_engine(url, busy_timeout_ms, "BEGIN IMMEDIATE", echo)
             self.read_engine = self._sqlite_engine(url, busy_timeout_ms, "BEGIN", echo)
-            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+            self._write_lock: WriterLock | None = WriterLock()
         else:
             engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
                                          pool_pre_ping=True, echo=echo)
@@ -76,7 +125,7 @@ class Database:
                     yield session
         finally:
             if lock is not None:
-                lock.release()
+                await asyncio.shield(lock.release())
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -24,6 +24,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos.activities import Claimed
+from ssefed.db.session import BACKGROUND
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
@@ -97,6 +98,7 @@ class Deliverer:
         self._loop_task = asyncio.create_task(self._loop(), name="ssefed-delivery")
 
     async def _loop(self) -> None:
+        BACKGROUND.set(True)  # its writes (and its jobs' tasks) give way to requests
         while not self._stopping.is_set():
             await self._flush_done()
             self._wake.clear()  # before looking for work, so no wake-up is lost

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from ssefed.db.base import utcnow
 from ssefed.db.repos import jobs as job_repo
-from ssefed.db.session import Database
+from ssefed.db.session import BACKGROUND, Database
 from ssefed.worker.retry import next_delay
 
 log = logging.getLogger("ssefed.worker")
@@ -45,6 +45,7 @@ class Worker:
         self._loop_task = asyncio.create_task(self._loop(), name="ssefed-worker")
 
     async def _loop(self) -> None:
+        BACKGROUND.set(True)  # its writes (and its jobs' tasks) give way to requests
         while not self._stopping.is_set():
             self._wake.clear()  # before looking for work, so no wake-up is lost
             free = self.concurrency - len(self._running)

@@ -40,9 +40,10 @@ async def list_by_state(s: AsyncSession, state: str, limit: int = 100) -> list[I
 
 
 async def add_batch(s: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Store many received activities in one statement, ignoring ids seen before (also
-    within the batch); return {ap_id: new row id} for those actually inserted, and
-    queue their ``inbox.process`` jobs in the same transaction."""
+    """Store many received activities, ignoring ids seen before (also within the batch);
+    return {ap_id: new row id} for those actually inserted, and queue their
+    ``inbox.process`` jobs in the same transaction. One cached statement each,
+    executed for many rows (SQLAlchemy's insertmanyvalues)."""
     from ssefed.db.models import Job
 
     if not rows:
@@ -50,14 +51,14 @@ async def add_batch(s: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, in
     unique = list({r["ap_id"]: r for r in reversed(rows)}.values())[::-1]  # first wins
     insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    stmt = (insert(InboxItem).values([{**r, "state": "pending", "received_at": now}
-                                      for r in unique])
-            .on_conflict_do_nothing(index_elements=["ap_id"])
+    stmt = (insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
             .returning(InboxItem.ap_id, InboxItem.id))
-    inserted = {ap_id: item_id for ap_id, item_id in await s.execute(stmt)}
+    result = await s.execute(stmt, [{**r, "state": "pending", "received_at": now}
+                                    for r in unique])
+    inserted = {ap_id: item_id for ap_id, item_id in result}
     if inserted:
-        await s.execute(insert(Job).values([
+        await s.execute(insert(Job), [
             {"kind": "inbox.process", "payload": {"item": item_id}, "state": "pending",
              "attempts": 0, "run_at": now, "created_at": now, "updated_at": now}
-            for item_id in inserted.values()]))
+            for item_id in inserted.values()])
     return inserted
