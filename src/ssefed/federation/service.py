@@ -3,6 +3,7 @@ remembers of other servers (blocked domains, the signature spec each one takes).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +31,7 @@ class Federation:
         self._specs: dict[str, str] = {}
         self._blocks: set[str] = set()
         self._blocks_at = 0.0
+        self._blocks_lock = asyncio.Lock()
         self.client = FederationClient(
             allow_private=fed.allow_private_addresses, timeout=fed.fetch_timeout_seconds,
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
@@ -60,9 +62,11 @@ class Federation:
     async def is_blocked(self, host: str) -> bool:
         """Is ``host`` (a domain, with or without port) or a parent domain blocked?"""
         if time.monotonic() - self._blocks_at > BLOCKS_TTL:
-            async with self.db.read() as s:
-                self._blocks = await host_repo.blocked_domains(s)
-            self._blocks_at = time.monotonic()
+            async with self._blocks_lock:  # one reload for all concurrent callers
+                if time.monotonic() - self._blocks_at > BLOCKS_TTL:
+                    async with self.db.read() as s:
+                        self._blocks = await host_repo.blocked_domains(s)
+                    self._blocks_at = time.monotonic()
         if not self._blocks:
             return False
         name = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
