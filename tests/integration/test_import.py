@@ -110,3 +110,29 @@ def test_ssefed_template_and_unknown_formats(nodes, tmp_path):
     refused = node.cli("import", str(other))
     assert refused.returncode == 2 and "invalid header" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_export_turtle_jsonld_and_csv_that_reimports_as_it_is(nodes, tmp_path):
+    import json
+
+    import rdflib
+
+    a = nodes.create("a")
+    assert a.cli("demo").returncode == 0
+    turtle = a.cli("export", "--format", "turtle")
+    graph = rdflib.Graph().parse(data=turtle.stdout, format="turtle")
+    proposal = rdflib.URIRef("https://w3id.org/valueflows/ont/vf#Proposal")
+    assert len(set(graph.subjects(rdflib.RDF.type, proposal))) == 72
+    one = json.loads(a.cli("export", "--format", "jsonld", "--handle",
+                           "moulin-du-pont-rouge").stdout)
+    assert one["@graph"][0]["preferredUsername"] == "moulin-du-pont-rouge"
+    assert all(d["attributedTo"] == one["@graph"][0]["id"] for d in one["@graph"][1:])
+    out = tmp_path / "members.csv"
+    assert a.cli("export", "--format", "csv", "-o", str(out)).returncode == 0
+    b = nodes.create("b")
+    imported = b.cli("import", str(out))
+    assert "30 organisation(s) created" in imported.stdout and "0 refused" in imported.stdout
+    query = ("SELECT a.handle, a.name, o.legal_form, o.sectors, o.lat FROM actors a JOIN "
+             "organisations o ON o.actor_id = a.id ORDER BY a.handle")
+    assert [r[:3] + (str(r[3]), r[4]) for r in b.sql(query)] == \
+        [r[:3] + (str(r[3]), r[4]) for r in a.sql(query)]
