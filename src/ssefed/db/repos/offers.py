@@ -22,6 +22,18 @@ async def by_actor(s: AsyncSession, actor_id: int) -> list[Offer]:
     return list(rows)
 
 
+async def by_actors(s: AsyncSession, actor_ids: list[int]) -> dict[int, list[Offer]]:
+    """Live offers of several actors in one query, grouped by actor id."""
+    grouped: dict[int, list[Offer]] = {}
+    if actor_ids:
+        rows = await s.scalars(select(Offer).where(Offer.actor_id.in_(actor_ids),
+                                                   Offer.deleted_at.is_(None))
+                               .order_by(Offer.direction.desc(), Offer.title))
+        for offer in rows:
+            grouped.setdefault(offer.actor_id, []).append(offer)
+    return grouped
+
+
 async def count(s: AsyncSession, *, local: bool | None = None, direction: str | None = None) -> int:
     q = select(func.count()).select_from(Offer).where(Offer.deleted_at.is_(None))
     if local is not None:

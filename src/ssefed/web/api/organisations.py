@@ -61,10 +61,11 @@ async def list_organisations(request: web.Request) -> web.Response:
         raise Problem(400, "Bad Request", "limit and offset must be integers") from None
     async with request.app[DB].read() as s:
         rows = await org_repo.list_local(s, limit=limit, offset=offset)
+        offers = await offer_repo.by_actors(s, [actor.id for actor, _ in rows])
         items = []
         for actor, org in rows:
             item = organisation_json(actor, org)
-            item["offers"] = [offer_json(o) for o in await offer_repo.by_actor(s, actor.id)]
+            item["offers"] = [offer_json(o) for o in offers.get(actor.id, [])]
             items.append(item)
     return web.json_response({"items": items, "limit": limit, "offset": offset})
 
