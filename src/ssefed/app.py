@@ -19,7 +19,7 @@ from ssefed.federation.delivery import Deliverer, RetryPolicy
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, health, pages, wellknown
+from ssefed.web import activitypub, c2s, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -107,6 +107,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/actors/{handle}", activitypub.actor_page)
     app.router.add_post("/actors/{handle}/inbox", activitypub.inbox)
     app.router.add_get("/actors/{handle}/outbox", activitypub.outbox)
+    app.router.add_post("/actors/{handle}/outbox", c2s.outbox_post)
     app.router.add_get("/actors/{handle}/followers", activitypub.followers)
     app.router.add_get("/actors/{handle}/following", activitypub.following)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)

@@ -1,0 +1,73 @@
+"""ssefed token create|list|revoke: bearer tokens with which an organisation publishes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database, local_actor
+from ssefed.domain import tokens
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("token", help="bearer tokens of an organisation (client-to-server posts)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    c = verbs.add_parser("create", help="create a token (shown once)")
+    c.add_argument("handle")
+    c.add_argument("--label", default="")
+    c.set_defaults(func=run_create)
+    ls = verbs.add_parser("list", help="list an organisation's tokens")
+    ls.add_argument("handle")
+    ls.set_defaults(func=run_list)
+    r = verbs.add_parser("revoke", help="revoke a token by its number")
+    r.add_argument("id", type=int)
+    r.set_defaults(func=run_revoke)
+
+
+def run_create(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> tuple[int, str]:
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            async with db.write() as s:
+                row, token = await tokens.create(s, actor, args.label)
+                return row.id, token
+
+    token_id, token = asyncio.run(go())
+    print(f"token {token_id} of @{args.handle} (keep it secret; it is not shown again):")
+    print(token)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            async with db.read() as s:
+                return await tokens.list_for(s, actor)
+
+    rows = asyncio.run(go())
+    for t in rows:
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        print(f"{t.id}\t{t.label}\tcreated {t.created_at:%Y-%m-%d}\t{used}\t{state}")
+    print(f"{len(rows)} token(s)")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go() -> bool:
+        async with database(config) as db:
+            async with db.write() as s:
+                return await tokens.revoke(s, args.id)
+
+    if not asyncio.run(go()):
+        raise CommandError(f"no active token {args.id}")
+    print(f"revoked token {args.id}")
+    return 0
