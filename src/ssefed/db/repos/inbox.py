@@ -51,13 +51,16 @@ async def add_batch(s: AsyncSession, rows: list[dict[str, Any]]) -> dict[str, in
     unique = list({r["ap_id"]: r for r in reversed(rows)}.values())[::-1]  # first wins
     insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    stmt = (insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
-            .returning(InboxItem.ap_id, InboxItem.id))
-    result = await s.execute(stmt, [{**r, "state": "pending", "received_at": now}
-                                    for r in unique])
+    # Core statements on the session's connection: no ORM bulk machinery on this hot path.
+    conn = await s.connection()
+    items = InboxItem.__table__
+    stmt = (insert(items).on_conflict_do_nothing(index_elements=["ap_id"])
+            .returning(items.c.ap_id, items.c.id))
+    result = await conn.execute(stmt, [{**r, "state": "pending", "received_at": now}
+                                       for r in unique])
     inserted = {ap_id: item_id for ap_id, item_id in result}
     if inserted:
-        await s.execute(insert(Job), [
+        await conn.execute(insert(Job.__table__), [
             {"kind": "inbox.process", "payload": {"item": item_id}, "state": "pending",
              "attempts": 0, "run_at": now, "created_at": now, "updated_at": now}
             for item_id in inserted.values()])
