@@ -19,7 +19,7 @@ from ssefed.federation.delivery import Deliverer, RetryPolicy
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, health, pages, wellknown
+from ssefed.web import activitypub, c2s, claim, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -112,4 +112,6 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/actors/{handle}/following", activitypub.following)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
     app.router.add_get("/offers/{id}", activitypub.offer_page)
+    app.router.add_get("/claim/{secret}", claim.claim_form)
+    app.router.add_post("/claim/{secret}", claim.claim_submit)
     return app

@@ -63,3 +63,31 @@ def test_an_organisation_publishes_updates_and_withdraws_with_its_token(nodes):
     assert "site web" in listing and "last used" in listing
     assert a.cli("token", "revoke", "1").returncode == 0
     assert requests.post(outbox, json=proposal("X"), headers=auth, timeout=10).status_code == 403
+
+
+def test_an_imported_organisation_claims_its_account_once(nodes, tmp_path):
+    node = nodes.create("a")
+    members = tmp_path / "members.csv"
+    members.write_text("handle,name,email,phone\nboulange,La Boulange,contact@boulange.example,"
+                       "+33 4 00 00 00 00\n", encoding="utf-8")
+    assert node.cli("import", str(members)).returncode == 0
+    link = node.cli("org", "claim-link", "boulange").stdout.strip().splitlines()[-1]
+    assert link.startswith(f"{node.base_url}/claim/")
+    node.start()
+    actor_url = f"{node.base_url}/actors/boulange"
+    before = requests.get(actor_url, headers={"Accept": "application/activity+json"}, timeout=10)
+    assert "email" not in before.json()  # private until the organisation publishes it
+    form = requests.get(link, timeout=10)
+    assert form.status_code == 200 and "La Boulange" in form.text and "<form" in form.text
+    done = requests.post(link, data={"publish_contacts": "yes"}, timeout=10)
+    assert done.status_code == 200
+    token = done.text.split("<code>")[1].split("</code>")[0]
+    assert token.startswith("ssefed_")
+    assert node.sql("SELECT claimed, contact_public FROM organisations") == [(True, True)]
+    after = requests.get(actor_url, headers={"Accept": "application/activity+json"}, timeout=10)
+    assert after.json()["email"] == "contact@boulange.example"
+    again = requests.post(link, timeout=10)  # one time only
+    assert again.status_code == 410
+    posted = requests.post(f"{actor_url}/outbox", json=proposal("Pain de seigle"), timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert posted.status_code == 201

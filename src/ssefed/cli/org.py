@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rem = verbs.add_parser("remove", help="remove an organisation; its followers get a Delete")
     rem.add_argument("handle")
     rem.set_defaults(func=run_remove)
+    cl = verbs.add_parser("claim-link", help="a one-time link with which the organisation "
+                                             "claims its (imported) account")
+    cl.add_argument("handle")
+    cl.add_argument("--days", type=int, default=14, help="validity in days (default 14)")
+    cl.set_defaults(func=run_claim_link)
     lst = verbs.add_parser("list", help="list the member organisations")
     lst.set_defaults(func=run_list)
 
@@ -129,4 +134,23 @@ def run_list(args: argparse.Namespace) -> int:
     for actor, org in rows:
         print(f"@{actor.handle}@{config.node.domain}\t{actor.name}\t{org.validation_status}")
     print(f"{len(rows)} organisation(s)")
+    return 0
+
+
+def run_claim_link(args: argparse.Namespace) -> int:
+    from ssefed.domain import tokens
+
+    config = config_from(args)
+    if not 1 <= args.days <= 365:
+        raise CommandError("--days must be between 1 and 365")
+
+    async def go() -> str:
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            async with db.write() as s:
+                return await tokens.create_claim(s, actor, args.days)
+
+    secret = asyncio.run(go())
+    print(f"one-time claim link for @{args.handle}, valid {args.days} days:")
+    print(f"{config.node.base_url}/claim/{secret}")
     return 0

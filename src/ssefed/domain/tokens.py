@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,7 @@ async def create(s: AsyncSession, actor: Actor, label: str = "") -> tuple[Token,
 async def actor_for(s: AsyncSession, token: str) -> Actor | None:
     """The live local actor a token belongs to (None when unknown or revoked)."""
     row = await s.scalar(select(Token).where(Token.token_hash == _hash(token),
-                                             Token.revoked_at.is_(None)))
+                                             Token.kind == "api", Token.revoked_at.is_(None)))
     if row is None:
         return None
     actor = await s.get(Actor, row.actor_id)
@@ -39,8 +40,29 @@ async def actor_for(s: AsyncSession, token: str) -> Actor | None:
 
 
 async def list_for(s: AsyncSession, actor: Actor) -> list[Token]:
-    return list(await s.scalars(select(Token).where(Token.actor_id == actor.id)
-                                .order_by(Token.id)))
+    return list(await s.scalars(select(Token).where(Token.actor_id == actor.id,
+                                                    Token.kind == "api").order_by(Token.id)))
+
+
+async def create_claim(s: AsyncSession, actor: Actor, days: int) -> str:
+    """A one-time claim secret for an (imported) organisation, valid ``days`` days."""
+    secret = secrets.token_urlsafe(24)
+    s.add(Token(actor_id=actor.id, token_hash=_hash(secret), kind="claim",
+                label="claim link", expires_at=utcnow() + timedelta(days=days)))
+    await s.flush()
+    return secret
+
+
+async def claim_target(s: AsyncSession, secret: str) -> tuple[Token, Actor] | None:
+    """The unused, unexpired claim link ``secret`` and its actor."""
+    row = await s.scalar(select(Token).where(Token.token_hash == _hash(secret),
+                                             Token.kind == "claim", Token.revoked_at.is_(None)))
+    if row is None or (row.expires_at is not None and row.expires_at < utcnow()):
+        return None
+    actor = await s.get(Actor, row.actor_id)
+    if actor is None or actor.deleted_at is not None:
+        return None
+    return row, actor
 
 
 async def revoke(s: AsyncSession, token_id: int) -> bool:
