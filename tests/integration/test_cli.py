@@ -77,6 +77,15 @@ def test_demo_loads_the_mountain_network_once(nodes):
     again = node.cli("demo")
     assert again.returncode == 0
     assert "0 organisation(s) and 0 offer(s)/demand(s) added" in again.stdout
+    base = ["offer", "add", "--org", "moulin-du-pont-rouge", "--direction", "offer", "--role",
+            "transformation", "--kind", "product", "--title", "Farine de petit épeautre"]
+    unknown = node.cli(*base, "--category", "spelt-flour")
+    assert unknown.returncode == 2 and "--category" in unknown.stderr
+    assert "shared taxonomy" in unknown.stderr and "Traceback" not in unknown.stderr
+    own = node.cli(*base, "--category", "https://ess-hv.example/categories/petit-epeautre")
+    assert own.returncode == 0
+    assert "warning: https://ess-hv.example/categories/petit-epeautre is not in the shared " \
+           "taxonomy" in own.stderr
     node.start()
     import requests
 

@@ -77,3 +77,22 @@ def test_broken_proposals_are_refused_with_the_path():
     with pytest.raises(ParseError) as perr:
         proposals.read_proposal(doc)
     assert perr.value.path == "purpose"
+
+
+def test_categories_are_taxonomy_codes_or_network_specific_iris():
+    from ssefed.domain import categories
+
+    assert categories.to_iri("flour") == "https://w3id.org/ssefed/category/flour"
+    with pytest.raises(ValueError, match="not a category of the shared taxonomy"):
+        categories.to_iri("flower-power")
+    own = "https://ess-savoie.example/categories/fromage-de-bauges"
+    assert categories.to_iri(own) == own and categories.is_network_specific(own)
+    assert not categories.is_network_specific("https://w3id.org/ssefed/category/wheat")
+
+
+def test_currencies_are_published_as_iris():
+    from ssefed.vocab.to_as import currency_iri
+
+    assert currency_iri("EUR") == "http://www.wikidata.org/entity/Q4916"
+    assert currency_iri("https://sou-des-cimes.example/") == "https://sou-des-cimes.example/"
+    assert currency_iri("LOCAL") == "https://w3id.org/ssefed/currency/LOCAL"

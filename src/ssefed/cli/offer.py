@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 
 from sqlalchemy import select
 
@@ -14,7 +15,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer, OfferInput, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
-from ssefed.domain.categories import to_code
+from ssefed.domain.categories import is_network_specific, to_code
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.publishing import add_offer, publish_offer
 from ssefed.vocab.ids import LocalIds
@@ -78,6 +79,10 @@ def _check(data: dict, args: argparse.Namespace) -> offer_domain.OfferInput:
     except InvalidInput as exc:
         raise InvalidInput("--" + exc.field.replace("_", "-").split("[")[0], exc.message) from None
     parsed.valid_until = args.valid_until or data.get("valid_until")
+    for iri in [parsed.category, *parsed.inputs]:
+        if is_network_specific(iri):
+            print(f"warning: {iri} is not in the shared taxonomy: kept as a category of "
+                  "this network's own", file=sys.stderr)
     return parsed
 
 

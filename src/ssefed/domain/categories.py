@@ -1,24 +1,40 @@
-"""Resource categories: short codes of the shared taxonomy <-> IRIs.
-
-The taxonomy itself (SKOS, labels in French and English) is published in schemas/
-by the vocabulary work; until then a code maps onto the shared namespace.
-"""
+"""Resource categories: codes of the shared SKOS taxonomy (schemas/taxonomies/
+categories.ttl) <-> IRIs. A network may also use categories of its own: any IRI the
+taxonomy does not know is kept as a network-specific category (the CLI warns)."""
 
 from __future__ import annotations
 
+import functools
 import re
+
+from ssefed.paths import SCHEMAS_DIR
 
 CATEGORY_NS = "https://w3id.org/ssefed/category/"
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+@functools.lru_cache(maxsize=1)
+def known_codes() -> frozenset[str]:
+    """The notations of the shipped taxonomy (read once, lazily)."""
+    text = (SCHEMAS_DIR / "taxonomies" / "categories.ttl").read_text(encoding="utf-8")
+    return frozenset(re.findall(r'skos:notation\s+"([^"]+)"', text))
+
+
 def to_iri(code_or_iri: str) -> str:
+    """A taxonomy code or any http(s) IRI -> the category IRI; ValueError otherwise."""
     value = code_or_iri.strip()
     if value.startswith(("http://", "https://")):
         return value
-    if not _CODE.match(value):
-        raise ValueError(f"not a category code or IRI: {value!r}")
+    if not _CODE.match(value) or value not in known_codes():
+        raise ValueError(f"{value!r} is not a category of the shared taxonomy "
+                         "(schemas/taxonomies/categories.ttl); use one of its codes, or an "
+                         "IRI for a category of your network's own")
     return CATEGORY_NS + value
+
+
+def is_network_specific(iri: str) -> bool:
+    """An IRI outside the shared taxonomy (kept as the network's own category)."""
+    return not (iri.startswith(CATEGORY_NS) and iri[len(CATEGORY_NS):] in known_codes())
 
 
 def to_code(iri: str) -> str:

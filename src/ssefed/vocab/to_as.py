@@ -242,6 +242,18 @@ OM2_UNITS = {"kg": "kilogram", "t": "tonne", "g": "gram", "l": "litre", "unit": 
              "m3": "cubicMetre", "kWh": "kilowattHour", "MWh": "megawattHour"}
 
 
+CURRENCIES = {"EUR": "http://www.wikidata.org/entity/Q4916"}  # the euro
+CURRENCY_NS = "https://w3id.org/ssefed/currency/"
+
+
+def currency_iri(currency: str | None) -> str | None:
+    """Every currency is identified by an IRI: the euro by Wikidata's, a complementary
+    local currency by its own IRI (or, given as a code, one in our namespace)."""
+    if not currency or currency.startswith(("http://", "https://", "urn:")):
+        return currency
+    return CURRENCIES.get(currency.upper(), CURRENCY_NS + currency)
+
+
 def offer_object(offer, actor: Actor) -> dict[str, Any]:  # noqa: ANN001 - db.models.Offer
     """An offer or demand as a FEP-0837 Proposal. It is also typed ``Note``, with the
     title, text and link in ``content``, so that servers that do not know ValueFlows
@@ -272,7 +284,7 @@ def offer_object(offer, actor: Actor) -> dict[str, Any]:  # noqa: ANN001 - db.mo
         doc["inputCategories"] = inputs
     if offer.price is not None:
         doc["reciprocal"] = {"id": f"{url}#reciprocal", "type": "Intent", "action": "transfer",
-                             "resourceConformsTo": offer.currency,
+                             "resourceConformsTo": currency_iri(offer.currency),
                              "resourceQuantity": {"hasUnit": "one",
                                                   "hasNumericalValue": format(offer.price, "f")}}
     if offer.lat is not None:
