@@ -55,3 +55,13 @@ async def local_actor(db: Database, handle: str):  # noqa: ANN201
     if actor is None or actor.deleted_at is not None:
         raise CommandError(f"no actor @{handle} on this node (see `ssefed org list`)")
     return actor
+
+
+def given_options(args, fields: tuple[str, ...], base: dict | None = None) -> dict:  # noqa: ANN001
+    """``base`` updated with the options the admin gave (those not None)."""
+    data = dict(base or {})
+    for name in fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            data[name] = value
+    return data

@@ -10,7 +10,7 @@ import sys
 from sqlalchemy import select
 
 from ssefed.cli import CommandError
-from ssefed.cli.common import config_from, database, local_actor
+from ssefed.cli.common import config_from, database, given_options, local_actor
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer, OfferInput, Organisation
 from ssefed.db.repos import offers as offer_repo
@@ -64,15 +64,6 @@ FIELDS = ("direction", "role", "kind", "category", "inputs", "title", "summary",
           "unit", "price", "currency", "exchange", "lat", "lon")
 
 
-def _data(args: argparse.Namespace, base: dict | None = None) -> dict:
-    data = dict(base or {})
-    for field in FIELDS:
-        value = getattr(args, field, None)
-        if value is not None:
-            data[field] = value
-    return data
-
-
 def _check(data: dict, args: argparse.Namespace) -> offer_domain.OfferInput:
     try:
         parsed = offer_domain.parse_offer(data)
@@ -88,7 +79,7 @@ def _check(data: dict, args: argparse.Namespace) -> offer_domain.OfferInput:
 
 def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
-    parsed = _check(_data(args), args)
+    parsed = _check(given_options(args, FIELDS), args)
 
     async def go() -> str:
         async with database(config) as db:
@@ -127,7 +118,7 @@ def run_update(args: argparse.Namespace) -> int:
                 for f in ("quantity", "price"):
                     current[f] = None if current[f] is None else float(current[f])
                 current["valid_until"] = offer.valid_until
-                parsed = _check(_data(args, current), args)
+                parsed = _check(given_options(args, FIELDS, current), args)
                 for f in FIELDS:
                     if f != "inputs":
                         setattr(offer, f, getattr(parsed, f))

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from ssefed.cli import CommandError
-from ssefed.cli.common import config_from, database, local_actor
+from ssefed.cli.common import config_from, database, given_options, local_actor
 from ssefed.db.models import Organisation
 from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import organisations as org_domain
@@ -53,18 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.set_defaults(func=run_list)
 
 
-def _data(args: argparse.Namespace, base: dict | None = None) -> dict:
-    data = dict(base or {})
-    for field in FIELDS:
-        value = getattr(args, field, None)
-        if value is not None:
-            data[field] = value
-    return data
-
-
 def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
-    data = org_domain.parse_organisation({"handle": args.handle, **_data(args)})
+    data = org_domain.parse_organisation({"handle": args.handle, **given_options(args, FIELDS)})
 
     async def go():  # noqa: ANN202
         async with database(config) as db:
@@ -95,7 +86,7 @@ def run_update(args: argparse.Namespace) -> int:
                            "legal_form": org.legal_form, "sectors": org.sectors,
                            "lat": org.lat, "lon": org.lon, "address": org.address,
                            "website": org.website}
-                data = org_domain.parse_organisation(_data(args, current))
+                data = org_domain.parse_organisation(given_options(args, FIELDS, current))
                 row.name, row.summary = data.name, data.summary
                 org.legal_form, org.sectors = data.legal_form, data.sectors
                 org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
