@@ -15,11 +15,13 @@ from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
+from ssefed.federation.chainsearch import ChainService
 from ssefed.federation.delivery import Deliverer, RetryPolicy
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
+from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, claim, health, pages, wellknown
+from ssefed.web import activitypub, c2s, chains, claim, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -40,7 +42,11 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
     async def actor_keys(payload: dict) -> None:
         await ensure_keys(db, ids, int(payload["actor_id"]))
 
+    async def network_members(payload: dict) -> None:
+        await refresh_members(handlers.fed, str(payload["network"]))
+
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
+            "network.members": network_members,
             "follow.backfill": partial(backfill, handlers)}
 
 
@@ -92,6 +98,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[activitypub.INBOX] = Inbox(federation, wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
+    chains.setup(app, ChainService(federation))
     app.router.add_get("/", pages.home)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
@@ -110,6 +117,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_post("/actors/{handle}/outbox", c2s.outbox_post)
     app.router.add_get("/actors/{handle}/followers", activitypub.followers)
     app.router.add_get("/actors/{handle}/following", activitypub.following)
+    app.router.add_get("/actors/{handle}/members", activitypub.members)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
     app.router.add_get("/offers/{id}", activitypub.offer_page)
     app.router.add_get("/claim/{secret}", claim.claim_form)

@@ -98,6 +98,24 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class ChainsConfig:
+    trust_followed_networks: bool = True
+    trusted_networks: str = ""  # actor IRIs of other networks, separated by spaces or commas
+    members_max_age_seconds: float = 3600.0
+    fanout_timeout_seconds: float = 3.0
+    peers_per_hop: int = 8
+    max_hops: int = 8
+    suppliers_per_input: int = 5
+    alternatives: int = 3
+    peer_answer_max_offers: int = 200
+    peer_requests_per_minute: int = 120
+
+    @property
+    def trusted(self) -> frozenset[str]:
+        return frozenset(p for p in self.trusted_networks.replace(",", " ").split() if p)
+
+
+@dataclass(frozen=True)
 class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -105,6 +123,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    chains: ChainsConfig = field(default_factory=ChainsConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -128,6 +147,7 @@ SECTIONS: dict[str, type] = {
     "admin": AdminConfig,
     "federation": FederationConfig,
     "worker": WorkerConfig,
+    "chains": ChainsConfig,
 }
 
 
@@ -218,6 +238,11 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
             "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):
         raise err("database", "url", "expected a sqlite:/// or postgresql:// URL, "
                                      f"got {url.partition('://')[0]!r}")
+    for iri in cfg.chains.trusted:
+        if not iri.startswith(("https://", "http://")):
+            raise err("chains", "trusted_networks", f"expected actor IRIs, got {iri!r}")
+    if cfg.chains.max_hops > 16:
+        raise err("chains", "max_hops", "must be at most 16")
     if cfg.log.level.upper() not in LOG_LEVELS:
         raise err("log", "level", f"expected one of {', '.join(LOG_LEVELS)}, got {cfg.log.level!r}")
     positive = [("database", "pool_size"), ("database", "busy_timeout_ms"),
@@ -228,7 +253,11 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("worker", "concurrency"), ("worker", "poll_interval_seconds"),
                 ("worker", "delivery_concurrency"), ("worker", "delivery_per_host"),
                 ("worker", "delivery_retry_base_seconds"), ("worker", "delivery_give_up_seconds"),
-                ("worker", "lock_seconds")]
+                ("worker", "lock_seconds"), ("chains", "members_max_age_seconds"),
+                ("chains", "fanout_timeout_seconds"), ("chains", "peers_per_hop"),
+                ("chains", "max_hops"), ("chains", "suppliers_per_input"),
+                ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
+                ("chains", "peer_requests_per_minute")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

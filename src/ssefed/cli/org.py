@@ -49,6 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     cl.add_argument("handle")
     cl.add_argument("--days", type=int, default=14, help="validity in days (default 14)")
     cl.set_defaults(func=run_claim_link)
+    ap = verbs.add_parser("approve", help="validate a member: the network vouches for it (in "
+                                          "its members collection) until a date")
+    ap.add_argument("handle")
+    ap.add_argument("--until", metavar="DATE", help="end of validity, YYYY-MM-DD "
+                                                    "(default: in 12 months)")
+    ap.set_defaults(func=run_approve)
+    un = verbs.add_parser("unapprove", help="withdraw the network's validation of a member")
+    un.add_argument("handle")
+    un.set_defaults(func=run_unapprove)
     lst = verbs.add_parser("list", help="list the member organisations")
     lst.set_defaults(func=run_list)
 
@@ -144,4 +153,40 @@ def run_claim_link(args: argparse.Namespace) -> int:
     secret = asyncio.run(go())
     print(f"one-time claim link for @{args.handle}, valid {args.days} days:")
     print(f"{config.node.base_url}/claim/{secret}")
+    return 0
+
+
+def _approve(args: argparse.Namespace, until) -> None:  # noqa: ANN001
+    from ssefed.domain.membership import set_approval
+
+    config = config_from(args)
+
+    async def go() -> None:
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            await set_approval(db, LocalIds(config.node.base_url), config.node.base_url,
+                               actor, until)
+
+    asyncio.run(go())
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    if args.until:
+        try:
+            until = date.fromisoformat(args.until)
+        except ValueError:
+            raise CommandError(f"--until: {args.until!r} is not a date (YYYY-MM-DD)", 2) from None
+    else:
+        until = date.today() + timedelta(days=365)
+    _approve(args, until)
+    note = " (already past: the validation counts as expired)" if until < date.today() else ""
+    print(f"@{args.handle} validated by the network until {until.isoformat()}{note}")
+    return 0
+
+
+def run_unapprove(args: argparse.Namespace) -> int:
+    _approve(args, None)
+    print(f"@{args.handle} is no longer validated by the network")
     return 0

@@ -254,6 +254,9 @@ class Host(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     block_reason: Mapped[str | None] = mapped_column(Text)
+    # its chain endpoint (NodeInfo metadata), '' when it has none; when that was checked
+    peer_api: Mapped[str | None] = mapped_column(IRI)
+    peer_api_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -322,3 +325,31 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KnownNetwork(Base):
+    """A network's actor (on another node) whose members collection this node reads:
+    a network vouches for its members by listing them there."""
+
+    __tablename__ = "known_networks"
+
+    ap_id: Mapped[str] = mapped_column(IRI, primary_key=True)
+    members_url: Mapped[str | None] = mapped_column(IRI)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Membership(Base):
+    """A member as listed by a remote network's members collection, when last read."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("network_ap_id", "member_ap_id", name="uq_memberships_network_member"),
+        Index("ix_memberships_member", "member_ap_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    network_ap_id: Mapped[str] = mapped_column(
+        ForeignKey("known_networks.ap_id", ondelete="CASCADE"))
+    member_ap_id: Mapped[str] = mapped_column(IRI)
+    valid_until: Mapped[date | None] = mapped_column(Date)

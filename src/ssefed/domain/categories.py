@@ -39,3 +39,25 @@ def is_network_specific(iri: str) -> bool:
 
 def to_code(iri: str) -> str:
     return iri[len(CATEGORY_NS):] if iri.startswith(CATEGORY_NS) else iri
+
+
+@functools.lru_cache(maxsize=1)
+def _labels() -> dict[str, dict[str, str]]:
+    """code -> {lang: prefLabel} of the shipped taxonomy (parsed once, lazily)."""
+    import rdflib
+    from rdflib.namespace import SKOS
+
+    graph = rdflib.Graph()
+    graph.parse(SCHEMAS_DIR / "taxonomies" / "categories.ttl", format="turtle")
+    out: dict[str, dict[str, str]] = {}
+    for concept, label in graph.subject_objects(SKOS.prefLabel):
+        iri = str(concept)
+        if iri.startswith(CATEGORY_NS) and isinstance(label, rdflib.Literal) and label.language:
+            out.setdefault(iri[len(CATEGORY_NS):], {})[label.language] = str(label)
+    return out
+
+
+def label(iri: str, lang: str = "fr") -> str:
+    """The category's label in ``lang`` (else English, else its code or IRI)."""
+    labels = _labels().get(to_code(iri), {})
+    return labels.get(lang) or labels.get("en") or to_code(iri)

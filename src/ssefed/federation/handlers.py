@@ -41,6 +41,7 @@ class Handlers:
             "Follow": self.follow, "Accept": self.accept, "Reject": self.reject,
             "Undo": self.undo, "Create": self.create, "Update": self.update,
             "Delete": self.delete, "Announce": self.announce, "Like": self.like,
+            "Add": self.membership_changed, "Remove": self.membership_changed,
         }
 
     async def process(self, payload: dict[str, Any]) -> None:
@@ -197,6 +198,8 @@ class Handlers:
             proposals.check_schema("offer", obj)
             proposal = proposals.read_proposal(obj)
             author = await self.fed.actor(attributed)
+        if proposal is not None:
+            await self._check_networks(author)
         async with self.db.write() as s:
             if proposal is not None:
                 await offer_repo.upsert_remote(s, author.id, proposal, obj)
@@ -245,6 +248,36 @@ class Handlers:
     async def like(self, activity: from_as.Activity) -> None:
         await self._interaction(activity, "Like")
 
+    # -- networks' members -----------------------------------------------------------------
+    async def membership_changed(self, activity: from_as.Activity) -> None:
+        """A network added a member to (or removed one from) its members collection: read
+        the collection again from its origin (what it says there is what counts)."""
+        raw = activity.raw
+        target = from_as.first_id(raw.get("target") or raw.get("origin"))
+        actor = await self.fed.known_actor(activity.actor)
+        members = from_as.first_id((actor.ap_json or {}).get("members")) if actor else None
+        if not target or target != members or not same_origin(target, activity.actor):
+            raise Ignored(f"{activity.type} has no effect here")
+        async with self.db.write() as s:
+            await job_repo.enqueue(s, "network.members", {"network": activity.actor})
+        self.wake()
+
+    async def _check_networks(self, author: Actor) -> None:
+        """A remote organisation names the networks vouching for it: read the members
+        collections of those this node never read, so its guarantee can be checked."""
+        from ssefed.db.repos import networks as network_repo
+        from ssefed.federation.networks import names_networks
+
+        claimed = names_networks(author.ap_json)[:5]
+        if not claimed:
+            return
+        async with self.db.write() as s:
+            known = await network_repo.checked(s, claimed)
+            for network in claimed:
+                if network not in known:
+                    await job_repo.enqueue(s, "network.members", {"network": network},
+                                           dedupe_key=f"network.members:first:{network}")
+
     async def _interaction(self, activity: from_as.Activity, type_: str) -> None:
         if not activity.id or not activity.object_id:
             raise ValueError("id/object: an interaction needs both")
@@ -277,6 +310,10 @@ async def backfill(handlers: Handlers, payload: dict[str, Any]) -> None:
         followed = await s.get(Actor, follow.followed_id) if follow else None
     if followed is None or followed.local or not followed.ap_json:
         return
+    if followed.ap_json.get("members"):  # a network: read whom it vouches for
+        from ssefed.federation.networks import refresh_members
+
+        await refresh_members(fed, followed.ap_id, force=True)
     outbox_url = from_as.first_id(followed.ap_json.get("outbox"))
     if not outbox_url or not same_origin(outbox_url, followed.ap_id):
         return

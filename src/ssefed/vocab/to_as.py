@@ -29,6 +29,7 @@ INLINE_TERMS: dict[str, Any] = {
     "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
     "discoverable": "toot:discoverable",
     "indexable": "toot:indexable",
+    "members": {"@id": "ssefed:members", "@type": "@id"},
 }
 CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, INLINE_TERMS]
 ACTIVITY_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, INLINE_TERMS]
@@ -160,6 +161,8 @@ def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None, 
     if org is not None:
         doc["@context"] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, _org_context()]
         doc.update(organisation_properties(org, network_iri))
+    if getattr(actor, "is_network", False):  # the network vouches for its validated members there
+        doc["members"] = f"{actor.ap_id}/members"
     for key in keys:
         if key.kind == "rsa":
             doc["publicKey"] = {"id": key.key_id, "owner": actor.ap_id,
@@ -205,6 +208,25 @@ def ordered_collection(collection_id: str, total: int, first: str | None) -> dic
     if first is not None:
         doc["first"] = first
     return doc
+
+
+MEMBERS_CONTEXT: list[Any] = [AS_CONTEXT, {
+    "ssefed": SSEFED_NS, "Membership": "ssefed:Membership",
+    "member": {"@id": "ssefed:member", "@type": "@id"},
+    "validationStatus": "ssefed:validationStatus",
+    "validUntil": {"@id": "ssefed:validUntil", "@type": "http://www.w3.org/2001/XMLSchema#date"},
+}]
+
+
+def membership(network_iri: str, actor: Actor, org) -> dict[str, Any]:  # noqa: ANN001
+    """An item of the network's members collection: the network vouches for ``actor``
+    until ``validUntil`` (what other nodes check before counting a link as guaranteed)."""
+    item: dict[str, Any] = {"type": "Membership", "member": actor.ap_id,
+                            "attributedTo": network_iri, "name": actor.name,
+                            "validationStatus": org.validation_status}
+    if org.valid_until is not None:
+        item["validUntil"] = org.valid_until.isoformat()
+    return item
 
 
 def collection_page(page_id: str, part_of: str, items: list[Any], next_: str | None

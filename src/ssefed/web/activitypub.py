@@ -26,6 +26,7 @@ INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
 LD_AS2 = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 PAGE_SIZE = 20
+MEMBERS_PAGE = 200
 
 
 def wants_activity_json(request: web.Request) -> bool:
@@ -137,6 +138,31 @@ async def followers(request: web.Request) -> web.Response:
 
 async def following(request: web.Request) -> web.Response:
     return await _follow_collection(request, False)
+
+
+async def members(request: web.Request) -> web.Response:
+    """The network's members collection: the organisations it vouches for, each with its
+    validity end. Other nodes read it to check a member's guarantee."""
+    from ssefed.db.repos import networks as network_repo
+
+    actor = await _actor(request)
+    if not actor.is_network:
+        raise Problem(404, "Not Found", "only the network's actor has a members collection")
+    collection = f"{actor.ap_id}/members"
+    async with request.app[DB].read() as s:
+        if "page" not in request.query:
+            total = await network_repo.count_members(s)
+            doc = to_as.ordered_collection(collection, total, f"{collection}?page=true")
+            doc["@context"] = to_as.MEMBERS_CONTEXT
+            return as_json(doc)
+        rows = await network_repo.members_page(s, before_id=_before(request), limit=MEMBERS_PAGE)
+    items = [to_as.membership(actor.ap_id, a, o) for a, o in rows]
+    next_ = (f"{collection}?page=true&max_id={rows[-1][0].id}" if len(rows) == MEMBERS_PAGE
+             else None)
+    doc = to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
+                                collection, items, next_)
+    doc["@context"] = to_as.MEMBERS_CONTEXT
+    return as_json(doc)
 
 
 async def activity(request: web.Request) -> web.Response:

@@ -78,7 +78,10 @@ async def nodeinfo(request: web.Request) -> web.Response:
         "openRegistrations": False,
         "usage": {"users": {"total": actors, "activeMonth": actors, "activeHalfyear": actors},
                   "localPosts": offers},
-        "metadata": {"nodeName": config.node.name},
+        "metadata": {"nodeName": config.node.name,
+                     # the peer chain API other software can implement (README: "Peer API")
+                     "ssefed": {"chains": {"version": 1,
+                                           "offers": f"{config.node.base_url}/api/peer/v1/offers"}}},
     }
     return web.json_response(
         body, content_type='application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"')

@@ -1,0 +1,54 @@
+"""The network's approval of a member: what puts it in (or takes it out of) the
+network's members collection, the word other nodes check before they count one of its
+offers as a guaranteed link. (Participatory validation will decide it; until then the
+admin does.)"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ssefed.db.base import utcnow
+from ssefed.db.models import Actor, Organisation
+from ssefed.db.repos import actors as actor_repo
+from ssefed.db.session import Database
+from ssefed.domain.actors import ensure_keys
+from ssefed.domain.errors import Conflict
+from ssefed.federation import outbound
+from ssefed.vocab import to_as
+from ssefed.vocab.ids import LocalIds
+
+
+async def set_approval(db: Database, ids: LocalIds, base_url: str, actor: Actor,
+                       until: date | None) -> Organisation:
+    """Approve ``actor`` until ``until`` (None: withdraw the approval). The network's
+    followers get an ``Add`` (or ``Remove``) of the membership to its members collection,
+    and the organisation's followers an ``Update`` of its actor."""
+    if actor.is_network or actor.deleted_at is not None:
+        raise Conflict("only a current member organisation can be approved")
+    keys = await ensure_keys(db, ids, actor.id)  # its Update is signed with them
+    async with db.write() as s:
+        org = await s.get(Organisation, actor.id)
+        row = await s.get(Actor, actor.id)
+        network = await actor_repo.get_network(s)
+        if org is None or row is None or network is None:
+            raise Conflict(f"@{actor.handle} is not a member organisation")
+        if until is None:
+            org.validation_status, org.valid_until = "unvalidated", None
+        else:
+            org.validation_status, org.valid_until = "validated", until
+        await s.flush()
+        item = to_as.membership(network.ap_id, row, org)
+        verb = "Add" if until is not None else "Remove"
+        doc = to_as.activity(network.ap_id, verb, item, to=[to_as.PUBLIC],
+                             cc=[f"{network.ap_id}/followers"], published=utcnow())
+        doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
+        doc["@context"] = to_as.MEMBERS_CONTEXT
+        await outbound.publish(s, network, doc,
+                               inboxes=await outbound.follower_inboxes(s, network))
+        actor_doc = to_as.actor_document(row, keys, base_url, org, network.ap_id)
+        update = to_as.activity(row.ap_id, "Update", to_as.strip_context(actor_doc),
+                                to=[to_as.PUBLIC], cc=[f"{row.ap_id}/followers"],
+                                published=utcnow())
+        update["@context"] = actor_doc["@context"]
+        await outbound.publish(s, row, update, inboxes=await outbound.follower_inboxes(s, row))
+    return org
