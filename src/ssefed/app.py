@@ -43,7 +43,8 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
         await ensure_keys(db, ids, int(payload["actor_id"]))
 
     async def network_members(payload: dict) -> None:
-        await refresh_members(handlers.fed, str(payload["network"]))
+        await refresh_members(handlers.fed, str(payload["network"]),
+                              force=bool(payload.get("force")))
 
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
             "network.members": network_members,

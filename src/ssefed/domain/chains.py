@@ -333,7 +333,8 @@ async def find_chains(query: ChainQuery, *, local: Callable[[list[str]], Awaitab
         here = await local(todo)
         for category in todo:
             found[category] = list(here.get(category, []))
-        missing = [c for c in todo if not found[c]]
+        # a category only distributors pass through (input = output) is not sourced yet
+        missing = [c for c in todo if all(c in cand.inputs for cand in found[c])]
         if missing and peers is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0.05:

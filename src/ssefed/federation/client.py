@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from ssefed import __version__
 from ssefed.federation import httpsig
@@ -151,6 +152,8 @@ class FederationClient:
     async def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str],
                     signer: Signer | None, spec: str, timeout: float) -> Response:
         hdrs = dict(headers)
+        # sign the request-target as it goes on the wire (yarl normalises the quoting)
+        url = str(URL(url))
         if signer is not None:
             sign = httpsig.sign_rfc9421 if spec == "rfc9421" else httpsig.sign_cavage
             hdrs.update(sign(method, url, hdrs, body, signer.key_id, signer.private_pem))

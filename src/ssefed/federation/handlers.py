@@ -259,7 +259,8 @@ class Handlers:
         if not target or target != members or not same_origin(target, activity.actor):
             raise Ignored(f"{activity.type} has no effect here")
         async with self.db.write() as s:
-            await job_repo.enqueue(s, "network.members", {"network": activity.actor})
+            await job_repo.enqueue(s, "network.members", {"network": activity.actor,
+                                                          "force": True})
         self.wake()
 
     async def _check_networks(self, author: Actor) -> None:

@@ -125,7 +125,7 @@ async def peer_offers(request: web.Request) -> web.Response:
     """Peer API v1: the offers this node holds that output these categories near a place.
     Signed GET only; rate-limited per host; public data only."""
     config = request.app[CONFIG]
-    url = config.node.base_url + request.path_qs  # rebuilt from base_url, not from a proxy
+    url = config.node.base_url + request.raw_path  # rebuilt from base_url (as signed, undecoded)
     try:
         owner = await verify_get(request.app[INBOX], url, request.headers)
     except Refusal as refusal:
