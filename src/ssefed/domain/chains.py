@@ -66,7 +66,7 @@ class Candidate:
         return self.lat is not None and self.lon is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Tree:
     c: Candidate
     children: tuple[Tree, ...]
@@ -209,8 +209,9 @@ class _Builder:
                     if s.offer in path:
                         continue  # a real cycle: this offer is already in the chain
                     for t in self.options(s, path | {s.offer}, hops_left - 1):
-                        d = distance(s, c)
-                        opts.append(replace(t, distance=t.distance + (d or 0.0)))
+                        d = distance(s, c) or 0.0
+                        opts.append(Tree(t.c, t.children, t.size, t.guaranteed,
+                                         t.distance + d, t.offers))
                 opts.sort(key=Tree.rank)
                 opts = opts[:self.alternatives]
                 if not opts:

@@ -22,7 +22,8 @@ from ssefed.federation.service import Federation
 ROLES = ("production", "transformation", "distribution", "service")
 MAX_INPUTS = 20
 MAX_NAMED_PEERS = 20
-PER_CATEGORY_FETCH = 50  # candidates read from the database per category, before ranking
+TRUST_TTL = 5.0  # seconds
+PER_CATEGORY_FETCH = 20  # candidates read from the database per category, before ranking
 
 
 def today():  # noqa: ANN201
@@ -46,6 +47,7 @@ class ChainService:
         self.fed, self.db, self.config = fed, fed.db, fed.config.chains
         self.peers = peers or PeerDirectory(fed)
         self._own: str | None = None
+        self._trusted: tuple[frozenset[str], float] | None = None
 
     async def own_network(self) -> str | None:
         if self._own is None:
@@ -75,6 +77,10 @@ class ChainService:
         return result
 
     async def trusted(self) -> frozenset[str]:
+        """This node's network, the configured ones and (by default) those it follows;
+        kept a few seconds (every query asks twice)."""
+        if self._trusted is not None and time.monotonic() - self._trusted[1] < TRUST_TTL:
+            return self._trusted[0]
         own = await self.own_network()
         trusted = set(self.config.trusted)
         if own:
@@ -82,13 +88,21 @@ class ChainService:
         if self.config.trust_followed_networks:
             async with self.db.read() as s:
                 trusted |= await network_repo.followed_remote(s)
-        return frozenset(trusted)
+        self._trusted = (frozenset(trusted), time.monotonic())
+        return self._trusted[0]
 
     async def set_guarantees(self, cands: list[Candidate], remaining: float) -> None:
         """Set each candidate's guarantee: members collections of trusted networks that
         are too old are read again first, within the time left."""
         own, trusted = await self.own_network(), await self.trusted()
         remote = sorted({c.actor for c in cands if c.local_validation is None})
+        if not remote:  # only this node's members: its own validation says it all
+            day = today()
+            for c in cands:
+                c.guarantee = chains.guarantee_of(c, own_network=own, trusted=trusted,
+                                                  vouchers={}, today=day)
+                c.guaranteed = c.guarantee["guaranteed"]
+            return
         async with self.db.read() as s:
             vouchers = await network_repo.vouchers(s, remote)
             networks = {n for c in cands for n in c.claimed_networks}

@@ -3,12 +3,13 @@ with their inputs and who publishes them (indexed by output and input category).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Float, Integer, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Offer, OfferInput, Organisation
@@ -44,51 +45,71 @@ def bbox(lat: float, lon: float, radius_km: float) -> tuple[float, float, float,
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
+@functools.lru_cache(maxsize=4)
+def _suppliers_statement(near: bool, boxed: bool):  # noqa: ANN202
+    """Built once per shape (a query runs several of them: statement building is not free):
+    the offers of the categories given, ranked in each category (nearest first) on the
+    offers table alone, then joined with their publisher and inputs for the kept ones."""
+    q = (select(Offer.id, Offer.category)
+         .where(Offer.category.in_(bindparam("cats", expanding=True)),
+                Offer.direction == "offer", Offer.deleted_at.is_(None)))
+    if near:
+        lat0, lon0 = bindparam("lat0", type_=Float), bindparam("lon0", type_=Float)
+        k2 = bindparam("k2", type_=Float)
+        order: Any = (Offer.lat - lat0) * (Offer.lat - lat0) + (Offer.lon - lon0) * (
+            Offer.lon - lon0) * k2
+        if boxed:
+            q = q.where(Offer.lat.between(bindparam("lo_lat", type_=Float),
+                                          bindparam("hi_lat", type_=Float)),
+                        Offer.lon.between(bindparam("lo_lon", type_=Float),
+                                          bindparam("hi_lon", type_=Float)))
+    else:
+        order = Offer.id
+    rank = func.row_number().over(partition_by=Offer.category, order_by=(order, Offer.id))
+    ranked = q.add_columns(rank.label("rn")).subquery()
+    return (select(Offer.ap_id, Offer.title, Offer.role, Offer.kind, Offer.category,
+                   Offer.lat, Offer.lon, Offer.valid_until, Actor.ap_id.label("actor"),
+                   Actor.name, Actor.domain, Actor.local, Actor.id.label("actor_id"),
+                   Organisation.validation_status, Organisation.valid_until.label("org_until"),
+                   OfferInput.category.label("input"))
+            .select_from(ranked)
+            .join(Offer, Offer.id == ranked.c.id)
+            .join(Actor, Actor.id == Offer.actor_id)
+            .outerjoin(Organisation, Organisation.actor_id == Actor.id)
+            .outerjoin(OfferInput, OfferInput.offer_id == Offer.id)
+            .where(ranked.c.rn <= bindparam("per", type_=Integer), Actor.deleted_at.is_(None))
+            .order_by(ranked.c.category, ranked.c.rn, OfferInput.position))
+
+
 async def suppliers(s: AsyncSession, categories: list[str], *, per_category: int,
                     near: tuple[float, float] | None = None, radius_km: float | None = None,
-                    public_only: bool = False) -> dict[str, list[SupplierRow]]:
+                    ) -> dict[str, list[SupplierRow]]:
     """Live offers (not demands) outputting each category, at most ``per_category`` of each,
     nearest to ``near`` first; within the box of ``radius_km`` around ``near`` if given."""
     if not categories:
         return {}
-    q = (select(Offer.id, Offer.ap_id, Offer.title, Offer.role, Offer.kind, Offer.category,
-                Offer.lat, Offer.lon, Offer.valid_until, Actor.ap_id.label("actor"),
-                Actor.name, Actor.domain, Actor.local, Actor.id.label("actor_id"),
-                Organisation.validation_status, Organisation.valid_until.label("org_until"))
-         .join(Actor, Actor.id == Offer.actor_id)
-         .outerjoin(Organisation, Organisation.actor_id == Actor.id)
-         .where(Offer.category.in_(categories), Offer.direction == "offer",
-                Offer.deleted_at.is_(None), Actor.deleted_at.is_(None)))
+    params: dict[str, Any] = {"cats": list(categories), "per": per_category}
+    boxed = near is not None and radius_km is not None
     if near is not None:
-        lat0, lon0 = near
-        k = math.cos(math.radians(lat0))
-        order: Any = ((Offer.lat - lat0) * (Offer.lat - lat0)
-                      + (Offer.lon - lon0) * (Offer.lon - lon0) * (k * k))
-        if radius_km is not None:
-            lo_lat, hi_lat, lo_lon, hi_lon = bbox(lat0, lon0, radius_km)
-            q = q.where(Offer.lat.between(lo_lat, hi_lat), Offer.lon.between(lo_lon, hi_lon))
-    else:
-        order = Offer.id
-    rank = func.row_number().over(partition_by=Offer.category, order_by=(order, Offer.id))
-    inner = q.add_columns(rank.label("rn")).subquery()
-    rows = (await s.execute(select(inner).where(inner.c.rn <= per_category)
-                            .order_by(inner.c.category, inner.c.rn))).all()
-    inputs: dict[int, list[str]] = {}
-    ids = [r.id for r in rows]
-    for i in range(0, len(ids), 500):
-        for offer_id, category in await s.execute(
-                select(OfferInput.offer_id, OfferInput.category)
-                .where(OfferInput.offer_id.in_(ids[i:i + 500]))
-                .order_by(OfferInput.offer_id, OfferInput.position)):
-            inputs.setdefault(offer_id, []).append(category)
+        params.update(lat0=near[0], lon0=near[1], k2=math.cos(math.radians(near[0])) ** 2)
+        if boxed:
+            lo_lat, hi_lat, lo_lon, hi_lon = bbox(near[0], near[1], radius_km)
+            params.update(lo_lat=lo_lat, hi_lat=hi_lat, lo_lon=lo_lon, hi_lon=hi_lon)
+    conn = await s.connection()
+    rows = await conn.execute(_suppliers_statement(near is not None, boxed), params)
     out: dict[str, list[SupplierRow]] = {}
+    last: SupplierRow | None = None
     for r in rows:
-        out.setdefault(r.category, []).append(SupplierRow(
+        if last is not None and last.offer == r.ap_id:
+            last.inputs += (r.input,)
+            continue
+        last = SupplierRow(
             offer=r.ap_id, title=r.title, role=r.role, kind=r.kind, category=r.category,
-            inputs=tuple(inputs.get(r.id, ())), lat=r.lat, lon=r.lon,
+            inputs=(r.input,) if r.input is not None else (), lat=r.lat, lon=r.lon,
             valid_until=r.valid_until, actor=r.actor, actor_name=r.name, domain=r.domain,
             local=r.local, org_status=r.validation_status, org_valid_until=r.org_until,
-            actor_id=r.actor_id))
+            actor_id=r.actor_id)
+        out.setdefault(r.category, []).append(last)
     return out
 
 
