@@ -21,7 +21,7 @@ from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, chains, claim, health, pages, wellknown
+from ssefed.web import activitypub, c2s, chains, claim, health, pages, search, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -100,6 +100,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     chains.setup(app, ChainService(federation))
+    search.setup(app)
     app.router.add_get("/", pages.home)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)

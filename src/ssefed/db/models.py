@@ -43,7 +43,8 @@ class Actor(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # remote: last fetched
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
     keys: Mapped[list[ActorKey]] = relationship(back_populates="actor", lazy="raise")
 
@@ -99,6 +100,8 @@ class Organisation(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32), default="admin")
     source_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
 
 class Offer(Base):
@@ -136,7 +139,8 @@ class Offer(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     inputs: Mapped[list[OfferInput]] = relationship(
@@ -353,3 +357,60 @@ class Membership(Base):
         ForeignKey("known_networks.ap_id", ondelete="CASCADE"))
     member_ap_id: Mapped[str] = mapped_column(IRI)
     valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+class SearchEntry(Base):
+    """What the directory searches: one row per organisation or offer (local or received),
+    derived from those tables (domain/search.py keeps it in step) with folded words for
+    full-text search and a position for radius queries."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (
+        CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
+        Index("ix_search_entries_lat_lon", "lat", "lon"),
+        Index("ix_search_entries_type_id", "entry_type", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    entry_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
+                                          index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"),
+                                                 unique=True)
+    local: Mapped[bool] = mapped_column(Boolean, default=True)
+    node: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    words: Mapped[str] = mapped_column(Text, default="")  # folded words (domain/text.py)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    legal_form: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    market: Mapped[bool | None] = mapped_column(Boolean)
+    category: Mapped[str | None] = mapped_column(IRI)
+    validated: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+class SearchTerm(Base):
+    """A filter value of a search entry: sector codes with their parents (sector:01,
+    sector:01.1, sector:01.11), qualifiers, organisational structure, ICA activities,
+    categories with their broader ones."""
+
+    __tablename__ = "search_terms"
+    __table_args__ = (Index("ix_search_terms_term_entry", "term", "entry_id"),)
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    term: Mapped[str] = mapped_column(String(2100), primary_key=True)
+
+
+class SearchState(Base):
+    """Up to when the search entries reflect organisations and offers (one row)."""
+
+    __tablename__ = "search_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

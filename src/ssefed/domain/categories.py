@@ -57,6 +57,27 @@ def _labels() -> dict[str, dict[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _broader() -> dict[str, str]:
+    import rdflib
+    from rdflib.namespace import SKOS
+
+    graph = rdflib.Graph()
+    graph.parse(SCHEMAS_DIR / "taxonomies" / "categories.ttl", format="turtle")
+    return {str(a): str(b) for a, b in graph.subject_objects(SKOS.broader)}
+
+
+def with_broader(iri: str) -> list[str]:
+    """The category and the broader ones it belongs to (bread, food): a search for a
+    category finds its narrower ones."""
+    chain, seen = [iri], {iri}
+    parents = _broader()
+    while chain[-1] in parents and parents[chain[-1]] not in seen and len(chain) < 10:
+        chain.append(parents[chain[-1]])
+        seen.add(chain[-1])
+    return chain
+
+
 def label(iri: str, lang: str = "fr") -> str:
     """The category's label in ``lang`` (else English, else its code or IRI)."""
     labels = _labels().get(to_code(iri), {})

@@ -119,13 +119,20 @@ class Federation:
         keys = [(k.kind, k.id, k.pem) for k in actor.public_keys]
         keys += [(m.kind, m.id, m.public_key_pem) for m in actor.multikeys
                  if m.id not in {k.id for k in actor.public_keys}]
+        from ssefed.db.repos import organisations as org_repo
+        from ssefed.vocab.org_facts import read_facts
+
+        facts = read_facts(actor.raw) if actor.type == "Organization" else None
         async with self.db.write() as s:
-            return await remote_repo.upsert_actor(
+            stored = await remote_repo.upsert_actor(
                 s, ap_id=actor.id, domain=urlsplit(actor.id).netloc.lower(),
                 handle=actor.preferred_username, type_=actor.type, name=actor.name or "",
                 summary=actor.summary or "", inbox=actor.inbox, shared_inbox=actor.shared_inbox,
                 manually_approves=actor.manually_approves_followers, ap_json=actor.raw,
                 fetched_at=utcnow(), keys=keys)
+            if facts is not None:  # a remote SSE organisation: the directory shows it
+                await org_repo.upsert_remote_facts(s, stored.id, facts)
+            return stored
 
     async def known_actor(self, iri: str) -> Actor | None:
         async with self.db.read() as s:

@@ -30,3 +30,15 @@ async def list_local(s: AsyncSession, *, limit: int = 1000, offset: int = 0
         .where(Actor.local.is_(True), Actor.deleted_at.is_(None))
         .order_by(Actor.name, Actor.id).limit(limit).offset(offset))
     return [(a, o) for a, o in rows]
+
+
+async def upsert_remote_facts(s: AsyncSession, actor_id: int, facts: dict) -> None:
+    """The SSE facts of a remote organisation, as its actor document last said."""
+    org = await s.get(Organisation, actor_id)
+    if org is None:
+        s.add(Organisation(actor_id=actor_id, source="remote", claimed=True,
+                           contact_public=False, activities=[], **facts))
+    elif org.source == "remote":
+        for key, value in facts.items():
+            setattr(org, key, value)
+    await s.flush()

@@ -1,0 +1,64 @@
+"""ssefed search: the directory, local and federated, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from ssefed.cli.common import config_from, database
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="search organisations and offers (this node's and "
+                                      "those received from followed actors)")
+    p.add_argument("q", nargs="?", default="", help="words to look for (accents and case "
+                                                    "do not matter)")
+    p.add_argument("--type", choices=("organisation", "offer"))
+    p.add_argument("--sector", action="append", help="NACE code; a parent matches its "
+                                                     "children (repeat: all must match)")
+    p.add_argument("--legal-form", dest="legal_form")
+    p.add_argument("--qualifier", action="append")
+    p.add_argument("--category", action="append", help="category code or IRI (narrower "
+                                                       "ones match too)")
+    p.add_argument("--direction", choices=("offer", "demand"))
+    p.add_argument("--kind")
+    p.add_argument("--market", choices=("true", "false"))
+    p.add_argument("--validated-only", dest="validated_only", action="store_true")
+    p.add_argument("--fresh-only", dest="fresh_only", action="store_true")
+    p.add_argument("--near", metavar="LAT,LON")
+    p.add_argument("--radius-km", dest="radius_km", type=float)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--cursor", help="the `next` of the previous page")
+    p.add_argument("--json", action="store_true", help="the JSON answer of GET /api/search")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssefed.domain.search import parse_search, search, sync
+
+    config = config_from(args)
+    params = {k: getattr(args, k) for k in ("q", "type", "sector", "legal_form", "qualifier",
+                                            "category", "direction", "kind", "market",
+                                            "validated_only", "fresh_only", "near",
+                                            "radius_km", "limit", "cursor")
+              if getattr(args, k) not in (None, False)}
+    query = parse_search(params)
+
+    async def go() -> dict:
+        async with database(config) as db:
+            await sync(db)
+            return await search(db, query)
+
+    result = asyncio.run(go())
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for item in result["items"]:
+        dist = f"{item['distance_km']:>8.1f} km  " if "distance_km" in item else ""
+        flag = " [expired]" if item["expired"] else ""
+        what = item.get("legal_form") or f"{item.get('direction')}/{item.get('kind')}"
+        print(f"{dist}{item['name'][:50]:<50} {what or '':<28} {item['node']}{flag}")
+    print(f"{result['total']} result(s)" + (f"; next page: --cursor {result['next']}"
+                                           if result["next"] else ""))
+    return 0

@@ -1,0 +1,202 @@
+"""Data access for the directory search: the derived search entries (kept in step with
+organisations and offers), full-text matching on both databases, filters, radius
+queries on a (lat, lon) B-tree, facets and keyset paging."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any, Iterable
+
+from sqlalchemy import Float, and_, delete, func, literal, or_, select, text, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchEntry, SearchState,
+                              SearchTerm)
+from ssefed.db.repos.chains import bbox
+
+EARTH_KM = 6371.0088
+
+
+async def synced_until(s: AsyncSession) -> datetime | None:
+    row = await s.get(SearchState, 1)
+    return row.synced_until if row else None
+
+
+async def set_synced(s: AsyncSession, when: datetime) -> None:
+    row = await s.get(SearchState, 1)
+    if row is None:
+        s.add(SearchState(id=1, synced_until=when))
+    else:
+        row.synced_until = when
+    await s.flush()
+
+
+async def changed_actor_ids(s: AsyncSession, since: datetime | None) -> list[int]:
+    """Organisation actors changed since ``since`` (all of them when None)."""
+    q1 = select(Actor.id).join(Organisation, Organisation.actor_id == Actor.id)
+    q2 = select(Organisation.actor_id)
+    if since is not None:
+        q1 = q1.where(Actor.updated_at >= since)
+        q2 = q2.where(Organisation.updated_at >= since)
+    rows = await s.execute(union(q1, q2))
+    return sorted({r[0] for r in rows})
+
+
+async def changed_offer_ids(s: AsyncSession, since: datetime | None,
+                            actor_ids: list[int]) -> list[int]:
+    ids: set[int] = set()
+    q = select(Offer.id)
+    if since is not None:
+        q = q.where(Offer.updated_at >= since)
+    ids |= set((await s.execute(q)).scalars())
+    for i in range(0, len(actor_ids), 500):
+        ids |= set((await s.execute(select(Offer.id).where(
+            Offer.actor_id.in_(actor_ids[i:i + 500])))).scalars())
+    return sorted(ids)
+
+
+async def organisations(s: AsyncSession, actor_ids: list[int]
+                        ) -> list[tuple[Actor, Organisation]]:
+    rows = await s.execute(select(Actor, Organisation)
+                           .join(Organisation, Organisation.actor_id == Actor.id)
+                           .where(Actor.id.in_(actor_ids)))
+    return [(a, o) for a, o in rows]
+
+
+async def offers(s: AsyncSession, offer_ids: list[int]
+                 ) -> list[tuple[Offer, Actor, Organisation | None]]:
+    rows = (await s.execute(select(Offer, Actor, Organisation)
+                            .join(Actor, Actor.id == Offer.actor_id)
+                            .outerjoin(Organisation, Organisation.actor_id == Actor.id)
+                            .where(Offer.id.in_(offer_ids)))).all()
+    return [(o, a, g) for o, a, g in rows]
+
+
+async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
+                          entries: list[tuple[dict[str, Any], list[str]]]) -> None:
+    """Delete the entries of these IRIs, then insert the given ones with their terms."""
+    remove = list(dict.fromkeys(remove_ap_ids))
+    for i in range(0, len(remove), 500):
+        await s.execute(delete(SearchEntry).where(SearchEntry.ap_id.in_(remove[i:i + 500])))
+    if not entries:
+        return
+    result = await s.execute(SearchEntry.__table__.insert().returning(
+        SearchEntry.__table__.c.id, SearchEntry.__table__.c.ap_id), [e for e, _ in entries])
+    ids = {ap_id: i for i, ap_id in result}
+    terms = [{"entry_id": ids[e["ap_id"]], "term": t[:2100]}
+             for e, ts in entries for t in dict.fromkeys(ts)]
+    for i in range(0, len(terms), 5000):
+        await s.execute(SearchTerm.__table__.insert(), terms[i:i + 5000])
+
+
+def distance_expr(lat0: float, lon0: float) -> Any:
+    """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
+    math functions)."""
+    lat, lon = SearchEntry.lat, SearchEntry.lon
+    r = math.pi / 180
+    dlat = (lat - literal(lat0, Float)) * literal(r / 2, Float)
+    dlon = (lon - literal(lon0, Float)) * literal(r / 2, Float)
+    a = (func.sin(dlat) * func.sin(dlat) + literal(math.cos(lat0 * r), Float)
+         * func.cos(lat * literal(r, Float)) * func.sin(dlon) * func.sin(dlon))
+    return literal(2 * EARTH_KM, Float) * func.asin(func.sqrt(a))
+
+
+def fulltext(dialect: str, words: list[str]) -> Any:
+    """Entries whose folded words contain every query word as a prefix."""
+    if dialect == "postgresql":
+        query = " & ".join(f"{w}:*" for w in words)
+        return func.to_tsvector("simple", SearchEntry.words).op("@@")(
+            func.to_tsquery("simple", query))
+    match = " AND ".join(f'"{w}"*' for w in words)
+    return SearchEntry.id.in_(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :m")
+                              .bindparams(m=match))
+
+
+def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | None]:
+    """The WHERE clause of a search and, for a distance query, the distance expression."""
+    conds: list[Any] = []
+    if f.get("type"):
+        conds.append(SearchEntry.entry_type == f["type"])
+    if f.get("words"):
+        conds.append(fulltext(dialect, f["words"]))
+    for column in ("legal_form", "direction", "kind"):
+        if f.get(column):
+            conds.append(getattr(SearchEntry, column) == f[column])
+    if f.get("market") is not None:
+        conds.append(SearchEntry.market.is_(f["market"]))
+    if f.get("validated_only"):
+        conds.append(SearchEntry.validated.is_(True))
+    if f.get("fresh_only"):
+        conds.append(or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today))
+    for term in f.get("terms", []):
+        conds.append(SearchEntry.id.in_(select(SearchTerm.entry_id)
+                                        .where(SearchTerm.term == term)))
+    dist = None
+    if f.get("near") is not None:
+        lat0, lon0 = f["near"]
+        dist = distance_expr(lat0, lon0)
+        conds.append(SearchEntry.lat.is_not(None))
+        if f.get("radius_km") is not None:
+            lo_lat, hi_lat, lo_lon, hi_lon = bbox(lat0, lon0, f["radius_km"])
+            conds += [SearchEntry.lat.between(lo_lat, hi_lat),
+                      SearchEntry.lon.between(lo_lon, hi_lon), dist <= f["radius_km"]]
+    return (and_(*conds) if conds else literal(True)), dist
+
+
+async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
+                 after: tuple | None, today: date) -> tuple[int, list[tuple], dict]:
+    """(exact total, one page of rows, facets) for filters ``f``; keyset paging after the
+    key ``after`` of the previous page's last row."""
+    dialect = s.bind.dialect.name
+    where, dist = filtered(dialect, f, today)
+    total = int(await s.scalar(select(func.count()).select_from(SearchEntry).where(where)) or 0)
+    cols = [SearchEntry.id, SearchEntry.ap_id, SearchEntry.entry_type, SearchEntry.name,
+            SearchEntry.summary, SearchEntry.node, SearchEntry.local, SearchEntry.lat,
+            SearchEntry.lon, SearchEntry.legal_form, SearchEntry.direction, SearchEntry.kind,
+            SearchEntry.market, SearchEntry.category, SearchEntry.validated,
+            SearchEntry.valid_until]
+    if dist is not None:
+        q = select(*cols, dist.label("distance")).where(where)
+        if after is not None:
+            q = q.where(or_(dist > after[0], and_(dist == after[0], SearchEntry.id > after[1])))
+        q = q.order_by(dist, SearchEntry.id)
+    else:
+        q = select(*cols, literal(None).label("distance")).where(where)
+        if after is not None:
+            q = q.where(or_(SearchEntry.name > after[0],
+                            and_(SearchEntry.name == after[0], SearchEntry.id > after[1])))
+        q = q.order_by(SearchEntry.name, SearchEntry.id)
+    rows = list((await s.execute(q.limit(limit))).all())
+    facets: dict[str, dict[str, int]] = {}
+    ids = select(SearchEntry.id).where(where)
+    for name, column in (("legal_form", SearchEntry.legal_form), ("kind", SearchEntry.kind)):
+        got = await s.execute(select(column, func.count()).where(where, column.is_not(None))
+                              .group_by(column))
+        facets[name] = {k: n for k, n in got}
+    got = await s.execute(select(SearchTerm.term, func.count())
+                          .where(SearchTerm.entry_id.in_(ids), SearchTerm.term.like("sector:%"),
+                                 func.length(SearchTerm.term) == 9)
+                          .group_by(SearchTerm.term))
+    facets["sector"] = {t.removeprefix("sector:"): n for t, n in got}
+    return total, rows, facets
+
+
+async def terms_of(s: AsyncSession, entry_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if entry_ids:
+        for entry_id, term in await s.execute(select(SearchTerm.entry_id, SearchTerm.term)
+                                              .where(SearchTerm.entry_id.in_(entry_ids))):
+            out.setdefault(entry_id, []).append(term)
+    return out
+
+
+async def inputs_of(s: AsyncSession, offer_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for i in range(0, len(offer_ids), 500):
+        for offer_id, category in await s.execute(
+                select(OfferInput.offer_id, OfferInput.category)
+                .where(OfferInput.offer_id.in_(offer_ids[i:i + 500]))
+                .order_by(OfferInput.offer_id, OfferInput.position)):
+            out.setdefault(offer_id, []).append(category)
+    return out

@@ -1,0 +1,309 @@
+"""The directory search over organisations and offers, local and received: parsing a
+query, keeping the search entries in step with the data, and answering with the exact
+total, facets and a stable cursor."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from ssefed.db.base import utcnow
+from ssefed.db.repos import search as search_repo
+from ssefed.db.session import Database
+from ssefed.domain import categories
+from ssefed.domain import text as text_mod
+from ssefed.domain.errors import InvalidInput
+
+MAX_LIMIT = 100
+SYNC_OVERLAP = timedelta(seconds=5)  # rows committed a little late are not missed
+SYNC_BATCH = 1000
+_TAG = re.compile(r"<[^>]+>")
+_NACE = re.compile(r"^\d{2}(\.\d{1,2})?$")
+TYPES = ("organisation", "offer")
+
+
+def sector_terms(code: str) -> list[str]:
+    """A NACE code and its parents: 01.11 -> sector:01, sector:01.1, sector:01.11."""
+    if not _NACE.match(code):
+        return []
+    out = [f"sector:{code[:2]}"]
+    if len(code) >= 4:
+        out.append(f"sector:{code[:4]}")
+    if len(code) == 5:
+        out.append(f"sector:{code}")
+    return out
+
+
+def plain(text: str) -> str:
+    return html.unescape(_TAG.sub(" ", text or "")).strip()
+
+
+def organisation_entry(actor, org) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+    terms = [t for code in org.sectors or [] for t in sector_terms(code)]
+    terms += [f"q:{q}" for q in org.qualifiers or []]
+    terms += [f"ica:{a}" for a in org.activities or []]
+    if org.organisational_structure:
+        terms.append(f"structure:{org.organisational_structure}")
+    summary = plain(actor.summary)
+    return ({"ap_id": actor.ap_id, "entry_type": "organisation", "actor_id": actor.id,
+             "offer_id": None, "local": actor.local, "node": actor.domain,
+             "name": actor.name[:500], "summary": summary[:2000],
+             "words": text_mod.indexed(actor.name, summary, org.locality),
+             "lat": org.lat, "lon": org.lon, "legal_form": org.legal_form, "direction": None,
+             "kind": None, "market": None, "category": None,
+             "validated": org.validation_status == "validated",
+             "valid_until": org.valid_until}, terms)
+
+
+def offer_entry(offer, actor, org) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+    terms = [f"cat:{c}" for c in categories.with_broader(offer.category)]
+    if org is not None:
+        terms += [t for code in org.sectors or [] for t in sector_terms(code)]
+        terms += [f"q:{q}" for q in org.qualifiers or []]
+    labels = " ".join(categories.label(offer.category, lang) for lang in ("fr", "en"))
+    lat = offer.lat if offer.lat is not None else (org.lat if org else None)
+    lon = offer.lon if offer.lon is not None else (org.lon if org else None)
+    return ({"ap_id": offer.ap_id, "entry_type": "offer", "actor_id": actor.id,
+             "offer_id": offer.id, "local": offer.local, "node": actor.domain,
+             "name": offer.title[:500], "summary": (offer.summary or "")[:2000],
+             "words": text_mod.indexed(offer.title, offer.summary or "", labels, actor.name),
+             "lat": lat, "lon": lon, "legal_form": org.legal_form if org else None,
+             "direction": offer.direction, "kind": offer.kind,
+             "market": offer.exchange == "sale", "category": offer.category,
+             "validated": bool(org and org.validation_status == "validated"),
+             "valid_until": offer.valid_until}, terms)
+
+
+async def sync(db: Database, *, full: bool = False) -> int:
+    """Bring the search entries in step with organisations and offers changed since the
+    last sync (all of them when ``full``); return how many entries were rewritten."""
+    started = utcnow()
+    async with db.read() as s:
+        since = None if full else await search_repo.synced_until(s)
+        since = since - SYNC_OVERLAP if since else None
+        actor_ids = await search_repo.changed_actor_ids(s, since)
+        offer_ids = await search_repo.changed_offer_ids(s, since, actor_ids)
+    written = 0
+    for i in range(0, len(actor_ids), SYNC_BATCH):
+        async with db.write() as s:
+            rows = await search_repo.organisations(s, actor_ids[i:i + SYNC_BATCH])
+            entries = [organisation_entry(a, o) for a, o in rows
+                       if a.deleted_at is None and not a.is_network]
+            await search_repo.replace_entries(
+                s, remove_ap_ids=[a.ap_id for a, _ in rows], entries=entries)
+            written += len(entries)
+    for i in range(0, len(offer_ids), SYNC_BATCH):
+        async with db.write() as s:
+            rows = await search_repo.offers(s, offer_ids[i:i + SYNC_BATCH])
+            entries = [offer_entry(o, a, g) for o, a, g in rows
+                       if o.deleted_at is None and a.deleted_at is None]
+            await search_repo.replace_entries(
+                s, remove_ap_ids=[o.ap_id for o, _, _ in rows], entries=entries)
+            written += len(entries)
+    async with db.write() as s:
+        await search_repo.set_synced(s, started)
+    return written
+
+
+@dataclass
+class SearchQuery:
+    filters: dict[str, Any] = field(default_factory=dict)
+    limit: int = 20
+    after: tuple | None = None
+    fingerprint: str = ""
+
+
+def _fingerprint(filters: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:16]
+
+
+def _cursor(fingerprint: str, key: tuple) -> str:
+    raw = json.dumps({"f": fingerprint, "k": list(key)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(value: str, fingerprint: str) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        data = json.loads(raw)
+        key = tuple(data["k"])
+        ok = data["f"] == fingerprint and len(key) == 2 and isinstance(key[1], int)
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InvalidInput("cursor", "not a cursor of this search (start again without it)")
+    return key
+
+
+def _choice(params: dict[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+    value = params.get(key) or None
+    if value is not None and value not in choices:
+        raise InvalidInput(key, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def _bool(params: dict[str, Any], key: str) -> bool | None:
+    value = params.get(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(key, "must be true or false")
+
+
+def parse_search(params: dict[str, Any]) -> SearchQuery:
+    """Check the parameters of a search (API, CLI, page); InvalidInput names the field.
+    ``qualifier`` and ``sector`` may be lists (every one must match)."""
+    from ssefed.domain.offers import DIRECTIONS, KINDS
+    from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
+
+    f: dict[str, Any] = {}
+    q = params.get("q") or ""
+    if not isinstance(q, str) or len(q) > 500:
+        raise InvalidInput("q", "must be a text of at most 500 characters")
+    if q.strip():
+        f["words"] = text_mod.query_words(q)
+        if not f["words"]:
+            raise InvalidInput("q", "has no word to search for")
+    f["type"] = _choice(params, "type", TYPES)
+    f["legal_form"] = _choice(params, "legal_form", LEGAL_FORMS)
+    f["direction"] = _choice(params, "direction", DIRECTIONS)
+    f["kind"] = _choice(params, "kind", KINDS)
+    f["market"] = _bool(params, "market")
+    f["validated_only"] = bool(_bool(params, "validated_only"))
+    f["fresh_only"] = bool(_bool(params, "fresh_only"))
+    terms: list[str] = []
+
+    def many(key: str) -> list[str]:
+        value = params.get(key)
+        values = value if isinstance(value, list) else [value] if value else []
+        if len(values) > 10 or not all(isinstance(v, str) for v in values):
+            raise InvalidInput(key, "at most 10 values")
+        return [v.strip() for v in values if v.strip()]
+
+    for code in many("sector"):
+        if not _NACE.match(code):
+            raise InvalidInput("sector", f"{code!r} is not a NACE rev.2 code (e.g. 01 or 10.71)")
+        terms.append(f"sector:{code}")
+    for qual in many("qualifier"):
+        if qual not in QUALIFIERS:
+            raise InvalidInput("qualifier", f"must be one of {', '.join(QUALIFIERS)}")
+        terms.append(f"q:{qual}")
+    for iri in many("structure"):
+        if not iri.startswith(("http://", "https://")):
+            raise InvalidInput("structure", "must be an organisational structure IRI (ESSGlobal)")
+        terms.append(f"structure:{iri}")
+    for value in many("category"):
+        try:
+            terms.append(f"cat:{categories.to_iri(value)}")
+        except ValueError as exc:
+            raise InvalidInput("category", str(exc)) from None
+    f["terms"] = terms
+    if params.get("near"):
+        try:
+            lat_s, lon_s = str(params["near"]).split(",")
+            near = (float(lat_s), float(lon_s))
+        except ValueError:
+            raise InvalidInput("near", "expected LAT,LON (e.g. 45.19,5.72)") from None
+        if not all(map(math.isfinite, near)) or not (-90 <= near[0] <= 90
+                                                     and -180 <= near[1] <= 180):
+            raise InvalidInput("near", "latitude or longitude out of range")
+        f["near"] = near
+    radius = params.get("radius_km")
+    if radius not in (None, ""):
+        if "near" not in f:
+            raise InvalidInput("radius_km", "needs near=LAT,LON")
+        try:
+            f["radius_km"] = float(radius)
+        except (TypeError, ValueError):
+            raise InvalidInput("radius_km", "must be a number") from None
+        if not 0 < f["radius_km"] <= 20_000:
+            raise InvalidInput("radius_km", "must be between 0 and 20000")
+    limit = params.get("limit") or 20
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit", "must be an integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
+    f = {k: v for k, v in f.items() if v not in (None, False, [])}
+    fingerprint = _fingerprint(f)
+    after = _read_cursor(params["cursor"], fingerprint) if params.get("cursor") else None
+    return SearchQuery(filters=f, limit=limit, after=after, fingerprint=fingerprint)
+
+
+async def search(db: Database, query: SearchQuery, *, today: date | None = None
+                 ) -> dict[str, Any]:
+    """``{"total", "items", "facets", "next"}`` for ``query``."""
+    today = today or datetime.now(timezone.utc).date()
+    async with db.read() as s:
+        total, rows, facets = await search_repo.search(s, query.filters, limit=query.limit + 1,
+                                                       after=query.after, today=today)
+        more, rows = len(rows) > query.limit, rows[:query.limit]
+        terms = await search_repo.terms_of(s, [r.id for r in rows])
+    items = []
+    for r in rows:
+        item: dict[str, Any] = {
+            "id": r.ap_id, "type": "Organization" if r.entry_type == "organisation"
+            else "Proposal", "name": r.name, "node": r.node, "local": r.local,
+            "summary": r.summary[:300],
+            "location": {"lat": r.lat, "lon": r.lon} if r.lat is not None else None,
+            "validated": r.validated,
+            "validUntil": r.valid_until.isoformat() if r.valid_until else None,
+            "expired": bool(r.valid_until and r.valid_until < today),
+            "sectors": sorted(t.removeprefix("sector:") for t in terms.get(r.id, [])
+                              if t.startswith("sector:")),
+        }
+        if r.entry_type == "organisation":
+            item["legal_form"] = r.legal_form
+        else:
+            item.update(direction=r.direction, kind=r.kind, market=r.market,
+                        category=r.category)
+        if r.distance is not None:
+            item["distance_km"] = round(float(r.distance), 2)
+        items.append(item)
+    nxt = None
+    if more:
+        last = rows[-1]
+        key = (float(last.distance), last.id) if last.distance is not None else (last.name,
+                                                                                 last.id)
+        nxt = _cursor(query.fingerprint, key)
+    return {"total": total, "items": items, "facets": facets, "next": nxt}
+
+
+class SearchIndex:
+    """The search entries of one process, synced at most every ``max_age`` seconds before
+    a query is answered (one sync at a time)."""
+
+    def __init__(self, db: Database, max_age: float = 1.0) -> None:
+        import asyncio
+
+        self.db, self.max_age = db, max_age
+        self._lock = asyncio.Lock()
+        self._at = -1e9
+
+    async def fresh(self) -> None:
+        import time
+
+        if time.monotonic() - self._at < self.max_age:
+            return
+        async with self._lock:
+            if time.monotonic() - self._at >= self.max_age:
+                await sync(self.db)
+                self._at = time.monotonic()
+
+    async def search(self, query: SearchQuery) -> dict[str, Any]:
+        await self.fresh()
+        return await search(self.db, query)
