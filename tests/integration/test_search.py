@@ -1,0 +1,184 @@
+"""The directory search on real data: the 7,272 UK co-operatives imported into a node,
+every filter and their combinations checked against an independent computation over
+the CSV (a brute-force haversine, the SIC codes, the ownership columns); and federated
+results from a followed node."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import unicodedata
+
+import requests
+
+from tests.conftest import SHARED
+from tests.integration.test_federation import host, last_line, ok
+
+COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
+MANCHESTER = (53.4808, -2.2426)
+
+
+def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0088 * math.asin(math.sqrt(a))
+
+
+def position(r: dict) -> tuple[float, float] | None:
+    for lat, lon in (("Latitude", "Longitude"), ("Geo Container Latitude",
+                                                 "Geo Container Longitude")):
+        if r[lat].strip() and r[lon].strip():
+            return float(r[lat]), float(r[lon])
+    return None
+
+
+def legal_form(r: dict) -> str:
+    by_form = {"Community Interest Company": "social-enterprise",
+               "Unincorporated": "association",
+               "Scottish Charitable Incorporated Organisation": "foundation"}
+    by_owner = {"Workers": "worker-cooperative", "Consumers": "consumer-cooperative",
+                "Multi-stakeholder": "multi-stakeholder-cooperative",
+                "Enterprises": "producer-cooperative", "Self-employed": "producer-cooperative"}
+    return by_form.get(r["Legal Form"].strip()) or by_owner.get(
+        r["Ownership Classification"].strip(), "cooperative")
+
+
+def words(text: str) -> list[str]:
+    text = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("æ", "ae"))
+    return re.findall(r"[a-z0-9]+", "".join(c for c in text if not unicodedata.combining(c)))
+
+
+def search(node, **params) -> dict:  # noqa: ANN001, ANN003
+    r = requests.get(f"{node.base_url}/api/search", params=params, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_search_filters_on_the_real_directory_match_an_independent_count(nodes):
+    node = nodes.create("a")
+    imported = node.cli("import", str(COOPS), timeout=900)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    node.start()
+    with COOPS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    sic = {r["Identifier"]: re.sub(r"\D", "", r["SIC Code"]) for r in rows}
+
+    everything = search(node, type="organisation", limit=1)
+    assert everything["total"] == 7272
+
+    # sector: a parent code matches its children
+    retail = sum(1 for r in rows if sic[r["Identifier"]].startswith("47"))
+    assert search(node, type="organisation", sector="47")["total"] == retail
+    groceries = sum(1 for r in rows if sic[r["Identifier"]].startswith("4711"))
+    assert search(node, type="organisation", sector="47.11")["total"] == groceries > 0
+
+    # legal form, and the facets of a result set
+    workers = sum(1 for r in rows if legal_form(r) == "worker-cooperative")
+    assert search(node, legal_form="worker-cooperative")["total"] == workers > 0
+    facets = search(node, type="organisation", sector="47", limit=1)["facets"]
+    expected: dict[str, int] = {}
+    for r in rows:
+        if sic[r["Identifier"]].startswith("47"):
+            expected[legal_form(r)] = expected.get(legal_form(r), 0) + 1
+    assert facets["legal_form"] == expected
+    assert facets["sector"] == {"47": retail}
+
+    # radius around Manchester, sorted by distance, paged with stable cursors
+    near = ",".join(map(str, MANCHESTER))
+    within = sorted((haversine(*MANCHESTER, *p), r["Identifier"]) for r in rows
+                    if (p := position(r)) and haversine(*MANCHESTER, *p) <= 25)
+    page = search(node, type="organisation", near=near, radius_km="25", limit=50)
+    assert page["total"] == len(within) > 100
+    seen, distances = [], []
+    while True:
+        seen += [item["id"] for item in page["items"]]
+        distances += [item["distance_km"] for item in page["items"]]
+        if not page["next"]:
+            break
+        page = search(node, type="organisation", near=near, radius_km="25", limit=50,
+                      cursor=page["next"])
+    assert len(seen) == len(set(seen)) == len(within)
+    assert distances == sorted(distances)
+    assert abs(distances[-1] - within[-1][0]) < 0.01
+
+    # combinations: radius + sector + legal form + words
+    combo = [r for r in rows if (p := position(r)) and haversine(*MANCHESTER, *p) <= 50
+             and sic[r["Identifier"]].startswith("47") and legal_form(r) == "consumer-cooperative"]
+    assert search(node, type="organisation", near=near, radius_km="50", sector="47",
+                  legal_form="consumer-cooperative")["total"] == len(combo)
+    housing = [r for r in rows if any(w.startswith("housing") for w in
+                                      words(r["Name"]) + words(r["Description"])
+                                      + words(r["Locality"]))]
+    assert search(node, q="Housing", type="organisation")["total"] == len(housing) > 0
+    housing_near = [r for r in housing if (p := position(r))
+                    and haversine(*MANCHESTER, *p) <= 50]
+    assert search(node, q="HOUSING", type="organisation", near=near,
+                  radius_km="50")["total"] == len(housing_near)
+    # several words ("co-op" is two): each must start a word of the entry
+    both = [r for r in rows if (ws := words(r["Name"]) + words(r["Description"])
+                                + words(r["Locality"]))
+            and all(any(w.startswith(q) for w in ws) for q in ("food", "co", "op"))]
+    assert search(node, q="food co-op")["total"] == len(both)
+    # imported organisations are not validated by the network (yet)
+    assert search(node, type="organisation", validated_only="true")["total"] == 0
+
+    # the command line gives the same total
+    out = ok(node.cli("search", "--type", "organisation", "--sector", "47", "--near", near,
+                      "--radius-km", "50"))
+    expected_47 = sum(1 for r in rows if (p := position(r)) and haversine(*MANCHESTER, *p) <= 50
+                      and sic[r["Identifier"]].startswith("47"))
+    assert f"{expected_47} result(s)" in out
+
+    for params, field in (({"near": "53"}, "near"), ({"radius_km": "5"}, "radius_km"),
+                          ({"sector": "retail"}, "sector"), ({"legal_form": "plc"}, "legal_form"),
+                          ({"limit": "1000"}, "limit"), ({"cursor": "garbage"}, "cursor"),
+                          ({"q": "%%%"}, "q"), ({"category": "nothing"}, "category")):
+        r = requests.get(f"{node.base_url}/api/search", params=params, timeout=10)
+        assert r.status_code == 422 and r.json()["field"] == field, (params, r.text)
+    # a cursor of another search is refused
+    first = search(node, type="organisation", near=near, radius_km="25", limit=5)
+    r = requests.get(f"{node.base_url}/api/search", params={"type": "offer",
+                     "cursor": first["next"]}, timeout=10)
+    assert r.status_code == 422 and r.json()["field"] == "cursor"
+
+
+def test_search_finds_offers_by_category_and_kind_and_what_followed_nodes_publish(nodes):
+    a, b = nodes.start("a"), nodes.start("b")
+    ok(a.cli("org", "add", "--handle", "fournil", "--name", "Fournil Coopératif",
+             "--lat", "45.19", "--lon", "5.72", "--sector", "10.71",
+             "--legal-form", "worker-cooperative"))
+    ok(b.cli("org", "add", "--handle", "moulin", "--name", "Moulin Paysan de l'Œuvre",
+             "--lat", "45.30", "--lon", "5.80", "--sector", "10.61",
+             "--legal-form", "producer-cooperative"))
+    ok(a.cli("follow", f"moulin@{host(b)}", "--as", "network"))
+    bread = last_line(a.cli("offer", "add", "--org", "fournil", "--direction", "offer",
+                            "--role", "transformation", "--kind", "product", "--category",
+                            "bread", "--input", "flour", "--title", "Pain de campagne"))
+    van = last_line(a.cli("offer", "add", "--org", "fournil", "--direction", "offer",
+                          "--role", "service", "--kind", "equipment", "--category", "van",
+                          "--exchange", "loan", "--title", "Camionnette à prêter"))
+    flour = last_line(b.cli("offer", "add", "--org", "moulin", "--direction", "offer",
+                            "--role", "transformation", "--kind", "product", "--category",
+                            "flour", "--title", "Farine de blé T80"))
+    assert a.wait_for("SELECT count(*) FROM offers WHERE ap_id = :i", [(1,)], i=flour) == [(1,)]
+
+    food = search(a, category="food")  # a broader category finds its narrower ones
+    assert {i["id"] for i in food["items"]} == {bread, flour}
+    remote = next(i for i in food["items"] if i["id"] == flour)
+    assert remote["node"] == host(b) and remote["local"] is False
+    # the followed organisation itself, with its SSE facts, from its node
+    org = search(a, q="oeuvre", type="organisation")
+    assert [(i["name"], i["node"], i["legal_form"]) for i in org["items"]] == [
+        ("Moulin Paysan de l'Œuvre", host(b), "producer-cooperative")]
+    assert search(a, sector="10", type="organisation")["total"] == 2
+    # pooling: non-market equipment near a place
+    pooled = search(a, market="false", kind="equipment", near="45.2,5.7", radius_km="10")
+    assert [i["id"] for i in pooled["items"]] == [van]
+    assert pooled["items"][0]["distance_km"] < 2
+    assert search(a, q="pain", direction="offer")["total"] == 1
+    assert search(a, q="PAÏN camp")["items"][0]["id"] == bread
+    # withdrawn offers leave the directory
+    ok(a.cli("offer", "remove", van))
+    assert search(a, kind="equipment")["total"] == 0
