@@ -182,3 +182,59 @@ def test_search_finds_offers_by_category_and_kind_and_what_followed_nodes_publis
     # withdrawn offers leave the directory
     ok(a.cli("offer", "remove", van))
     assert search(a, kind="equipment")["total"] == 0
+
+
+def test_matching_and_the_gaps_of_a_territory(nodes):
+    a = nodes.start("a")
+    for handle, name, lat, lon in (("fournil", "Fournil", 45.19, 5.72),
+                                   ("moulin", "Moulin proche", 45.25, 5.75),
+                                   ("loin", "Moulin lointain", 47.0, 3.0),
+                                   ("epicerie", "Épicerie", 45.18, 5.70)):
+        ok(a.cli("org", "add", "--handle", handle, "--name", name, "--lat", str(lat),
+                 "--lon", str(lon)))
+    ok(a.cli("org", "approve", "moulin"))
+
+    def add(org: str, direction: str, category: str, title: str, *extra: str) -> str:
+        return last_line(a.cli("offer", "add", "--org", org, "--direction", direction,
+                               "--role", "transformation", "--kind", "product",
+                               "--category", category, "--title", title, *extra))
+
+    need = add("fournil", "demand", "flour", "Cherche farine")
+    bread = add("fournil", "offer", "bread", "Pain", "--input", "flour", "--input", "rye")
+    near_flour = add("moulin", "offer", "flour", "Farine T80")
+    far_flour = add("loin", "offer", "flour", "Farine T65")
+    add("epicerie", "demand", "van", "Cherche camionnette")
+
+    found = search(a, limit=1)  # the directory is in step
+    assert found["total"] == 9
+    r = requests.get(f"{a.base_url}/api/match", params={"for": need}, timeout=10).json()
+    assert [m["id"] for m in r["matches"]] == [near_flour, far_flour]  # validated, then near
+    assert r["matches"][0]["distance_km"] < 10
+    within = requests.get(f"{a.base_url}/api/match", params={"for": need, "radius_km": "50"},
+                          timeout=10).json()
+    assert [m["id"] for m in within["matches"]] == [near_flour]
+    reverse = requests.get(f"{a.base_url}/api/match", params={"for": near_flour},
+                           timeout=10).json()
+    assert [m["id"] for m in reverse["matches"]] == [need]
+    inputs = requests.get(f"{a.base_url}/api/match",
+                          params={"for": f"{a.base_url}/actors/fournil"}, timeout=10).json()
+    assert set(inputs["categories"]) == {"https://w3id.org/ssefed/category/flour",
+                                         "https://w3id.org/ssefed/category/rye"}
+    assert {m["id"] for m in inputs["matches"]} == {near_flour, far_flour}
+    assert bread not in {m["id"] for m in inputs["matches"]}
+
+    gaps = requests.get(f"{a.base_url}/api/gaps", params={"near": "45.19,5.72",
+                        "radius_km": "30"}, timeout=10).json()
+    cat = "https://w3id.org/ssefed/category/"
+    assert [g["category"] for g in gaps["demand_without_offer"]] == [cat + "van"]
+    assert [g["category"] for g in gaps["inputs_without_supplier"]] == [cat + "rye"]
+    assert cat + "food" not in [g["category"] for g in gaps["filieres_without_member"]]
+    assert cat + "energy" in [g["category"] for g in gaps["filieres_without_member"]]
+    # with a smaller radius the near mill is out: flour lacks too
+    small = requests.get(f"{a.base_url}/api/gaps", params={"near": "45.19,5.72",
+                         "radius_km": "3"}, timeout=10).json()
+    assert cat + "flour" in [g["category"] for g in small["inputs_without_supplier"]]
+    bad = requests.get(f"{a.base_url}/api/gaps", params={"near": "45.19,5.72"}, timeout=10)
+    assert bad.status_code == 422 and bad.json()["field"] == "radius_km"
+    out = ok(a.cli("gaps", "--near", "45.19,5.72", "--radius-km", "30"))
+    assert "Seigle" in out and "Véhicule utilitaire" in out

@@ -23,7 +23,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ssefed.cli import (admin, chains, demo, export, follow, importing, init, migrate,
+    from ssefed.cli import (admin, chains, demo, gaps, export, follow, importing, init, migrate,
                             offer, org, search, serve, token)
 
     parser = argparse.ArgumentParser(
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (init, migrate, serve, demo, org, offer, importing, export, token, follow,
-                   chains, search, admin):
+                   chains, search, gaps, admin):
         module.register(sub)
     return parser
 

@@ -78,6 +78,17 @@ def with_broader(iri: str) -> list[str]:
     return chain
 
 
+@functools.lru_cache(maxsize=1)
+def filieres() -> tuple[str, ...]:
+    """The top concepts of the shared taxonomy: the filières of a regional SSE economy."""
+    import rdflib
+    from rdflib.namespace import SKOS
+
+    graph = rdflib.Graph()
+    graph.parse(SCHEMAS_DIR / "taxonomies" / "categories.ttl", format="turtle")
+    return tuple(sorted(str(o) for o in graph.objects(None, SKOS.hasTopConcept)))
+
+
 def label(iri: str, lang: str = "fr") -> str:
     """The category's label in ``lang`` (else English, else its code or IRI)."""
     labels = _labels().get(to_code(iri), {})

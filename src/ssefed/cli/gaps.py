@@ -1,0 +1,78 @@
+"""ssefed gaps / ssefed match: what a territory lacks, and who answers a need."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from ssefed.cli.common import config_from, database
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gaps", help="for a territory: demand without offer, inputs without "
+                                    "supplier, filières without member")
+    p.add_argument("--near", required=True, metavar="LAT,LON")
+    p.add_argument("--radius-km", dest="radius_km", type=float, required=True)
+    p.add_argument("--lang", choices=("fr", "en"), default="fr")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_gaps)
+    m = sub.add_parser("match", help="offers that answer a demand (or an organisation's "
+                                     "inputs), demands an offer answers")
+    m.add_argument("iri", help="IRI of a demand, an offer or an organisation")
+    m.add_argument("--limit", type=int, default=10)
+    m.add_argument("--radius-km", dest="radius_km", type=float)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=run_match)
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    from ssefed.domain.matching import gaps
+    from ssefed.domain.search import parse_search, sync
+
+    config = config_from(args)
+    f = parse_search({"near": args.near, "radius_km": args.radius_km}).filters
+
+    async def go() -> dict:
+        async with database(config) as db:
+            await sync(db)
+            return await gaps(db, near=f["near"], radius_km=f["radius_km"])
+
+    result = asyncio.run(go())
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{result['offers']} offer(s) and {result['demands']} demand(s) within "
+          f"{result['radius_km']:g} km")
+    for title, key, count in (("demand without offer", "demand_without_offer", "demands"),
+                              ("inputs without supplier", "inputs_without_supplier",
+                               "consumers"),
+                              ("filières without member", "filieres_without_member", None)):
+        items = result[key]
+        print(f"{title}: {len(items)}")
+        for item in items:
+            print(f"  {item['label'][args.lang]:<30}" + (f" {item[count]}" if count else ""))
+    return 0
+
+
+def run_match(args: argparse.Namespace) -> int:
+    from ssefed.domain.matching import matches
+    from ssefed.domain.search import sync
+
+    config = config_from(args)
+
+    async def go() -> dict:
+        async with database(config) as db:
+            await sync(db)
+            return await matches(db, args.iri, limit=args.limit, radius_km=args.radius_km)
+
+    result = asyncio.run(go())
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for m in result["matches"]:
+        dist = f"{m['distance_km']:>7.1f} km " if m["distance_km"] is not None else " " * 11
+        print(f"{dist}{m['name'][:50]:<50} {m['node']}{'' if m['validated'] else ' (not validated)'}"
+              f"  {m['id']}")
+    print(f"{len(result['matches'])} match(es)")
+    return 0
