@@ -368,6 +368,7 @@ class SearchEntry(Base):
     __table_args__ = (
         CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
         Index("ix_search_entries_lat_lon", "lat", "lon"),
+        Index("ix_search_entries_cell", "cell"),
         Index("ix_search_entries_type_id", "entry_type", "id"),
     )
 
@@ -385,6 +386,7 @@ class SearchEntry(Base):
     words: Mapped[str] = mapped_column(Text, default="")  # folded words (domain/text.py)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    cell: Mapped[int | None] = mapped_column(Integer)  # grid cell of 0.1° (db/repos/search.py)
     legal_form: Mapped[str | None] = mapped_column(String(64))
     direction: Mapped[str | None] = mapped_column(String(8))
     kind: Mapped[str | None] = mapped_column(String(16))

@@ -1,0 +1,219 @@
+"""Directory search: p50/p95 of radius, radius + sector and radius + sector + text queries
+over 100,000 organisations (the 7,272 real UK co-operatives plus generated ones around
+them) with 300,000 offers, on SQLite and PostgreSQL, against a full-scan baseline of the
+same questions in the same run.
+
+    .venv/bin/python bench/search.py [--db sqlite|postgresql|both] [--queries 200]
+
+The search is called as the node calls it (domain.search: the SQL, the facets, the
+page); the baseline answers the same count by scanning every entry (no full-text index,
+no bounding box: the distance and the words checked on each row). Target: p95 < 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+from common import DEFAULT_PG, PgDatabases, Scratch, log, print_header, print_table  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
+N_ORGS = 100_000
+N_OFFERS = 300_000
+WORDS = ["housing", "community", "food", "energy", "farm", "shop", "credit", "union",
+         "workers", "club", "football", "school", "wind", "bakery", "pub", "cafe"]
+CATEGORIES = ["bread", "flour", "vegetables", "cheese", "repair", "training", "van",
+              "solar-electricity", "second-hand-goods", "meals", "wool", "honey"]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def real_rows() -> list[dict]:
+    with COOPS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for r in rows:
+        lat = r["Latitude"] or r["Geo Container Latitude"]
+        lon = r["Longitude"] or r["Geo Container Longitude"]
+        sic = "".join(c for c in r["SIC Code"] if c.isdigit())
+        out.append({"name": r["Name"], "summary": r["Description"], "locality": r["Locality"],
+                    "lat": float(lat) if lat else None, "lon": float(lon) if lon else None,
+                    "sector": f"{sic[:2]}.{sic[2:4]}" if len(sic) >= 4 else None})
+    return out
+
+
+async def fill(db, rng: random.Random) -> None:  # noqa: ANN001
+    from sqlalchemy import insert, select
+
+    from ssefed.db.models import Actor, Offer, OfferInput, Organisation
+
+    real = real_rows()
+    now = datetime.now(timezone.utc)
+    placed = [r for r in real if r["lat"] is not None]
+    async with db.write() as s:
+        first = ((await s.scalar(select(Actor.id).order_by(Actor.id.desc()))) or 0) + 1
+    actors, orgs = [], []
+    for i in range(N_ORGS):
+        base = real[i] if i < len(real) else dict(rng.choice(placed))
+        if i >= len(real):  # generated around a real one
+            base["lat"] += rng.uniform(-0.2, 0.2)
+            base["lon"] += rng.uniform(-0.2, 0.2)
+            base["name"] = f"{base['name']} {i}"
+        aid = first + i
+        actors.append(dict(id=aid, ap_id=f"https://bench.example/actors/o{i}", local=True,
+                           is_network=False, domain="bench.example", handle=f"o{i}",
+                           type="Organization", name=base["name"][:500],
+                           summary=base["summary"][:2000], manually_approves_followers=False,
+                           created_at=now, updated_at=now))
+        orgs.append(dict(actor_id=aid, sectors=[base["sector"]] if base["sector"] else [],
+                         qualifiers=[], lat=base["lat"], lon=base["lon"], address="",
+                         locality=base["locality"][:255], postal_code="", country="GB",
+                         activities=[], contact_public=True, claimed=True,
+                         validation_status="validated" if i % 3 else "unvalidated",
+                         source="bench", updated_at=now))
+    for i in range(0, N_ORGS, 5000):
+        async with db.write() as s:
+            await s.execute(insert(Actor), actors[i:i + 5000])
+            await s.execute(insert(Organisation), orgs[i:i + 5000])
+    cat = "https://w3id.org/ssefed/category/"
+    for i in range(0, N_OFFERS, 5000):
+        offers, inputs = [], []
+        for j in range(i, min(N_OFFERS, i + 5000)):
+            o = orgs[rng.randrange(N_ORGS)]
+            offers.append(dict(id=j + 1, ap_id=f"https://bench.example/offers/{uuid.uuid4()}",
+                               actor_id=o["actor_id"], local=True,
+                               direction="offer" if j % 4 else "demand", kind="product",
+                               role="production", exchange="sale" if j % 5 else "loan",
+                               category=cat + rng.choice(CATEGORIES),
+                               title=f"{rng.choice(WORDS)} {rng.choice(CATEGORIES)} {j}",
+                               summary="", lat=o["lat"], lon=o["lon"], published_at=now,
+                               updated_at=now))
+        async with db.write() as s:
+            await s.execute(insert(Offer), offers)
+            if inputs:
+                await s.execute(insert(OfferInput), inputs)
+
+
+async def baseline(db, f: dict) -> int:  # noqa: ANN001
+    """The same count by a scan of every entry: distance and words checked on each row."""
+    from sqlalchemy import func, literal, select
+
+    from ssefed.db.models import SearchEntry, SearchTerm
+    from ssefed.db.repos.search import distance_expr
+
+    dist = distance_expr(*f["near"])
+    conds = [SearchEntry.entry_type == "organisation", SearchEntry.lat.is_not(None),
+             (dist + literal(0.0)) <= f["radius_km"]]
+    for w in f.get("words", []):
+        conds.append((literal(" ") + SearchEntry.words).like(f"% {w}%"))
+    q = select(func.count()).select_from(SearchEntry).where(*conds)
+    for t in f.get("terms", []):
+        q = q.where(SearchEntry.id.in_(select(SearchTerm.entry_id).where(SearchTerm.term == t)))
+    async with db.read() as s:
+        return int(await s.scalar(q))
+
+
+async def run_db(kind: str, url: str, args: argparse.Namespace) -> list[list[str]]:
+    from ssefed.db import migrate
+    from ssefed.db.session import Database
+    from ssefed.domain import search as search_domain
+
+    db = Database(url)
+    rng = random.Random(42)
+    rows: list[list[str]] = []
+    try:
+        await migrate.upgrade(db)
+        t = time.perf_counter()
+        await fill(db, rng)
+        log(f"{kind}: {N_ORGS:,} organisations and {N_OFFERS:,} offers in "
+            f"{time.perf_counter() - t:.0f} s; building the search entries")
+        t = time.perf_counter()
+        n = await search_domain.sync(db, full=True)
+        build = time.perf_counter() - t
+        log(f"{kind}: {n:,} entries in {build:.0f} s ({n / build:,.0f}/s)")
+        centres = [r for r in real_rows() if r["lat"] is not None]
+        sectors = [r["sector"][:2] for r in centres if r["sector"]]
+        mixes = {
+            "radius": lambda: {"type": "organisation"},
+            "radius + sector": lambda: {"type": "organisation", "sector": rng.choice(sectors)},
+            "radius + sector + text": lambda: {"type": "organisation",
+                                               "sector": rng.choice(sectors),
+                                               "q": rng.choice(WORDS)},
+        }
+        for name, make in mixes.items():
+            times, base_times, checked = [], [], 0
+            for i in range(args.queries):
+                c = rng.choice(centres)
+                params = {**make(), "near": f"{c['lat']},{c['lon']}",
+                          "radius_km": str(rng.choice([5, 10, 25, 50]))}
+                query = search_domain.parse_search(params)
+                t = time.perf_counter()
+                result = await search_domain.search(db, query)
+                times.append(time.perf_counter() - t)
+                if i < args.baseline_queries:
+                    t = time.perf_counter()
+                    expected = await baseline(db, query.filters)
+                    base_times.append(time.perf_counter() - t)
+                    assert expected == result["total"], (params, expected, result["total"])
+                    checked += 1
+            p50, p95 = pct(times, 50) * 1000, pct(times, 95) * 1000
+            b50 = statistics.median(base_times) * 1000
+            rows.append([kind, name, str(len(times)), f"{p50:.1f} ms", f"{p95:.1f} ms",
+                         f"{b50:.0f} ms ({checked} same totals)", f"{b50 / p50:.0f}×",
+                         "met" if p95 < 20 else "not met"])
+            log(f"{kind} {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms; full scan {b50:.0f} ms")
+    finally:
+        await db.dispose()
+    return rows
+
+
+async def main(args: argparse.Namespace) -> int:
+    print_header(f"directory search: {N_ORGS:,} organisations, {N_OFFERS:,} offers")
+    scratch = Scratch(args.keep)
+    pg = PgDatabases(args.pg) if args.db in ("postgresql", "both") else None
+    rows: list[list[str]] = []
+    try:
+        if args.db in ("sqlite", "both"):
+            rows += await run_db("SQLite", f"sqlite+aiosqlite:///{scratch.path / 's.sqlite3'}",
+                                 args)
+        if pg is not None:
+            url = await pg.create("search")
+            rows += await run_db("PostgreSQL", url.replace("postgresql://",
+                                                            "postgresql+asyncpg://"), args)
+    finally:
+        if pg is not None:
+            await pg.drop_all()
+        scratch.cleanup()
+    print_table(rows, ["db", "query", "n", "p50", "p95", "full scan (p50)", "speed-up",
+                       "p95 < 20 ms"])
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg", default=DEFAULT_PG)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--baseline-queries", dest="baseline_queries", type=int, default=20)
+    parser.add_argument("--orgs", type=int, default=N_ORGS)
+    parser.add_argument("--offers", type=int, default=N_OFFERS)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args()
+    N_ORGS, N_OFFERS = args.orgs, args.offers
+    sys.exit(asyncio.run(common.run_bounded(main(args), args.timeout)))
