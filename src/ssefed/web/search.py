@@ -33,6 +33,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/api/match", api_match)
     app.router.add_get("/api/gaps", api_gaps)
+    app.router.add_get("/search", search_page)
+    app.router.add_get("/gaps", gaps_page)
 
 
 async def api_match(request: web.Request) -> web.Response:
@@ -67,3 +69,83 @@ async def api_gaps(request: web.Request) -> web.Response:
     await request.app[SEARCH].fresh()
     return web.json_response(await gaps(request.app[DB], near=query.filters["near"],
                                         radius_km=query.filters["radius_km"]))
+
+
+def _lang(request: web.Request) -> str:
+    chosen = request.query.get("lang")
+    if chosen in ("fr", "en"):
+        return chosen
+    return "en" if request.headers.get("Accept-Language", "fr").lower().startswith("en") else "fr"
+
+
+def _switch(request: web.Request, lang: str) -> str:
+    from urllib.parse import urlencode
+
+    other = [(k, v) for k, v in request.query.items() if k != "lang"]
+    return f"{request.path}?{urlencode(other + [('lang', 'en' if lang == 'fr' else 'fr')])}"
+
+
+async def search_page(request: web.Request) -> web.Response:
+    """The directory for people: filters, results (with a map), facets, next page."""
+    from urllib.parse import urlencode
+
+    from ssefed.domain import categories
+    from ssefed.domain.errors import InvalidInput
+    from ssefed.domain.offers import KINDS
+    from ssefed.domain.organisations import LEGAL_FORMS
+    from ssefed.web.pages import render
+
+    lang = _lang(request)
+    params = {k: v for k, v in params_of(request).items() if k != "lang" and v not in ("", [])}
+    result, error = None, None
+    try:
+        query = parse_search(params)
+    except InvalidInput as exc:
+        error = f"{exc.field}: {exc.message}"
+    else:
+        result = await request.app[SEARCH].search(query)
+    next_url = None
+    if result and result["next"]:
+        kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
+        next_url = f"/search?{urlencode(kept + [('cursor', result['next'])])}"
+    points = [(i["location"]["lat"], i["location"]["lon"], i["name"], i["id"])
+              for i in (result or {}).get("items", []) if i.get("location")]
+    map_svg = None
+    if points:
+        try:
+            from ssefed.web.svgmap import svg_map
+        except ImportError:  # the map module is optional here
+            svg_map = None
+        if svg_map is not None:
+            map_svg = svg_map(points)
+    codes = sorted(categories.known_codes())
+    options = [(c, categories.label(categories.CATEGORY_NS + c, lang)) for c in codes]
+    response = render(request, "search.html", lang=lang, p=dict(request.query), result=result,
+                      error=error, next_url=next_url, switch_url=_switch(request, lang),
+                      category_options=sorted(options, key=lambda o: o[1]),
+                      legal_forms=LEGAL_FORMS, kinds=KINDS, map_svg=map_svg)
+    if error:
+        response.set_status(422)
+    return response
+
+
+async def gaps_page(request: web.Request) -> web.Response:
+    from ssefed.domain.errors import InvalidInput
+    from ssefed.domain.matching import gaps
+    from ssefed.web.pages import render
+
+    lang = _lang(request)
+    found, error = None, None
+    if request.query.get("near"):
+        try:
+            f = parse_search({"near": request.query.get("near"),
+                              "radius_km": request.query.get("radius_km") or "30"}).filters
+            await request.app[SEARCH].fresh()
+            found = await gaps(request.app[DB], near=f["near"], radius_km=f["radius_km"])
+        except InvalidInput as exc:
+            error = f"{exc.field}: {exc.message}"
+    response = render(request, "gaps.html", lang=lang, p=dict(request.query), gaps=found,
+                      error=error, switch_url=_switch(request, lang))
+    if error:
+        response.set_status(422)
+    return response
