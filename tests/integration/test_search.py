@@ -241,7 +241,7 @@ def test_matching_and_the_gaps_of_a_territory(nodes):
     page = requests.get(f"{a.base_url}/search", params={"category": "flour", "near": "45.19,5.72",
                         "radius_km": "100"}, headers={"Accept-Language": "fr"}, timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-    assert "1 résultat(s)" in page.text and "Farine T80" in page.text
+    assert "2 résultat(s)" in page.text and "Farine T80" in page.text and "Cherche farine" in page.text
     english = requests.get(f"{a.base_url}/gaps", params={"near": "45.19,5.72",
                            "radius_km": "30", "lang": "en"}, timeout=10)
     assert "Inputs without a supplier nearby (1)" in english.text and "Rye" in english.text
