@@ -45,42 +45,41 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub(" ", text or "")).strip()
 
 
-def organisation_entry(actor, org) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
-    terms = [t for code in org.sectors or [] for t in sector_terms(code)]
-    terms += [f"q:{q}" for q in org.qualifiers or []]
-    terms += [f"ica:{a}" for a in org.activities or []]
-    if org.organisational_structure:
-        terms.append(f"structure:{org.organisational_structure}")
-    summary = plain(actor.summary)
-    return ({"ap_id": actor.ap_id, "entry_type": "organisation", "actor_id": actor.id,
-             "offer_id": None, "local": actor.local, "node": actor.domain,
-             "name": actor.name[:500], "summary": summary[:2000],
-             "words": text_mod.indexed(actor.name, summary, org.locality),
-             "lat": org.lat, "lon": org.lon, "cell": search_repo.cell_of(org.lat, org.lon),
-             "legal_form": org.legal_form, "direction": None,
+def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+    """The search entry of an organisation (a row of search_repo.organisations)."""
+    terms = [t for code in r.sectors or [] for t in sector_terms(code)]
+    terms += [f"q:{q}" for q in r.qualifiers or []]
+    terms += [f"ica:{a}" for a in r.activities or []]
+    if r.organisational_structure:
+        terms.append(f"structure:{r.organisational_structure}")
+    summary = plain(r.summary)
+    return ({"ap_id": r.ap_id, "entry_type": "organisation", "actor_id": r.actor_id,
+             "offer_id": None, "local": r.local, "node": r.domain,
+             "name": r.name[:500], "summary": summary[:2000],
+             "words": text_mod.indexed(r.name, summary, r.locality),
+             "lat": r.lat, "lon": r.lon, "cell": search_repo.cell_of(r.lat, r.lon),
+             "legal_form": r.legal_form, "direction": None,
              "kind": None, "market": None, "category": None,
-             "validated": org.validation_status == "validated",
-             "valid_until": org.valid_until}, terms)
+             "validated": r.validation_status == "validated",
+             "valid_until": r.valid_until}, terms)
 
 
-def offer_entry(offer, actor, org) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
-    terms = [f"cat:{c}" for c in categories.with_broader(offer.category)]
-    if org is not None:
-        terms += [t for code in org.sectors or [] for t in sector_terms(code)]
-        terms += [f"q:{q}" for q in org.qualifiers or []]
-    labels = " ".join(categories.label(offer.category, lang) for lang in ("fr", "en"))
-    lat = offer.lat if offer.lat is not None else (org.lat if org else None)
-    lon = offer.lon if offer.lon is not None else (org.lon if org else None)
-    return ({"ap_id": offer.ap_id, "entry_type": "offer", "actor_id": actor.id,
-             "offer_id": offer.id, "local": offer.local, "node": actor.domain,
-             "name": offer.title[:500], "summary": (offer.summary or "")[:2000],
-             "words": text_mod.indexed(offer.title, offer.summary or "", labels, actor.name),
+def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
+    """The search entry of an offer (a row of search_repo.offers)."""
+    terms = [f"cat:{c}" for c in categories.with_broader(r.category)]
+    terms += [t for code in r.sectors or [] for t in sector_terms(code)]
+    terms += [f"q:{q}" for q in r.qualifiers or []]
+    labels = " ".join(categories.label(r.category, lang) for lang in ("fr", "en"))
+    lat, lon = (r.lat, r.lon) if r.lat is not None else (r.org_lat, r.org_lon)
+    return ({"ap_id": r.ap_id, "entry_type": "offer", "actor_id": r.actor_id,
+             "offer_id": r.id, "local": r.local, "node": r.domain,
+             "name": r.title[:500], "summary": (r.summary or "")[:2000],
+             "words": text_mod.indexed(r.title, r.summary or "", labels, r.actor_name),
              "lat": lat, "lon": lon, "cell": search_repo.cell_of(lat, lon),
-             "legal_form": org.legal_form if org else None,
-             "direction": offer.direction, "kind": offer.kind,
-             "market": offer.exchange == "sale", "category": offer.category,
-             "validated": bool(org and org.validation_status == "validated"),
-             "valid_until": offer.valid_until}, terms)
+             "legal_form": r.legal_form, "direction": r.direction, "kind": r.kind,
+             "market": r.exchange == "sale", "category": r.category,
+             "validated": r.validation_status == "validated",
+             "valid_until": r.valid_until}, terms)
 
 
 async def sync(db: Database, *, full: bool = False) -> int:
@@ -96,18 +95,18 @@ async def sync(db: Database, *, full: bool = False) -> int:
     for i in range(0, len(actor_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.organisations(s, actor_ids[i:i + SYNC_BATCH])
-            entries = [organisation_entry(a, o) for a, o in rows
-                       if a.deleted_at is None and not a.is_network]
+            entries = [organisation_entry(r) for r in rows
+                       if r.deleted_at is None and not r.is_network]
             await search_repo.replace_entries(
-                s, remove_ap_ids=[a.ap_id for a, _ in rows], entries=entries)
+                s, remove_ap_ids=[r.ap_id for r in rows], entries=entries)
             written += len(entries)
     for i in range(0, len(offer_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.offers(s, offer_ids[i:i + SYNC_BATCH])
-            entries = [offer_entry(o, a, g) for o, a, g in rows
-                       if o.deleted_at is None and a.deleted_at is None]
+            entries = [offer_entry(r) for r in rows
+                       if r.deleted_at is None and r.actor_deleted_at is None]
             await search_repo.replace_entries(
-                s, remove_ap_ids=[o.ap_id for o, _, _ in rows], entries=entries)
+                s, remove_ap_ids=[r.ap_id for r in rows], entries=entries)
             written += len(entries)
     async with db.write() as s:
         await search_repo.set_synced(s, started)

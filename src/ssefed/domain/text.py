@@ -15,7 +15,10 @@ MAX_QUERY_WORDS = 12
 
 
 def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
+    text = text.lower()
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     return "".join(c for c in text if not unicodedata.combining(c))
 
 

@@ -78,21 +78,36 @@ async def changed_offer_ids(s: AsyncSession, since: datetime | None,
     return sorted(ids)
 
 
-async def organisations(s: AsyncSession, actor_ids: list[int]
-                        ) -> list[tuple[Actor, Organisation]]:
-    rows = await s.execute(select(Actor, Organisation)
-                           .join(Organisation, Organisation.actor_id == Actor.id)
-                           .where(Actor.id.in_(actor_ids)))
-    return [(a, o) for a, o in rows]
+_ORG_COLUMNS = (Actor.id.label("actor_id"), Actor.ap_id, Actor.local, Actor.domain, Actor.name,
+                Actor.summary, Actor.is_network, Actor.deleted_at, Organisation.sectors,
+                Organisation.qualifiers, Organisation.activities,
+                Organisation.organisational_structure, Organisation.locality, Organisation.lat,
+                Organisation.lon, Organisation.legal_form, Organisation.validation_status,
+                Organisation.valid_until)
 
 
-async def offers(s: AsyncSession, offer_ids: list[int]
-                 ) -> list[tuple[Offer, Actor, Organisation | None]]:
-    rows = (await s.execute(select(Offer, Actor, Organisation)
-                            .join(Actor, Actor.id == Offer.actor_id)
-                            .outerjoin(Organisation, Organisation.actor_id == Actor.id)
-                            .where(Offer.id.in_(offer_ids)))).all()
-    return [(o, a, g) for o, a, g in rows]
+async def organisations(s: AsyncSession, actor_ids: list[int]) -> list[Any]:
+    """Rows of what an organisation's search entry needs (no ORM objects: a sync reads
+    thousands)."""
+    return list((await s.execute(select(*_ORG_COLUMNS)
+                                 .join(Organisation, Organisation.actor_id == Actor.id)
+                                 .where(Actor.id.in_(actor_ids)))).all())
+
+
+async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
+    """Rows of what an offer's search entry needs, with its publisher's facts."""
+    return list((await s.execute(
+        select(Offer.id, Offer.ap_id, Offer.local, Offer.title, Offer.summary, Offer.category,
+               Offer.lat, Offer.lon, Offer.direction, Offer.kind, Offer.exchange,
+               Offer.valid_until, Offer.deleted_at, Actor.id.label("actor_id"),
+               Actor.domain, Actor.name.label("actor_name"),
+               Actor.deleted_at.label("actor_deleted_at"), Organisation.sectors,
+               Organisation.qualifiers, Organisation.lat.label("org_lat"),
+               Organisation.lon.label("org_lon"), Organisation.legal_form,
+               Organisation.validation_status)
+        .join(Actor, Actor.id == Offer.actor_id)
+        .outerjoin(Organisation, Organisation.actor_id == Actor.id)
+        .where(Offer.id.in_(offer_ids)))).all())
 
 
 async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
