@@ -110,9 +110,14 @@ async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
         .where(Offer.id.in_(offer_ids)))).all())
 
 
+SYNC_LOCK = 771_001  # PostgreSQL advisory lock: one sync writes at a time (node and CLI)
+
+
 async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
                           entries: list[tuple[dict[str, Any], list[str]]]) -> None:
     """Delete the entries of these IRIs, then insert the given ones with their terms."""
+    if s.bind.dialect.name == "postgresql":  # SQLite writers are one at a time already
+        await s.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=SYNC_LOCK))
     remove = list(dict.fromkeys(remove_ap_ids))
     for i in range(0, len(remove), 500):
         await s.execute(delete(SearchEntry).where(SearchEntry.ap_id.in_(remove[i:i + 500])))
