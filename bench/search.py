@@ -58,7 +58,7 @@ def real_rows() -> list[dict]:
 
 
 async def fill(db, rng: random.Random) -> None:  # noqa: ANN001
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, text
 
     from ssefed.db.models import Actor, Offer, OfferInput, Organisation
 
@@ -107,6 +107,11 @@ async def fill(db, rng: random.Random) -> None:  # noqa: ANN001
             await s.execute(insert(Offer), offers)
             if inputs:
                 await s.execute(insert(OfferInput), inputs)
+    async with db.write() as s:
+        if s.bind.dialect.name == "postgresql":  # explicit ids: move the sequences on
+            for table in ("actors", "offers"):
+                await s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))"))
 
 
 async def baseline(db, f: dict) -> int:  # noqa: ANN001
