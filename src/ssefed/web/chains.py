@@ -121,10 +121,21 @@ async def chains_page(request: web.Request) -> web.Response:
     return response
 
 
+def _too_many(config, wait: float) -> web.Response:  # noqa: ANN001
+    response = problem(429, "Too Many Requests", f"at most "
+                       f"{config.chains.peer_requests_per_minute} chain questions per minute")
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
+
+
 async def peer_offers(request: web.Request) -> web.Response:
     """Peer API v1: the offers this node holds that output these categories near a place.
     Signed GET only; rate-limited per host; public data only."""
     config = request.app[CONFIG]
+    # a budget per address before any signature work (an unknown key costs a fetch)
+    wait = request.app[PEER_LIMITER].allow(f"ip:{request.remote}")
+    if wait:
+        return _too_many(config, wait)
     url = config.node.base_url + request.raw_path  # rebuilt from base_url (as signed, undecoded)
     try:
         owner = await verify_get(request.app[INBOX], url, request.headers)
@@ -135,10 +146,7 @@ async def peer_offers(request: web.Request) -> web.Response:
         raise Problem(403, "Forbidden", f"{host} is blocked on this node")
     wait = request.app[PEER_LIMITER].allow(host)
     if wait:
-        response = problem(429, "Too Many Requests", f"at most "
-                           f"{config.chains.peer_requests_per_minute} chain questions per minute")
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
+        return _too_many(config, wait)
     cats = request.query.getall("category", [])
     if not cats or len(cats) > MAX_PEER_CATEGORIES:
         raise InvalidInput("category", f"give 1 to {MAX_PEER_CATEGORIES} category IRIs")
