@@ -191,3 +191,16 @@ def test_peer_offers_are_read_tolerantly_and_never_trusted_for_another_origin():
     assert read_offer("nonsense", "b.example") is None
     bad_place = read_offer({**item, "location": {"lat": "north", "lon": 5}}, "b.example")
     assert bad_place is not None and bad_place.lat is None
+
+
+def test_the_peer_rate_limit_refuses_past_its_budget_and_refills():
+    from ssefed.web.chains import RateLimiter
+
+    limiter = RateLimiter(per_minute=3)
+    assert [limiter.allow("b.example") for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.allow("b.example")
+    assert 0 < wait <= 20.0  # one request comes back every 20 s
+    assert limiter.allow("c.example") == 0.0  # per host
+    tokens, at = limiter.buckets["b.example"]
+    limiter.buckets["b.example"] = (tokens, at - 21)
+    assert limiter.allow("b.example") == 0.0
