@@ -16,6 +16,7 @@ from ssefed.db.session import Database, open_database
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.delivery import Deliverer, RetryPolicy
+from ssefed.federation import inbox_batch
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
@@ -42,6 +43,11 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
 
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
             "follow.backfill": partial(backfill, handlers)}
+
+
+def batch_job_handlers(handlers: Handlers) -> dict:
+    """Job kinds run many at a time: received activities (see federation/inbox_batch.py)."""
+    return {"inbox.process": partial(inbox_batch.process_batch, handlers)}
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -88,7 +94,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[WORKER] = Worker(db, job_handlers(db, ids, handlers),
                          concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
-                         lock_seconds=config.worker.lock_seconds)
+                         lock_seconds=config.worker.lock_seconds,
+                         batch_handlers=batch_job_handlers(handlers))
     app[activitypub.INBOX] = Inbox(federation, wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
