@@ -20,7 +20,7 @@ from ssefed.federation import inbox_batch
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, claim, health, pages, wellknown
+from ssefed.web import activitypub, c2s, claim, edit, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -121,4 +121,5 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/offers/{id}", activitypub.offer_page)
     app.router.add_get("/claim/{secret}", claim.claim_form)
     app.router.add_post("/claim/{secret}", claim.claim_submit)
+    edit.add_routes(app)
     return app

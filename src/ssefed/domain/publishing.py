@@ -53,3 +53,23 @@ async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | No
             await announce(s, network, offer.ap_id)
     return offer
 
+
+async def update_offer(s: AsyncSession, actor: Actor, offer: Offer, data) -> None:  # noqa: ANN001
+    """Set an offer's fields from ``data`` (a checked domain.offers.OfferInput) and queue
+    its Update to the author's followers."""
+    from ssefed.db.models import OfferInput
+
+    for f in ("direction", "kind", "role", "exchange", "category", "title", "summary",
+              "quantity", "unit", "price", "currency", "lat", "lon", "valid_until"):
+        setattr(offer, f, getattr(data, f))
+    offer.inputs = [OfferInput(category=c, position=i)
+                    for i, c in enumerate(dict.fromkeys(data.inputs))]
+    offer.updated_at = utcnow()
+    await s.flush()
+    await publish_offer(s, actor, offer, "Update")
+
+
+async def withdraw_offer(s: AsyncSession, actor: Actor, offer: Offer) -> None:
+    """Withdraw an offer (its URL then answers 410) and queue its Delete."""
+    offer.deleted_at = utcnow()
+    await publish_offer(s, actor, offer, "Delete")
