@@ -17,11 +17,13 @@ from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
 from ssefed.federation.delivery import Deliverer, RetryPolicy
+from ssefed.federation import inbox_batch
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, chains, claim, health, pages, search, wellknown
+from ssefed.web import (activitypub, c2s, chains, claim, edit, health, pages, search,
+                        wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -49,6 +51,11 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
             "network.members": network_members,
             "follow.backfill": partial(backfill, handlers)}
+
+
+def batch_job_handlers(handlers: Handlers) -> dict:
+    """Job kinds run many at a time: received activities (see federation/inbox_batch.py)."""
+    return {"inbox.process": partial(inbox_batch.process_batch, handlers)}
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -95,7 +102,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[WORKER] = Worker(db, job_handlers(db, ids, handlers),
                          concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
-                         lock_seconds=config.worker.lock_seconds)
+                         lock_seconds=config.worker.lock_seconds,
+                         batch_handlers=batch_job_handlers(handlers))
     app[activitypub.INBOX] = Inbox(federation, wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
@@ -124,4 +132,5 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/offers/{id}", activitypub.offer_page)
     app.router.add_get("/claim/{secret}", claim.claim_form)
     app.router.add_post("/claim/{secret}", claim.claim_submit)
+    edit.add_routes(app)
     return app

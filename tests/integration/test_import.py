@@ -136,3 +136,63 @@ def test_export_turtle_jsonld_and_csv_that_reimports_as_it_is(nodes, tmp_path):
              "organisations o ON o.actor_id = a.id ORDER BY a.handle")
     assert [r[:3] + (str(r[3]), r[4]) for r in b.sql(query)] == \
         [r[:3] + (str(r[3]), r[4]) for r in a.sql(query)]
+
+
+def test_offers_template_imports_offers_by_row_once_and_reports_bad_rows(nodes, tmp_path):
+    node = nodes.create("a")
+    members = tmp_path / "members.csv"
+    members.write_text("handle,name,lat,lon\nmoulin,Moulin du Pont,45.2,5.7\n"
+                       "fournil,Fournil Coop,,\n", encoding="utf-8")
+    assert node.cli("import", str(members)).returncode == 0
+    offers = tmp_path / "offers.csv"
+    header = ("org,ref,direction,role,kind,category,inputs,title,summary,quantity,unit,price,"
+              "currency,exchange,valid_until")
+    rows = [
+        "moulin,farine-t65,offer,transformation,product,flour,wheat,Farine T65,Bio,100,kg,"
+        "2.40,EUR,sale,2027-06-30",
+        "fournil,pain,offer,production,product,bread,flour;wheat,Pain au levain,,,,,,,",
+        "fournil,bad-price,offer,production,product,bread,,Cher,,,,beaucoup,EUR,,",
+        "moulin,bad-cat,offer,production,product,no-such-category,,Rien,,,,,,,",
+        "nobody,x,offer,production,product,bread,,Orphelin,,,,,,,",
+        "moulin,,offer,production,product,bread,,Sans ref,,,,,,,",
+        "moulin,besoin-ble,demand,transformation,product,wheat,,Blé tendre,,5,t,,,,2027-01-31",
+    ]
+    offers.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    first = node.cli("import", str(offers))
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert "7 row(s): 3 offer(s) created, 0 updated, 0 unchanged, 4 refused" in first.stdout
+    assert "line 4, column price: must be a number" in first.stdout
+    assert "line 5, column category:" in first.stdout
+    assert "line 6, column org: no organisation 'nobody' on this node" in first.stdout
+    assert "line 7, column ref: is required" in first.stdout
+    got = node.sql("SELECT o.title, o.price, o.currency, o.lat, o.valid_until, o.direction "
+                   "FROM offers o ORDER BY o.title")
+    assert [(r[0], r[5]) for r in got] == [("Blé tendre", "demand"), ("Farine T65", "offer"),
+                                           ("Pain au levain", "offer")]
+    farine = next(r for r in got if r[0] == "Farine T65")
+    assert float(farine[1]) == 2.40 and farine[2] == "EUR" and farine[3] == 45.2  # org's place
+    inputs = node.sql("SELECT i.category FROM offer_inputs i JOIN offers o ON o.id = i.offer_id "
+                      "WHERE o.title = 'Pain au levain' ORDER BY i.position")
+    assert [r[0].rsplit("/", 1)[1] for r in inputs] == ["flour", "wheat"]
+    # each new offer is in its organisation's outbox (a Create); nothing is sent, no Announce
+    assert node.sql("SELECT type, count(*) FROM activities GROUP BY type") == [("Create", 3)]
+    assert node.sql("SELECT count(*) FROM deliveries") == [(0,)]
+    node.start()
+    import requests
+
+    outbox = requests.get(f"{node.base_url}/actors/moulin/outbox?page=true",
+                          headers={"Accept": "application/activity+json"}, timeout=10).json()
+    titles = {item["object"]["name"] for item in outbox["orderedItems"]}
+    assert titles == {"Farine T65", "Blé tendre"}
+    node.stop()
+    # the same file again changes nothing; a changed row updates its offer (an Update)
+    again = node.cli("import", str(offers))
+    assert "3 unchanged" in again.stdout and "0 offer(s) created, 0 updated" in again.stdout
+    offers.write_text("\n".join([header, rows[0].replace("2.40", "2.60")]) + "\n",
+                      encoding="utf-8")
+    changed = node.cli("import", str(offers))
+    assert "1 row(s): 0 offer(s) created, 1 updated" in changed.stdout
+    assert node.sql("SELECT count(*) FROM offers") == [(3,)]
+    assert float(node.sql("SELECT price FROM offers WHERE title = 'Farine T65'")[0][0]) == 2.60
+    assert node.sql("SELECT type, count(*) FROM activities GROUP BY type ORDER BY type") == \
+        [("Create", 3), ("Update", 1)]

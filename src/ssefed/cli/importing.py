@@ -16,8 +16,9 @@ from ssefed.vocab.ids import LocalIds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="import organisations from a CSV directory")
-    p.add_argument("file", type=Path, help="SSE standard CSV or ssefed's CSV template")
+    p = sub.add_parser("import", help="import organisations (or offers) from a CSV file")
+    p.add_argument("file", type=Path, help="SSE standard CSV, or one of ssefed's CSV "
+                                           "templates (organisations, offers)")
     p.add_argument("--errors", type=int, default=50, metavar="N",
                    help="how many bad rows to list (default 50; all are counted)")
     p.set_defaults(func=run)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                                     args.file, progress=Progress())
 
     report = asyncio.run(go())
-    print(f"{report.rows} row(s): {report.created} organisation(s) created, "
+    print(f"{report.rows} row(s): {report.created} {report.what}(s) created, "
           f"{report.updated} updated, {report.unchanged} unchanged, "
           f"{len(report.errors)} refused; {report.with_position} with a position")
     for error in report.errors[:args.errors]:

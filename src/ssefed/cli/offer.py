@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database, given_options, local_actor
-from ssefed.db.base import utcnow
-from ssefed.db.models import Actor, Offer, OfferInput, Organisation
+from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.categories import is_network_specific, to_code
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.publishing import add_offer, publish_offer
+from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
 from ssefed.vocab.ids import LocalIds
 
 
@@ -119,15 +118,7 @@ def run_update(args: argparse.Namespace) -> int:
                     current[f] = None if current[f] is None else float(current[f])
                 current["valid_until"] = offer.valid_until
                 parsed = _check(given_options(args, FIELDS, current), args)
-                for f in FIELDS:
-                    if f != "inputs":
-                        setattr(offer, f, getattr(parsed, f))
-                offer.valid_until = parsed.valid_until
-                offer.inputs = [OfferInput(category=c, position=i)
-                                for i, c in enumerate(dict.fromkeys(parsed.inputs))]
-                offer.updated_at = utcnow()
-                await s.flush()
-                await publish_offer(s, actor, offer, "Update")
+                await update_offer(s, actor, offer, parsed)
 
     asyncio.run(go())
     print(f"updated {args.iri}")
@@ -141,8 +132,7 @@ def run_remove(args: argparse.Namespace) -> int:
         async with database(config) as db:
             async with db.write() as s:
                 offer, actor = await _own_offer(s, args.iri)
-                offer.deleted_at = utcnow()
-                await publish_offer(s, actor, offer, "Delete")
+                await withdraw_offer(s, actor, offer)
 
     asyncio.run(go())
     print(f"removed {args.iri}")

@@ -142,6 +142,8 @@ class Offer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
                                                  index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the stable key of an offer imported from a CSV (``ssefed import``): re-import updates
+    source_key: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     inputs: Mapped[list[OfferInput]] = relationship(
         back_populates="offer", lazy="selectin", cascade="all, delete-orphan",
@@ -170,6 +172,7 @@ class Job(Base):
     __table_args__ = (
         CheckConstraint("state IN ('pending', 'running', 'done', 'dead')", name="state"),
         Index("ix_jobs_state_run_at", "state", "run_at"),
+        Index("ix_jobs_state_kind_run_at", "state", "kind", "run_at"),  # claims by kind
         UniqueConstraint("dedupe_key", name="uq_jobs_dedupe_key"),
     )
 

@@ -115,3 +115,34 @@ async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = 
         await job_repo.enqueue(s, "actor.keys", {"actor_id": actor.id},
                                dedupe_key=f"actor.keys:{actor.id}")
     return actor
+
+
+async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
+                 contact_public: bool | None = None) -> None:  # noqa: ANN001
+    """Set the profile of an organisation (its handle stays) in the open write session;
+    followers are told with ``publish_profile`` once it is committed."""
+    actor.name, actor.summary = data.name, data.summary
+    for key in ("legal_form", "sectors", "qualifiers", "lat", "lon", "address", "postal_code",
+                "locality", "country", "website", "email", "phone"):
+        setattr(org, key, getattr(data, key))
+    if contact_public is not None:
+        org.contact_public = contact_public
+    await s.flush()
+
+
+async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:  # noqa: ANN001
+    """Send an Update of the organisation's actor document to its followers (its keys are
+    made first if it has none: they are part of the document)."""
+    from ssefed.db.repos import actors as actor_repo
+    from ssefed.domain.actors import ensure_keys
+    from ssefed.federation import outbound
+    from ssefed.vocab import to_as
+
+    keys = await ensure_keys(db, ids, actor_id)
+    async with db.write() as s:
+        actor = await s.get(Actor, actor_id)
+        org = await s.get(Organisation, actor_id)
+        network = await actor_repo.get_network(s)
+        doc = to_as.actor_document(actor, keys, base_url, org,
+                                   network.ap_id if network else None)
+        await outbound.publish_to_followers(s, actor, "Update", to_as.strip_context(doc))

@@ -11,8 +11,9 @@ from ssefed.federation import outbound
 from ssefed.vocab import to_as
 
 
-async def publish_offer(s: AsyncSession, actor: Actor, offer: Offer, verb: str) -> None:
-    """Queue ``verb`` (Create, Update or Delete) of ``offer`` to its author's followers."""
+def offer_activity(actor: Actor, offer: Offer, verb: str) -> dict:
+    """The ``verb`` (Create, Update or Delete) activity of ``offer``, addressed to Public
+    and its author's followers (also used by the bulk import)."""
     if verb == "Delete":
         obj = {"id": offer.ap_id, "type": "Tombstone", "formerType": "Proposal"}
     else:
@@ -22,6 +23,12 @@ async def publish_offer(s: AsyncSession, actor: Actor, offer: Offer, verb: str) 
     if verb != "Delete":
         doc["@context"] = [to_as.AS_CONTEXT, to_as.SECURITY_CONTEXT,
                            {**to_as.INLINE_TERMS, **to_as.OFFER_TERMS}]
+    return doc
+
+
+async def publish_offer(s: AsyncSession, actor: Actor, offer: Offer, verb: str) -> None:
+    """Queue ``verb`` (Create, Update or Delete) of ``offer`` to its author's followers."""
+    doc = offer_activity(actor, offer, verb)
     await outbound.publish(s, actor, doc, inboxes=await outbound.follower_inboxes(s, actor))
 
 
@@ -45,3 +52,24 @@ async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | No
         if network is not None:
             await announce(s, network, offer.ap_id)
     return offer
+
+
+async def update_offer(s: AsyncSession, actor: Actor, offer: Offer, data) -> None:  # noqa: ANN001
+    """Set an offer's fields from ``data`` (a checked domain.offers.OfferInput) and queue
+    its Update to the author's followers."""
+    from ssefed.db.models import OfferInput
+
+    for f in ("direction", "kind", "role", "exchange", "category", "title", "summary",
+              "quantity", "unit", "price", "currency", "lat", "lon", "valid_until"):
+        setattr(offer, f, getattr(data, f))
+    offer.inputs = [OfferInput(category=c, position=i)
+                    for i, c in enumerate(dict.fromkeys(data.inputs))]
+    offer.updated_at = utcnow()
+    await s.flush()
+    await publish_offer(s, actor, offer, "Update")
+
+
+async def withdraw_offer(s: AsyncSession, actor: Actor, offer: Offer) -> None:
+    """Withdraw an offer (its URL then answers 410) and queue its Delete."""
+    offer.deleted_at = utcnow()
+    await publish_offer(s, actor, offer, "Delete")

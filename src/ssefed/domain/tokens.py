@@ -39,6 +39,12 @@ async def actor_for(s: AsyncSession, token: str) -> Actor | None:
     return actor
 
 
+async def row_for(s: AsyncSession, token: str) -> Token | None:
+    """The live api token row of ``token`` (None when unknown or revoked)."""
+    return await s.scalar(select(Token).where(Token.token_hash == _hash(token),
+                                              Token.kind == "api", Token.revoked_at.is_(None)))
+
+
 async def list_for(s: AsyncSession, actor: Actor) -> list[Token]:
     return list(await s.scalars(select(Token).where(Token.actor_id == actor.id,
                                                     Token.kind == "api").order_by(Token.id)))

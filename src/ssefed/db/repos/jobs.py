@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,29 +26,63 @@ async def enqueue(s: AsyncSession, kind: str, payload: dict[str, Any] | None = N
     return job
 
 
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A claimed job: what the worker needs to run it (attempts counts this one)."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
 async def claim(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
-                now: datetime | None = None) -> list[Job]:
+                now: datetime | None = None, kinds: Sequence[str] | None = None,
+                exclude: Sequence[str] = ()) -> list[ClaimedJob]:
     """Claim due jobs: pending ones whose time has come, and running ones whose lock expired
-    (their worker died). Must run in a write transaction."""
+    (their worker died); only of ``kinds`` when given, never of ``exclude``. Must run in a
+    write transaction.
+
+    Light whatever the queue holds: the expired running jobs and the due pending ones are
+    two index range scans in ``run_at`` order that stop at ``limit`` (an OR of both would
+    read and sort every pending row), then one UPDATE of the claimed ids."""
     now = now or utcnow()
-    q = (select(Job)
-         .where(or_(and_(Job.state == "pending", Job.run_at <= now),
-                    and_(Job.state == "running", Job.locked_until < now)))
-         .order_by(Job.run_at, Job.id).limit(limit))
-    if skip_locked:
-        q = q.with_for_update(skip_locked=True)
-    jobs = list(await s.scalars(q))
-    for job in jobs:
-        job.state = "running"
-        job.attempts += 1
-        job.locked_until = now + timedelta(seconds=lock_seconds)
-    await s.flush()
+    cols = (Job.id, Job.kind, Job.payload, Job.attempts)
+    found = []
+    # jobs whose worker died first (they are older), then the due pending ones in order
+    for state_filter in (and_(Job.state == "running", Job.locked_until < now),
+                         and_(Job.state == "pending", Job.run_at <= now)):
+        q = select(*cols).where(state_filter)
+        if kinds is not None:
+            q = q.where(Job.kind.in_(list(kinds)))
+        if exclude:
+            q = q.where(Job.kind.not_in(list(exclude)))
+        q = q.order_by(Job.run_at, Job.id)
+        if skip_locked:
+            q = q.with_for_update(skip_locked=True)
+        found += list(await s.execute(q.limit(limit - len(found))))
+        if len(found) >= limit:
+            break
+    jobs = [ClaimedJob(r.id, r.kind, r.payload or {}, r.attempts + 1) for r in found[:limit]]
+    if jobs:
+        await s.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
+                        .values(state="running", attempts=Job.attempts + 1,
+                                locked_until=now + timedelta(seconds=lock_seconds),
+                                updated_at=now)
+                        .execution_options(synchronize_session=False))
     return jobs
 
 
 async def finish(s: AsyncSession, job_id: int) -> None:
     await s.execute(update(Job).where(Job.id == job_id)
                     .values(state="done", locked_until=None, last_error=None, updated_at=utcnow()))
+
+
+async def finish_many(s: AsyncSession, job_ids: list[int]) -> None:
+    if job_ids:
+        await s.execute(update(Job).where(Job.id.in_(job_ids))
+                        .values(state="done", locked_until=None, last_error=None,
+                                updated_at=utcnow()))
 
 
 async def retry_at(s: AsyncSession, job_id: int, when: datetime, error: str) -> None:

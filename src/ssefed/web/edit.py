@@ -1,0 +1,408 @@
+"""An organisation edits its own profile and offers in plain HTML forms, behind its token.
+
+Signing in: the organisation's token (``ssefed token create H``, or the one its claim
+link showed) is posted once to ``/edit/sign-in``; the node answers with a session
+cookie ``ssefed_edit`` = ``<token id>.<expiry>.<HMAC>``: HttpOnly, SameSite=Strict,
+Path=/edit, Secure when ``base_url`` is https, valid 8 hours. The HMAC (SHA-256, with a
+key derived from the node's admin token) makes it unforgeable, and every request checks
+on the server that the token it names is still live (revoking the token ends the
+session). Every POST carries a CSRF field derived from the session (HMAC again): a form
+without it, or with another session's, is refused with 403.
+
+Every change goes through the domain services the CLI and client-to-server use
+(validation, Create/Update/Delete to followers); invalid input re-renders the form with
+the message next to the field, with status 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from sqlalchemy import select
+
+from ssefed.db.models import Actor, Offer, Organisation, Token
+from ssefed.db.repos import offers as offer_repo
+from ssefed.domain import offers as offer_domain
+from ssefed.domain import organisations as org_domain
+from ssefed.domain import tokens
+from ssefed.domain.categories import CATEGORY_NS, to_code
+from ssefed.domain.errors import InvalidInput
+from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
+from ssefed.paths import SCHEMAS_DIR
+from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
+from ssefed.web.pages import render
+from ssefed.web.problems import read_body
+
+COOKIE = "ssefed_edit"
+SESSION_SECONDS = 8 * 3600
+MAX_FORM_BYTES = 64 * 1024
+PROFILE_FIELDS = ("name", "summary", "website", "address", "postal_code", "locality",
+                  "country", "lat", "lon", "sectors", "legal_form", "email", "phone")
+OFFER_FIELDS = ("direction", "role", "kind", "category", "inputs", "title", "summary",
+                "quantity", "unit", "price", "currency", "exchange", "valid_until")
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+def _key(request: web.Request) -> bytes:
+    return hashlib.sha256(b"ssefed edit session\0"
+                          + request.app[CONFIG].admin.token.encode()).digest()
+
+
+def _mac(request: web.Request, text: str) -> str:
+    return hmac.new(_key(request), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _session_value(request: web.Request, token_id: int) -> str:
+    body = f"{token_id}.{int(time.time()) + SESSION_SECONDS}"
+    return f"{body}.{_mac(request, body)}"
+
+
+def _csrf(request: web.Request, session: str) -> str:
+    return _mac(request, "csrf\0" + session)
+
+
+class Session:
+    def __init__(self, actor: Actor, org: Organisation, csrf: str) -> None:
+        self.actor, self.org, self.csrf = actor, org, csrf
+
+
+async def _session(request: web.Request, s) -> Session | None:  # noqa: ANN001
+    """The signed-in organisation, when the cookie is genuine, unexpired and its token live."""
+    value = request.cookies.get(COOKIE, "")
+    m = re.fullmatch(r"(\d{1,18})\.(\d{1,12})\.([0-9a-f]{64})", value)
+    if not m or not hmac.compare_digest(m.group(3), _mac(request, f"{m.group(1)}.{m.group(2)}")):
+        return None
+    if int(m.group(2)) < time.time():
+        return None
+    row = await s.get(Token, int(m.group(1)))
+    if row is None or row.kind != "api" or row.revoked_at is not None:
+        return None
+    actor = await s.get(Actor, row.actor_id)
+    org = await s.get(Organisation, row.actor_id)
+    if actor is None or org is None or not actor.local or actor.deleted_at is not None:
+        return None
+    return Session(actor, org, _csrf(request, value))
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, value: str,
+                max_age: int) -> None:
+    response.set_cookie(COOKIE, value, max_age=max_age, path="/edit", httponly=True,
+                        samesite="Strict",
+                        secure=request.app[CONFIG].node.base_url.startswith("https://"))
+
+
+def sign_in_cookie(request: web.Request, response: web.StreamResponse, token_id: int) -> None:
+    """Sign the organisation in (used by the claim page once it has made the token)."""
+    _set_cookie(request, response, _session_value(request, token_id), SESSION_SECONDS)
+
+
+async def _form(request: web.Request) -> dict[str, list[str]]:
+    body = await read_body(request, MAX_FORM_BYTES)
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def _one(form: dict[str, list[str]], key: str) -> str:
+    return (form.get(key) or [""])[0].strip()
+
+
+def _page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    response = render(request, name, **context)
+    response.set_status(status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; "
+                                                   "form-action 'self'; frame-ancestors 'none'")
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _refused(request: web.Request, status: int, message: str) -> web.Response:
+    return _page(request, "edit_signin.html", status=status, error=message)
+
+
+async def _checked(request: web.Request, s, form: dict[str, list[str]]):  # noqa: ANN001, ANN202
+    """The session of a POST, or the refusal to answer (no session: 403; no CSRF: 403)."""
+    session = await _session(request, s)
+    if session is None:
+        return None, _refused(request, 403, "Session absente ou expirée : reconnectez-vous. / "
+                                            "No session, or it expired: sign in again.")
+    if not hmac.compare_digest(_one(form, "csrf"), session.csrf):
+        return None, _page(request, "edit_signin.html", status=403,
+                           error="Formulaire refusé (jeton CSRF absent ou faux). / Form "
+                                 "refused (missing or wrong CSRF token).")
+    return session, None
+
+
+# -- the taxonomy, for the category select -----------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def category_choices() -> list[tuple[str, str]]:
+    """(code, "French label / English label") of the shipped taxonomy, in file order."""
+    text = (SCHEMAS_DIR / "taxonomies" / "categories.ttl").read_text(encoding="utf-8")
+    out = []
+    for block in text.split("\n\n"):
+        code = re.search(r'skos:notation\s+"([^"]+)"', block)
+        fr = re.search(r'skos:prefLabel\s+"([^"]+)"@fr', block)
+        en = re.search(r'"([^"]+)"@en', block.split("skos:prefLabel", 1)[-1])
+        if code and fr:
+            out.append((code.group(1), fr.group(1) + (f" / {en.group(1)}" if en else "")))
+    return out
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+def _profile_values(actor: Actor, org: Organisation) -> dict[str, str]:
+    return {"name": actor.name, "summary": actor.summary, "website": org.website or "",
+            "address": org.address, "postal_code": org.postal_code, "locality": org.locality,
+            "country": org.country, "lat": "" if org.lat is None else repr(org.lat),
+            "lon": "" if org.lon is None else repr(org.lon),
+            "sectors": "; ".join(org.sectors or []), "legal_form": org.legal_form or "",
+            "email": org.email or "", "phone": org.phone or "",
+            "contact_public": "yes" if org.contact_public else ""}
+
+
+async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,  # noqa: ANN001
+                     values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                     notice: str = "") -> web.Response:
+    offers = await offer_repo.by_actor(s, session.actor.id)
+    return _page(request, "edit.html", status=status, session=session,
+                 values=values or _profile_values(session.actor, session.org),
+                 errors=errors or {}, notice=notice, offers=offers, to_code=to_code,
+                 legal_forms=org_domain.LEGAL_FORMS,
+                 handle=f"@{session.actor.handle}@{request.app[CONFIG].node.domain}")
+
+
+async def edit_home(request: web.Request) -> web.Response:
+    async with request.app[DB].read() as s:
+        session = await _session(request, s)
+        if session is None:
+            return _page(request, "edit_signin.html")
+        notice = {"profile": "Profil enregistré. / Profile saved.",
+                  "offer": "Offre enregistrée. / Offer saved.",
+                  "withdrawn": "Offre retirée. / Offer withdrawn."}.get(
+            request.query.get("done", ""), "")
+        return await _dashboard(request, s, session, notice=notice)
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    form = await _form(request)
+    token = _one(form, "token")
+    async with request.app[DB].write() as s:
+        actor = await tokens.actor_for(s, token) if token else None
+        org = await s.get(Organisation, actor.id) if actor is not None else None
+        if actor is None or org is None:
+            return _refused(request, 403, "Jeton inconnu ou révoqué, ou pas celui d'une "
+                                          "organisation. / Unknown or revoked token, or not "
+                                          "an organisation's.")
+        row = await tokens.row_for(s, token)
+    response = _see_other("/edit")
+    sign_in_cookie(request, response, row.id)
+    return response
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    form = await _form(request)
+    async with request.app[DB].read() as s:
+        session, refusal = await _checked(request, s, form)
+    if refusal is not None:
+        return refusal
+    response = _see_other("/edit")
+    _set_cookie(request, response, "", 0)
+    return response
+
+
+def _number(value: str, field: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        raise InvalidInput(field, "must be a number") from None
+
+
+async def save_profile(request: web.Request) -> web.Response:
+    form = await _form(request)
+    values = {k: _one(form, k) for k in PROFILE_FIELDS}
+    values["contact_public"] = "yes" if _one(form, "contact_public") == "yes" else ""
+    db = request.app[DB]
+    async with db.write() as s:
+        session, refusal = await _checked(request, s, form)
+        if refusal is not None:
+            return refusal
+        try:
+            data: dict[str, Any] = {k: values[k] or None for k in PROFILE_FIELDS}
+            data["handle"] = session.actor.handle
+            data["sectors"] = [v for v in re.split(r"[;,\s]+", values["sectors"]) if v]
+            data["qualifiers"] = list(session.org.qualifiers or [])
+            data["lat"], data["lon"] = _number(values["lat"], "lat"), _number(values["lon"], "lon")
+            parsed = org_domain.parse_organisation(data)
+        except InvalidInput as exc:
+            field = exc.field.split("[")[0]
+            return await _dashboard(request, s, session, status=422, values=values,
+                                    errors={field: exc.message})
+        await org_domain.update(s, session.actor, session.org, parsed,
+                                contact_public=bool(values["contact_public"]))
+        actor_id = session.actor.id
+    await org_domain.publish_profile(db, request.app[IDS], request.app[CONFIG].node.base_url,
+                                     actor_id)
+    request.app[DELIVERY_WAKE]()
+    return _see_other("/edit?done=profile")
+
+
+# -- offers -----------------------------------------------------------------------------------
+
+def _offer_values(offer: Offer | None) -> dict[str, Any]:
+    if offer is None:
+        return {"direction": "offer", "role": "production", "kind": "product", "category": "",
+                "inputs": [], "title": "", "summary": "", "quantity": "", "unit": "",
+                "price": "", "currency": "EUR", "exchange": "sale", "valid_until": ""}
+    return {"direction": offer.direction, "role": offer.role, "kind": offer.kind,
+            "category": to_code(offer.category), "inputs": [to_code(i.category)
+                                                            for i in offer.inputs],
+            "title": offer.title, "summary": offer.summary,
+            "quantity": "" if offer.quantity is None else format(offer.quantity.normalize(), "f"),
+            "unit": offer.unit or "",
+            "price": "" if offer.price is None else format(offer.price.normalize(), "f"),
+            "currency": offer.currency or "", "exchange": offer.exchange,
+            "valid_until": offer.valid_until.isoformat() if offer.valid_until else ""}
+
+
+def _offer_page(request: web.Request, session: Session, offer: Offer | None,
+                values: dict[str, Any], errors: dict[str, str], status: int = 200
+                ) -> web.Response:
+    return _page(request, "edit_offer.html", status=status, session=session, offer=offer,
+                 values=values, errors=errors, categories=category_choices(),
+                 directions=offer_domain.DIRECTIONS, roles=offer_domain.ROLES,
+                 kinds=offer_domain.KINDS, units=offer_domain.UNITS,
+                 exchanges=offer_domain.EXCHANGES, offer_id=_offer_id(offer))
+
+
+def _offer_id(offer: Offer | None) -> str:
+    return offer.ap_id.rsplit("/", 1)[1] if offer is not None else ""
+
+
+async def _own_offer(request: web.Request, s, session: Session) -> Offer | None:  # noqa: ANN001
+    ident = request.match_info["offer"]
+    if not re.fullmatch(r"[0-9a-zA-Z-]{1,64}", ident):
+        return None
+    offer = await s.scalar(select(Offer).where(
+        Offer.ap_id == f"{request.app[IDS].base}/offers/{ident}", Offer.local.is_(True),
+        Offer.deleted_at.is_(None)))
+    if offer is None or offer.actor_id != session.actor.id:
+        return None
+    return offer
+
+
+def _parse_offer_form(form: dict[str, list[str]]) -> tuple[dict[str, Any], offer_domain.OfferInput]:
+    values: dict[str, Any] = {k: _one(form, k) for k in OFFER_FIELDS if k != "inputs"}
+    values["inputs"] = [v.strip() for v in form.get("inputs", []) if v.strip()][:20]
+    data: dict[str, Any] = {k: v for k, v in values.items() if v not in ("", [])
+                            and k != "valid_until"}
+    data["inputs"] = values["inputs"]
+    if data.get("price") is not None:
+        data["price"] = data["price"].replace(",", ".")
+    if data.get("quantity") is not None:
+        data["quantity"] = data["quantity"].replace(",", ".")
+    parsed = offer_domain.parse_offer(data)
+    if values["valid_until"]:
+        try:
+            parsed.valid_until = dt.date.fromisoformat(values["valid_until"])
+        except ValueError:
+            raise InvalidInput("valid_until", "not a date (YYYY-MM-DD)") from None
+    return values, parsed
+
+
+async def new_offer_form(request: web.Request) -> web.Response:
+    async with request.app[DB].read() as s:
+        session = await _session(request, s)
+    if session is None:
+        return _refused(request, 403, "Connectez-vous d'abord. / Sign in first.")
+    return _offer_page(request, session, None, _offer_values(None), {})
+
+
+async def offer_form(request: web.Request) -> web.Response:
+    async with request.app[DB].read() as s:
+        session = await _session(request, s)
+        if session is None:
+            return _refused(request, 403, "Connectez-vous d'abord. / Sign in first.")
+        offer = await _own_offer(request, s, session)
+    if offer is None:
+        return _page(request, "edit_signin.html", status=404, session=session,
+                     error="Pas d'offre de votre organisation à cette adresse. / No offer of "
+                           "your organisation here.")
+    return _offer_page(request, session, offer, _offer_values(offer), {})
+
+
+async def save_offer(request: web.Request) -> web.Response:
+    """Create (POST /edit/offers) or update (POST /edit/offers/{offer}) an offer."""
+    form = await _form(request)
+    async with request.app[DB].write() as s:
+        session, refusal = await _checked(request, s, form)
+        if refusal is not None:
+            return refusal
+        offer = None
+        if "offer" in request.match_info:
+            offer = await _own_offer(request, s, session)
+            if offer is None:
+                return _page(request, "edit_signin.html", status=404, session=session,
+                             error="Pas d'offre de votre organisation à cette adresse. / "
+                                   "No offer of your organisation here.")
+        try:
+            values, parsed = _parse_offer_form(form)
+        except InvalidInput as exc:
+            values = {k: _one(form, k) for k in OFFER_FIELDS if k != "inputs"}
+            values["inputs"] = form.get("inputs", [])
+            return _offer_page(request, session, offer, values,
+                               {exc.field.split("[")[0]: exc.message}, status=422)
+        if offer is None:
+            await add_offer(s, request.app[IDS], session.actor, parsed,
+                            lat=session.org.lat, lon=session.org.lon)
+        else:
+            if parsed.lat is None:  # the form has no position: keep the offer's
+                parsed.lat, parsed.lon = offer.lat, offer.lon
+            await update_offer(s, session.actor, offer, parsed)
+    request.app[DELIVERY_WAKE]()
+    return _see_other("/edit?done=offer")
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    form = await _form(request)
+    async with request.app[DB].write() as s:
+        session, refusal = await _checked(request, s, form)
+        if refusal is not None:
+            return refusal
+        offer = await _own_offer(request, s, session)
+        if offer is None:
+            return _page(request, "edit_signin.html", status=404, session=session,
+                         error="Pas d'offre de votre organisation à cette adresse. / No offer "
+                               "of your organisation here.")
+        await withdraw_offer(s, session.actor, offer)
+    request.app[DELIVERY_WAKE]()
+    return _see_other("/edit?done=withdrawn")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/edit", edit_home)
+    app.router.add_post("/edit/sign-in", sign_in)
+    app.router.add_post("/edit/sign-out", sign_out)
+    app.router.add_post("/edit/profile", save_profile)
+    app.router.add_get("/edit/offers/new", new_offer_form)
+    app.router.add_post("/edit/offers", save_offer)
+    app.router.add_get("/edit/offers/{offer}", offer_form)
+    app.router.add_post("/edit/offers/{offer}", save_offer)
+    app.router.add_post("/edit/offers/{offer}/withdraw", withdraw)
+
+
+__all__ = ["add_routes", "sign_in_cookie", "CATEGORY_NS"]

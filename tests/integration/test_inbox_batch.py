@@ -1,0 +1,91 @@
+"""Received activities applied many at a time (federation/inbox_batch.py) give each item
+the outcome it gets alone: offers stored, schema failures rejected with their path, an
+object twice in one batch applied in order, other verbs and unknown authors by the
+one-by-one path."""
+
+import asyncio
+import copy
+import json
+
+from sqlalchemy import text
+
+from ssefed.config import load_config
+from ssefed.db import migrate
+from ssefed.db.base import utcnow
+from ssefed.db.repos import inbox as inbox_repo
+from ssefed.db.repos import remote as remote_repo
+from ssefed.db.session import open_database
+from ssefed.federation.handlers import Handlers
+from ssefed.federation.inbox_batch import process_batch
+from ssefed.federation.service import Federation
+from tests.conftest import SHARED
+
+PROPOSAL = json.loads((SHARED / "fixtures" / "peers" / "fep0837-proposal-offer-full.json")
+                      .read_text())
+ALICE = "https://market.example/users/alice"
+
+
+def _create(n: int, obj: dict, verb: str = "Create") -> dict:
+    return {"id": f"https://market.example/activities/{verb.lower()}-{n}", "type": verb,
+            "actor": ALICE, "object": obj}
+
+
+def _offer(n: int, **changes) -> dict:
+    obj = copy.deepcopy(PROPOSAL)
+    obj.pop("@context")
+    obj["id"] = f"https://market.example/proposals/p{n}"
+    obj.update(changes)
+    return obj
+
+
+def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
+    config = load_config(tmp_path / "none.toml", env={
+        "SSEFED_DATABASE_URL": databases.new_url(),
+        "SSEFED_NODE_BASE_URL": "http://127.0.0.1:9", "SSEFED_NODE_DATA_DIR": str(tmp_path)})
+
+    async def run() -> tuple:
+        db = open_database(config)
+        await migrate.upgrade(db)
+        fed = Federation(config, db)
+        try:
+            async with db.write() as s:
+                await remote_repo.upsert_actor(
+                    s, ap_id=ALICE, domain="market.example", handle="alice", type_="Person",
+                    name="Alice", summary="", inbox=f"{ALICE}/inbox", shared_inbox=None,
+                    manually_approves=False, ap_json={"id": ALICE}, fetched_at=utcnow(),
+                    keys=[])
+            docs = [
+                _create(1, _offer(1)),
+                _create(2, _offer(2, purpose="sell")),  # fails the schema
+                _create(3, _offer(3)),
+                _create(4, _offer(3, name="Renamed bike"), "Update"),  # same object again
+                _create(5, _offer(5, attributedTo="https://elsewhere.example/users/bob")),
+                {"id": "https://market.example/activities/like-6", "type": "Like",
+                 "actor": ALICE, "object": "https://market.example/proposals/p1"},
+            ]
+            async with db.write() as s:
+                ids = await inbox_repo.add_batch(s, [
+                    {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE, "key_id": None,
+                     "ap_json": d} for d in docs])
+            results = await process_batch(Handlers(fed), [{"item": i} for i in ids.values()])
+            async with db.read() as s:
+                items = [(r.ap_id.rsplit("/", 1)[1], r.state, r.error)
+                         for r in await inbox_repo.list_by_state(s, "processed", 50)
+                         + await inbox_repo.list_by_state(s, "rejected", 50)]
+                offers = [tuple(r) for r in (await s.execute(text(
+                    "SELECT ap_id, title, price FROM offers ORDER BY ap_id"))).all()]
+            return results, sorted(items), offers
+        finally:
+            await fed.close()
+            await db.dispose()
+
+    results, items, offers = asyncio.run(run())
+    assert results == [None] * 6
+    states = {name: (state, error) for name, state, error in items}
+    assert states["create-1"] == ("processed", None)
+    assert states["create-3"] == ("processed", None) and states["update-4"] == ("processed", None)
+    assert states["create-2"][0] == "rejected" and states["create-2"][1].startswith("/purpose")
+    assert states["create-5"][0] == "rejected" and "attributedTo" in states["create-5"][1]
+    assert states["like-6"] == ("processed", None)
+    assert [(o[0].rsplit("/", 1)[1], o[1], float(o[2])) for o in offers] == [
+        ("p1", "Offering used bike", 30.0), ("p3", "Renamed bike", 30.0)]
