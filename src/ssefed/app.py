@@ -89,7 +89,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
                          concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
                          lock_seconds=config.worker.lock_seconds)
-    app[activitypub.INBOX] = Inbox(federation, wake)
+    # Received activities queue jobs only: they wake the worker, not the deliverer.
+    app[activitypub.INBOX] = Inbox(federation, lambda: app[WORKER].wake(), deliverer.wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     app.router.add_get("/", pages.home)
