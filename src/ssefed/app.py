@@ -88,7 +88,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[WORKER] = Worker(db, job_handlers(db, ids, handlers),
                          concurrency=config.worker.concurrency,
                          poll_interval=config.worker.poll_interval_seconds,
-                         lock_seconds=config.worker.lock_seconds)
+                         lock_seconds=config.worker.lock_seconds,
+                         batch_handlers={"inbox.process": handlers.process_many})
     # Received activities queue jobs only: they wake the worker, not the deliverer.
     app[activitypub.INBOX] = Inbox(federation, lambda: app[WORKER].wake(), deliverer.wake)
     app[pages.TEMPLATES] = pages.make_templates()

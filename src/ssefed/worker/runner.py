@@ -20,6 +20,10 @@ from ssefed.worker.retry import next_delay
 log = logging.getLogger("ssefed.worker")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+# Applies many jobs of one kind at once; returns the positions of those it left to the
+# kind's one-job handler (which then runs them one by one, each with its own retries).
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[set[int]]]
+BATCH_SIZE = 32
 
 
 class PermanentError(Exception):
@@ -28,8 +32,14 @@ class PermanentError(Exception):
 
 class Worker:
     def __init__(self, db: Database, handlers: dict[str, Handler], *, concurrency: int = 4,
-                 poll_interval: float = 1.0, lock_seconds: int = 300) -> None:
+                 poll_interval: float = 1.0, lock_seconds: int = 300,
+                 batch_handlers: dict[str, BatchHandler] | None = None,
+                 batch_size: int = BATCH_SIZE) -> None:
+        """``batch_handlers``: kinds whose due jobs run up to ``batch_size`` at a time in one
+        slot (claimed, applied and finished with one transaction each, not one per job)."""
         self.db, self.handlers = db, handlers
+        self.batch_handlers = batch_handlers or {}
+        self.batch_size = max(1, batch_size)
         self.concurrency, self.poll_interval, self.lock_seconds = (
             concurrency, poll_interval, lock_seconds)
         self._wake = asyncio.Event()
@@ -48,7 +58,7 @@ class Worker:
         BACKGROUND.set(True)  # its writes (and its jobs' tasks) give way to requests
         while not self._stopping.is_set():
             self._wake.clear()  # before looking for work, so no wake-up is lost
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(set(self._running.values()))
             claimed = []
             if free > 0:
                 try:
@@ -56,22 +66,78 @@ class Worker:
                         claimed = await job_repo.claim(
                             s, limit=free, lock_seconds=self.lock_seconds,
                             skip_locked=not self.db.is_sqlite)
+                        batched = {j.kind for j in claimed} & set(self.batch_handlers)
+                        if batched:  # fill the batches up, in the same transaction
+                            claimed += await job_repo.claim(
+                                s, limit=self.batch_size * len(batched)
+                                - sum(j.kind in batched for j in claimed), kinds=batched,
+                                lock_seconds=self.lock_seconds,
+                                skip_locked=not self.db.is_sqlite)
                 except Exception:  # database away: log, wait, try again
                     log.exception("claiming jobs failed")
-            for job in claimed:
-                task = asyncio.create_task(self._run(job.id, job.kind, job.payload, job.attempts))
-                self._running[job.id] = task
-                task.add_done_callback(lambda _t, jid=job.id: self._job_done(jid))
-            if claimed and len(claimed) == free:
+            extra = await self._start(claimed, free)
+            if claimed and len(claimed) >= free and not extra:
                 continue  # there may be more due: claim again as soon as a slot frees
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
 
-    def _job_done(self, job_id: int) -> None:
-        self._running.pop(job_id, None)
+    async def _start(self, claimed: list, free: int) -> list[int]:
+        """Start the claimed jobs in at most ``free`` tasks (a batch of one kind is one
+        task); jobs beyond that are given back. Returns those given back."""
+        units: list[list] = []
+        batches: dict[str, list] = {}
+        for job in claimed:
+            if job.kind in self.batch_handlers:
+                batch = batches.get(job.kind)
+                if batch is None or len(batch) >= self.batch_size:
+                    batch = batches[job.kind] = []
+                    units.append(batch)
+                batch.append(job)
+            else:
+                units.append([job])
+        extra = [job.id for unit in units[free:] for job in unit]
+        for unit in units[:free]:
+            jobs = [(job.id, job.kind, job.payload, job.attempts) for job in unit]
+            if len(jobs) == 1:
+                task = asyncio.create_task(self._run(*jobs[0]))
+            else:
+                task = asyncio.create_task(self._run_batch(jobs))
+            ids = [job_id for job_id, _, _, _ in jobs]
+            for job_id in ids:
+                self._running[job_id] = task
+            task.add_done_callback(lambda _t, ids=ids: self._job_done(*ids))
+        if extra:
+            try:
+                async with self.db.write() as s:
+                    await job_repo.release(s, extra)
+            except Exception:  # noqa: BLE001 - they are claimed again when their lock expires
+                log.exception("giving back %d jobs failed", len(extra))
+        return extra
+
+    def _job_done(self, *job_ids: int) -> None:
+        for job_id in job_ids:
+            self._running.pop(job_id, None)
         self._wake.set()
+
+    async def _run_batch(self, jobs: list[tuple[int, str, dict[str, Any], int]]) -> None:
+        """Jobs of one kind with a batch handler; what it leaves (or all of them, if it
+        fails) run one by one as usual."""
+        kind = jobs[0][1]
+        try:
+            rest = await self.batch_handlers[kind]([payload for _, _, payload, _ in jobs])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the one-job path retries each by policy
+            log.exception("batch of %d %s jobs failed; running them one by one", len(jobs), kind)
+            rest = set(range(len(jobs)))
+        handled = [job[0] for i, job in enumerate(jobs) if i not in rest]
+        if handled:
+            async with self.db.write() as s:
+                await job_repo.finish_many(s, handled)
+        for i in sorted(rest):
+            await self._run(*jobs[i])
 
     async def _run(self, job_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
         handler = self.handlers.get(kind)
@@ -105,14 +171,14 @@ class Worker:
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        pending = list(self._running.values())
+        pending = list(set(self._running.values()))
         if pending:
             await asyncio.wait(pending, timeout=grace)
         unfinished = {jid: t for jid, t in self._running.items() if not t.done()}
-        for task in unfinished.values():
+        for task in set(unfinished.values()):
             task.cancel()
         if unfinished:
-            await asyncio.gather(*unfinished.values(), return_exceptions=True)
+            await asyncio.gather(*set(unfinished.values()), return_exceptions=True)
             async with self.db.write() as s:
                 await job_repo.release(s, list(unfinished))
             log.info("gave back %d unfinished job(s) for the next start", len(unfinished))

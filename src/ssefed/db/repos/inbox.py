@@ -34,6 +34,24 @@ async def mark(s: AsyncSession, item_id: int, state: str, error: str | None = No
                     .values(state=state, error=error[:2000] if error else None))
 
 
+async def get_many(s: AsyncSession, item_ids: list[int]) -> dict[int, InboxItem]:
+    rows = await s.scalars(select(InboxItem).where(InboxItem.id.in_(item_ids)))
+    return {item.id: item for item in rows}
+
+
+async def mark_many(s: AsyncSession, outcomes: list[tuple[int, str, str | None]]) -> None:
+    """Set (item id, state, error) for many items: one UPDATE per state without error."""
+    plain: dict[str, list[int]] = {}
+    for item_id, state, error in outcomes:
+        if error is None:
+            plain.setdefault(state, []).append(item_id)
+        else:
+            await mark(s, item_id, state, error)
+    for state, ids in plain.items():
+        await s.execute(update(InboxItem).where(InboxItem.id.in_(ids))
+                        .values(state=state, error=None))
+
+
 async def list_by_state(s: AsyncSession, state: str, limit: int = 100) -> list[InboxItem]:
     return list(await s.scalars(select(InboxItem).where(InboxItem.state == state)
                                 .order_by(InboxItem.id.desc()).limit(limit)))

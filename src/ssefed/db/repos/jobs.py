@@ -26,14 +26,16 @@ async def enqueue(s: AsyncSession, kind: str, payload: dict[str, Any] | None = N
 
 
 async def claim(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
-                now: datetime | None = None) -> list[Job]:
-    """Claim due jobs: pending ones whose time has come, and running ones whose lock expired
-    (their worker died). Must run in a write transaction."""
+                kinds: set[str] | None = None, now: datetime | None = None) -> list[Job]:
+    """Claim due jobs (of ``kinds`` only, if given): pending ones whose time has come, and
+    running ones whose lock expired (their worker died). Must run in a write transaction."""
     now = now or utcnow()
     q = (select(Job)
          .where(or_(and_(Job.state == "pending", Job.run_at <= now),
                     and_(Job.state == "running", Job.locked_until < now)))
          .order_by(Job.run_at, Job.id).limit(limit))
+    if kinds:
+        q = q.where(Job.kind.in_(sorted(kinds)))
     if skip_locked:
         q = q.with_for_update(skip_locked=True)
     jobs = list(await s.scalars(q))
@@ -47,6 +49,11 @@ async def claim(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: 
 
 async def finish(s: AsyncSession, job_id: int) -> None:
     await s.execute(update(Job).where(Job.id == job_id)
+                    .values(state="done", locked_until=None, last_error=None, updated_at=utcnow()))
+
+
+async def finish_many(s: AsyncSession, job_ids: list[int]) -> None:
+    await s.execute(update(Job).where(Job.id.in_(job_ids))
                     .values(state="done", locked_until=None, last_error=None, updated_at=utcnow()))
 
 
