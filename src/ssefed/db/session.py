@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
@@ -30,6 +31,11 @@ BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("ssefed_backgr
 
 
 BACKGROUND_PATIENCE = 0.05  # seconds a background writer lets requests go first
+# While requests are being answered (one came in the last FOREGROUND_RECENT seconds),
+# background jobs take at most this share of the time: the inbox keeps accepting under
+# load, and what it queued is applied as soon as the load eases.
+BACKGROUND_SHARE = 0.1
+FOREGROUND_RECENT = 0.2
 
 T = TypeVar("T")
 
@@ -116,6 +122,7 @@ class Database:
         self._raw_sqlite: sqlite3.Connection | None = None
         self._raw_pg: Any = None  # a pool connection held by the hot path (PoolProxiedConnection)
         self._raw_pg_lock = asyncio.Lock()
+        self._foreground_at = float("-inf")
 
     @staticmethod
     def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, echo: bool) -> AsyncEngine:
@@ -159,6 +166,13 @@ class Database:
         async with self._read_sessions() as session:
             async with session.begin():
                 yield session
+
+    def note_foreground(self) -> None:
+        """A request is being answered (see BACKGROUND_SHARE)."""
+        self._foreground_at = time.monotonic()
+
+    def foreground_recent(self) -> bool:
+        return time.monotonic() - self._foreground_at < FOREGROUND_RECENT
 
     @property
     def has_direct_writes(self) -> bool:

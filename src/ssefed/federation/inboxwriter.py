@@ -28,6 +28,7 @@ class InboxWriter:
         """Queue a row (InboxItem columns, and optionally ``ap_json_text``: the document as
         JSON text); the result is its id, or None for a duplicate."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.db.note_foreground()
         self._queue.append((row, host, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())

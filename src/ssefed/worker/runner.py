@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 from ssefed.db.base import utcnow
 from ssefed.db.repos import jobs as job_repo
-from ssefed.db.session import BACKGROUND, Database
+from ssefed.db.session import BACKGROUND, BACKGROUND_SHARE, Database
 from ssefed.worker.retry import next_delay
 
 log = logging.getLogger("ssefed.worker")
@@ -46,6 +47,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._running: dict[int, asyncio.Task] = {}
         self._loop_task: asyncio.Task | None = None
+        self._rest_until = 0.0  # while requests are answered, no claims before (monotonic)
 
     def wake(self) -> None:
         """New work was queued: look for it now rather than at the next poll."""
@@ -60,6 +62,10 @@ class Worker:
             self._wake.clear()  # before looking for work, so no wake-up is lost
             free = self.concurrency - len(set(self._running.values()))
             claimed = []
+            rest = self._rest_until - time.monotonic()
+            if free > 0 and rest > 0 and self.db.foreground_recent():
+                await self._rest(rest)  # requests first (BACKGROUND_SHARE)
+                continue
             if free > 0:
                 try:
                     async with self.db.write() as s:
@@ -116,6 +122,21 @@ class Worker:
                 log.exception("giving back %d jobs failed", len(extra))
         return extra
 
+    async def _rest(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), min(seconds, self.poll_interval))
+        except asyncio.TimeoutError:
+            pass
+
+    def _worked(self, started: float) -> None:
+        """Account the time a job took: under request load, the worker then rests so
+        that jobs take at most BACKGROUND_SHARE of the time."""
+        if not self.db.foreground_recent():
+            return
+        now = time.monotonic()
+        owed = (now - started) * (1 - BACKGROUND_SHARE) / BACKGROUND_SHARE
+        self._rest_until = min(max(self._rest_until, now) + owed, now + 2.0)
+
     def _job_done(self, *job_ids: int) -> None:
         for job_id in job_ids:
             self._running.pop(job_id, None)
@@ -125,6 +146,7 @@ class Worker:
         """Jobs of one kind with a batch handler; what it leaves (or all of them, if it
         fails) run one by one as usual."""
         kind = jobs[0][1]
+        started = time.monotonic()
         try:
             rest = await self.batch_handlers[kind]([payload for _, _, payload, _ in jobs])
         except asyncio.CancelledError:
@@ -136,10 +158,19 @@ class Worker:
         if handled:
             async with self.db.write() as s:
                 await job_repo.finish_many(s, handled)
+        self._worked(started)
         for i in sorted(rest):
             await self._run(*jobs[i])
 
     async def _run(self, job_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+        started = time.monotonic()
+        try:
+            await self._run_one(job_id, kind, payload, attempts)
+        finally:
+            self._worked(started)
+
+    async def _run_one(self, job_id: int, kind: str, payload: dict[str, Any],
+                       attempts: int) -> None:
         handler = self.handlers.get(kind)
         try:
             if handler is None:
