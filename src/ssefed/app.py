@@ -54,8 +54,19 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
 
 
 def batch_job_handlers(handlers: Handlers) -> dict:
-    """Job kinds run many at a time: received activities (see federation/inbox_batch.py)."""
-    return {"inbox.process": partial(inbox_batch.process_batch, handlers)}
+    """Job kinds run many at a time: received activities. Plain Creates (notes) are
+    applied together by Handlers.process_many; received offers are checked and stored
+    together by federation/inbox_batch.py, which runs what remains one by one. The worker
+    runs again (with its retry policy) the positions returned."""
+
+    async def inbox_process(payloads: list[dict]) -> set[int]:
+        rest = sorted(await handlers.process_many(payloads))
+        if not rest:
+            return set()
+        results = await inbox_batch.process_batch(handlers, [payloads[i] for i in rest])
+        return {i for i, result in zip(rest, results) if result is not None}
+
+    return {"inbox.process": inbox_process}
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -104,7 +115,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
                          poll_interval=config.worker.poll_interval_seconds,
                          lock_seconds=config.worker.lock_seconds,
                          batch_handlers=batch_job_handlers(handlers))
-    app[activitypub.INBOX] = Inbox(federation, wake)
+    # Received activities queue jobs only: they wake the worker, not the deliverer.
+    app[activitypub.INBOX] = Inbox(federation, lambda: app[WORKER].wake(), deliverer.wake)
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     chains.setup(app, ChainService(federation))

@@ -95,6 +95,7 @@ class WorkerConfig:
     poll_interval_seconds: float = 1.0
     lock_seconds: int = 300
     shutdown_grace_seconds: float = 10.0
+    signing_threads: int = 2
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")
-    for section, key in [("federation", "max_redirects"), ("worker", "shutdown_grace_seconds")]:
+    for section, key in [("federation", "max_redirects"), ("worker", "shutdown_grace_seconds"),
+                         ("worker", "signing_threads")]:
         if getattr(getattr(cfg, section), key) < 0:
             raise err(section, key, "must not be negative")
 

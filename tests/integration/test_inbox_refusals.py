@@ -308,6 +308,40 @@ def test_rfc9421_signed_create_note_is_accepted_and_stored(nodes, peer):
     assert stored["content"] == "<p>Signé selon la RFC 9421</p>"
 
 
+def test_creates_arriving_together_are_each_stored_and_applied_once(nodes, peer):
+    """Forty activities posted at once (group commit, jobs applied in batches): each new
+    id is stored and applied once, a repeated one is acknowledged as a duplicate, an
+    object sent again is stored once, and a Create of an object attributed to another
+    server's actor is rejected without failing the others."""
+    target = coop_node(nodes)
+    node = target.node
+    alice = peer.add_actor("alice")
+    notes = [create_note(alice, f"Panier {i}") for i in range(36)]
+    again = dict(notes[0], id=new_id(alice, "activities"))  # same note, another activity
+    forged = create_note(alice, "Pas de moi")
+    forged["object"]["attributedTo"] = "http://elsewhere.invalid/users/bob"
+    sent = [*notes, again, forged, notes[1]]  # notes[1] twice: the same activity id
+    first_note = post_signed(target.shared_inbox, create_note(alice, "Premier"), alice)
+    assert_accepted(first_note)  # alice's key is fetched once, before the burst
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda doc: post_signed(target.shared_inbox, doc, alice), sent))
+
+    assert [a.status_code for a in answers] == [202] * len(sent)
+    assert sorted(a.json()["status"] for a in answers).count("ignored") == 1
+    assert target.stored() == 1 + 36 + 2
+    states = node.wait_for("SELECT state, count(*) FROM inbox_items GROUP BY state ORDER BY state",
+                           lambda rows: "pending" not in dict(rows))
+    assert dict(states) == {"processed": 1 + 36 + 1, "rejected": 1}
+    assert node.sql("SELECT error FROM inbox_items WHERE ap_id = :id", id=forged["id"]) == [
+        ("object.attributedTo: the object does not belong to the actor",)]
+    objects = node.sql("SELECT ap_id, count(*) FROM remote_objects GROUP BY ap_id")
+    assert len(objects) == 1 + 36 and all(n == 1 for _, n in objects)
+    assert (forged["object"]["id"], 1) not in objects
+    assert node.wait_for("SELECT count(*) FROM jobs WHERE kind = 'inbox.process' "
+                         "AND state <> 'done'", [(0,)]) == [(0,)]
+
+
 def test_rotated_key_is_accepted_after_one_refetch_of_the_actor(nodes, peer):
     target = coop_node(nodes)
     node = target.node

@@ -9,14 +9,18 @@ also queue on an asyncio lock: one writer at a time, without busy-waiting.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
+import sqlite3
+import time
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 
 # Set in the tasks of background workers: on SQLite their write transactions give way to
@@ -27,6 +31,24 @@ BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("ssefed_backgr
 
 
 BACKGROUND_PATIENCE = 0.05  # seconds a background writer lets requests go first
+# While requests are being answered (one came in the last FOREGROUND_RECENT seconds),
+# background jobs take at most this share of the time: the inbox keeps accepting under
+# load, and what it queued is applied as soon as the load eases.
+BACKGROUND_SHARE = 0.1
+FOREGROUND_RECENT = 0.2
+
+T = TypeVar("T")
+
+# PostgreSQL errors after which a held connection is dropped and the statement tried once
+# more on a new one (the server restarted, the socket was cut).
+_PG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError)
+try:  # asyncpg is a dependency, but keep this module importable without it
+    import asyncpg
+
+    _PG_CONNECTION_ERRORS += (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+                              asyncpg.PostgresConnectionError)
+except ImportError:  # pragma: no cover
+    pass
 
 
 class WriterLock:
@@ -90,6 +112,17 @@ class Database:
             self._write_lock = None
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._sqlite_path = (parsed.database if self.is_sqlite and parsed.database
+                             and parsed.database != ":memory:" else None)
+        # Hot-path writers (the inbox's group commit) speak to the driver directly: on
+        # SQLite one thread hop per batch on a connection of their own, on PostgreSQL one
+        # held connection and one round trip per batch, without a session around it.
+        self._raw_thread: concurrent.futures.ThreadPoolExecutor | None = None
+        self._raw_sqlite: sqlite3.Connection | None = None
+        self._raw_pg: Any = None  # a pool connection held by the hot path (PoolProxiedConnection)
+        self._raw_pg_lock = asyncio.Lock()
+        self._foreground_at = float("-inf")
 
     @staticmethod
     def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, echo: bool) -> AsyncEngine:
@@ -134,11 +167,97 @@ class Database:
             async with session.begin():
                 yield session
 
+    def note_foreground(self) -> None:
+        """A request is being answered (see BACKGROUND_SHARE)."""
+        self._foreground_at = time.monotonic()
+
+    def foreground_recent(self) -> bool:
+        return time.monotonic() - self._foreground_at < FOREGROUND_RECENT
+
+    @property
+    def has_direct_writes(self) -> bool:
+        """Whether ``sqlite_direct_write``/``pg_direct`` can be used (not for :memory:)."""
+        return not self.is_sqlite or self._sqlite_path is not None
+
+    def _sqlite_connection(self) -> sqlite3.Connection:
+        # Runs in the hot path's own thread: the connection is only ever used there.
+        if self._raw_sqlite is None:
+            conn = sqlite3.connect(self._sqlite_path, timeout=self._busy_timeout_ms / 1000,
+                                   isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", f"busy_timeout={int(self._busy_timeout_ms)}",
+                           "foreign_keys=ON", "synchronous=NORMAL"):
+                conn.execute(f"PRAGMA {pragma}")
+            self._raw_sqlite = conn
+        return self._raw_sqlite
+
+    def _sqlite_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._sqlite_connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def sqlite_direct_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` in one write transaction (BEGIN IMMEDIATE) on SQLite, in a
+        thread of its own, as one hop from the event loop; writers queue as for write()."""
+        assert self.is_sqlite and self._sqlite_path is not None and self._write_lock is not None
+        if self._raw_thread is None:
+            self._raw_thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="ssefed-sqlite-direct")
+        lock = self._write_lock
+        await lock.acquire()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._raw_thread, self._sqlite_transaction, fn)
+        finally:
+            await asyncio.shield(lock.release())
+
+    async def pg_direct(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``fn(asyncpg_connection)`` on a connection held for the hot path (one caller
+        at a time). A connection found broken is replaced and ``fn`` run once more, so
+        ``fn`` must be one atomic, idempotent statement (e.g. an INSERT ... ON CONFLICT)."""
+        assert not self.is_sqlite
+        async with self._raw_pg_lock:
+            for attempt in (1, 2):
+                if self._raw_pg is not None and self._raw_pg.driver_connection.is_closed():
+                    await self._drop_raw_pg()
+                if self._raw_pg is None:
+                    self._raw_pg = await self.write_engine.raw_connection()
+                try:
+                    return await fn(self._raw_pg.driver_connection)
+                except _PG_CONNECTION_ERRORS:
+                    await self._drop_raw_pg()
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    async def _drop_raw_pg(self) -> None:
+        raw, self._raw_pg = self._raw_pg, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                await greenlet_spawn(raw.invalidate)
+
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._raw_pg is not None:
+            async with self._raw_pg_lock:
+                raw, self._raw_pg = self._raw_pg, None
+                if raw is not None:  # back to the pool, which dispose() then closes
+                    with contextlib.suppress(Exception):
+                        await greenlet_spawn(raw.close)
+        if self._raw_thread is not None:
+            thread, self._raw_thread = self._raw_thread, None
+            conn, self._raw_sqlite = self._raw_sqlite, None
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+            thread.shutdown(wait=True)
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

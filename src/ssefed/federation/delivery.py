@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -75,6 +76,16 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 class Deliverer:
+    """Claims due deliveries in batches, keeps up to ``concurrency`` POSTs in flight
+    (``per_host`` per host) and marks finished ones in batches.
+
+    Claimed rows wait in a small local queue (at most ``concurrency`` more than are in
+    flight), so a freed slot starts the next POST at once instead of after a claim
+    transaction; finished rows are marked done by a task of their own, so claiming never
+    waits for it. Rows claimed but not started are given back on stop, or when their
+    host's circuit opens.
+    """
+
     def __init__(self, federation: Federation, *, concurrency: int = 32, per_host: int = 4,
                  poll_interval: float = 1.0, lock_seconds: int = 120,
                  policy: RetryPolicy = RetryPolicy()) -> None:
@@ -84,62 +95,119 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[int, tuple[str, asyncio.Task]] = {}
-        self._per_host: dict[str, int] = {}
+        self._queue: list[Claimed] = []  # claimed, waiting for a slot (oldest first)
+        self._per_host: dict[str, int] = {}  # POSTs in flight per host
+        self._queued_per_host: dict[str, int] = {}
+        self._queued_at: dict[int, float] = {}  # delivery id -> when claimed (monotonic)
         self._failing: dict[str, int] = {}
         self._signers: dict[int, asyncio.Future] = {}
         self._bodies: dict[int, bytes] = {}
         self._done: list[tuple[int, int]] = []
+        self._done_event = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
+        self._flush_task: asyncio.Task | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="ssefed-delivery")
+        self._flush_task = asyncio.create_task(self._flusher(), name="ssefed-delivery-done")
 
     async def _loop(self) -> None:
         BACKGROUND.set(True)  # its writes (and its jobs' tasks) give way to requests
         while not self._stopping.is_set():
-            await self._flush_done()
             self._wake.clear()  # before looking for work, so no wake-up is lost
-            free = self.concurrency - len(self._running)
-            claimed: list = []
-            # Claim in batches: one transaction per quarter of the slots, not per slot.
-            if free > 0 and (free >= max(1, self.concurrency // 4) or len(self._running) < 2):
-                full = {h for h, n in self._per_host.items() if n >= self._host_limit(h)}
-                try:
-                    async with self.db.write() as s:
-                        claimed = await activity_repo.claim_deliveries(
-                            s, limit=free, lock_seconds=self.lock_seconds,
-                            skip_locked=not self.db.is_sqlite, exclude_hosts=full)
-                except Exception:  # noqa: BLE001 - database away: wait and retry
-                    log.exception("claiming deliveries failed")
-            extra: list[int] = []
+            room = 2 * self.concurrency - len(self._running) - len(self._queue)
+            # Claim in batches: one transaction for at least half the slots, not per slot.
+            if room >= max(1, self.concurrency // 2) or (room > 0 and not self._queue
+                                                         and len(self._running) < 2):
+                claimed = await self._claim(room)
+                if claimed:
+                    self._start_queued()
+                    if len(claimed) == room:
+                        await asyncio.sleep(0)
+                        continue  # there may be more due
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        full = {h for h in set(self._per_host) | set(self._queued_per_host)
+                if self._per_host.get(h, 0) + self._queued_per_host.get(h, 0)
+                >= self._host_limit(h)}
+        try:
+            async with self.db.write() as s:
+                claimed = await activity_repo.claim_deliveries(
+                    s, limit=limit, lock_seconds=self.lock_seconds,
+                    skip_locked=not self.db.is_sqlite, exclude_hosts=full)
             missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
             if missing:
                 async with self.db.read() as s:
                     for activity_id, doc in (await activity_repo.activity_documents(
                             s, missing)).items():
                         self._remember_body(activity_id, doc)
-            for delivery in claimed:
-                if self._per_host.get(delivery.host, 0) >= self._host_limit(delivery.host):
-                    extra.append(delivery.id)  # over the host's share this round: give back
-                    continue
-                self._per_host[delivery.host] = self._per_host.get(delivery.host, 0) + 1
-                task = asyncio.create_task(self._deliver(delivery))
-                self._running[delivery.id] = (delivery.host, task)
-                task.add_done_callback(lambda _t, d=delivery.id: self._finished(d))
-            if extra:
-                async with self.db.write() as s:
-                    await activity_repo.release_deliveries(s, extra)
-            if claimed and len(claimed) == free and not extra:
-                await asyncio.sleep(0)
+        except Exception:  # noqa: BLE001 - database away: wait and retry
+            log.exception("claiming deliveries failed")
+            return []
+        held = {d.id for d in self._queue} | set(self._running)
+        surplus: list[int] = []
+        now = time.monotonic()
+        for delivery in claimed:
+            if delivery.id in held:  # its lock expired while it waited here: keep one copy
                 continue
+            if self._queued_per_host.get(delivery.host, 0) >= 2 * self._host_limit(delivery.host):
+                surplus.append(delivery.id)  # more than the host takes soon: give back
+                continue
+            self._queue.append(delivery)
+            self._queued_at[delivery.id] = now
+            self._queued_per_host[delivery.host] = self._queued_per_host.get(delivery.host, 0) + 1
+        if surplus:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval if not self._done
-                                       else 0.05)
-            except asyncio.TimeoutError:
-                pass
+                async with self.db.write() as s:
+                    await activity_repo.release_deliveries(s, surplus)
+            except Exception:  # noqa: BLE001 - they come back when their lock expires
+                log.exception("giving back %d deliveries failed", len(surplus))
+        return claimed
+
+    def _start_queued(self) -> None:
+        """Start queued deliveries while there are free slots, overall and per host."""
+        if not self._queue or len(self._running) >= self.concurrency:
+            return
+        waiting: list[Claimed] = []
+        stale = time.monotonic() - self.lock_seconds / 2
+        for i, delivery in enumerate(self._queue):
+            if len(self._running) >= self.concurrency:
+                waiting.extend(self._queue[i:])
+                break
+            if self._queued_at.get(delivery.id, 0.0) < stale:
+                # Its lock is about to expire: leave it to be claimed again later.
+                self._queued_per_host[delivery.host] -= 1
+                self._queued_at.pop(delivery.id, None)
+                continue
+            if self._per_host.get(delivery.host, 0) >= self._host_limit(delivery.host):
+                waiting.append(delivery)
+                continue
+            self._queued_per_host[delivery.host] -= 1
+            self._queued_at.pop(delivery.id, None)
+            self._per_host[delivery.host] = self._per_host.get(delivery.host, 0) + 1
+            task = asyncio.create_task(self._deliver(delivery))
+            self._running[delivery.id] = (delivery.host, task)
+            task.add_done_callback(lambda _t, d=delivery.id: self._finished(d))
+        self._queue = waiting
+
+    def _unqueue(self, host: str | None = None) -> list[int]:
+        """Take the claimed-but-not-started deliveries (of ``host``, or all) off the queue."""
+        taken = [d.id for d in self._queue if host is None or d.host == host]
+        self._queue = [d for d in self._queue if host is not None and d.host != host]
+        for delivery_id in taken:
+            self._queued_at.pop(delivery_id, None)
+        if host is None:
+            self._queued_per_host.clear()
+        else:
+            self._queued_per_host.pop(host, None)
+        return taken
 
     def _host_limit(self, host: str) -> int:
         # A failing host gets one request at a time: the probe.
@@ -149,6 +217,8 @@ class Deliverer:
         host, _ = self._running.pop(delivery_id, ("", None))
         if host:
             self._per_host[host] = max(0, self._per_host.get(host, 1) - 1)
+        if not self._stopping.is_set():
+            self._start_queued()  # the freed slot goes to the next claimed delivery now
         self._wake.set()
 
     async def _signer(self, actor_id: int) -> Signer:
@@ -196,6 +266,7 @@ class Deliverer:
             error = repr(exc)
         if status is not None and 200 <= status < 300:
             self._done.append((d.id, status))
+            self._done_event.set()
             if self._failing.pop(d.host, 0) or d.host in self.fed.down_hosts:
                 self.fed.back_up(d.host)
                 async with self.db.write() as s:
@@ -230,6 +301,10 @@ class Deliverer:
                 open_for = self.policy.open_for(failures)
                 await host_repo.record_failure(
                     s, d.host, now + timedelta(seconds=open_for) if open_for else None)
+                if open_for:  # the circuit is open: what we hold for the host waits too
+                    held = self._unqueue(d.host)
+                    if held:
+                        await activity_repo.release_deliveries(s, held)
         log.info("delivery %s to %s: %s; retry in %.0f s", d.id, d.inbox, error, delay)
 
     async def _dead(self, d: Claimed, status: int | None, error: str) -> None:
@@ -248,12 +323,30 @@ class Deliverer:
                 await s.execute(update(Actor).where(Actor.id.in_(gone))
                                 .values(deleted_at=utcnow()))
 
+    async def _flusher(self) -> None:
+        """Mark finished deliveries done, all those finished since the last time in one
+        transaction, as soon as the previous one is committed."""
+        BACKGROUND.set(True)
+        while not self._stopping.is_set():
+            await self._done_event.wait()
+            self._done_event.clear()
+            try:
+                await self._flush_done()
+            except Exception:  # noqa: BLE001 - database away: keep them, try again
+                log.exception("marking deliveries done failed")
+                await asyncio.sleep(self.poll_interval)
+
     async def _flush_done(self) -> None:
         if not self._done:
             return
         done, self._done = self._done, []
-        async with self.db.write() as s:
-            await activity_repo.finish_deliveries(s, done)
+        try:
+            async with self.db.write() as s:
+                await activity_repo.finish_deliveries(s, done)
+        except BaseException:
+            self._done[:0] = done
+            self._done_event.set()
+            raise
 
     async def reclaim_own(self) -> None:
         """At start: rows left 'running' by a previous run of this node (killed mid-delivery)
@@ -265,8 +358,12 @@ class Deliverer:
     async def stop(self, grace: float) -> None:
         self._stopping.set()
         self._wake.set()
+        self._done_event.set()
         if self._loop_task is not None:
             await self._loop_task
+        if self._flush_task is not None:
+            await self._flush_task
+        queued = self._unqueue()
         tasks = {d: t for d, (_, t) in self._running.items()}
         if tasks:
             await asyncio.wait(list(tasks.values()), timeout=grace)
@@ -276,7 +373,7 @@ class Deliverer:
         if unfinished:
             await asyncio.gather(*(tasks[d] for d in unfinished), return_exceptions=True)
         await self._flush_done()
-        if unfinished:
+        if unfinished or queued:
             async with self.db.write() as s:
-                await activity_repo.release_deliveries(s, unfinished)
+                await activity_repo.release_deliveries(s, unfinished + queued)
 

@@ -184,15 +184,7 @@ class Handlers:
         await self._store_object(obj, activity.actor)
 
     async def _store_object(self, obj: dict[str, Any], actor_iri: str | None) -> None:
-        object_id = obj.get("id")
-        if not isinstance(object_id, str) or not object_id.startswith(("https://", "http://")):
-            raise ValueError("object.id: missing or not an http(s) IRI")
-        attributed = from_as.first_id(obj.get("attributedTo")) or actor_iri
-        if not same_origin(attributed, actor_iri) or not same_origin(object_id, actor_iri):
-            raise ValueError("object.attributedTo: the object does not belong to the actor")
-        object_type = obj.get("type")
-        if isinstance(object_type, list):
-            object_type = next((t for t in object_type if isinstance(t, str)), "Object")
+        object_id, object_type, attributed = _checked_object(obj, actor_iri)
         proposal = None
         if proposals.is_proposal(obj):  # an offer or demand: structured data, checked
             proposals.check_schema("offer", obj)
@@ -203,14 +195,49 @@ class Handlers:
         async with self.db.write() as s:
             if proposal is not None:
                 await offer_repo.upsert_remote(s, author.id, proposal, obj)
-            row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == object_id))
-            if row is None:
-                s.add(RemoteObject(ap_id=object_id, type=str(object_type or "Object")[:64],
-                                   attributed_to=attributed, ap_json=obj))
-            elif row.attributed_to != attributed:
-                raise ValueError("object.attributedTo: the object belongs to another actor")
-            else:
-                row.ap_json, row.type, row.deleted_at = obj, str(object_type or row.type)[:64], None
+            await _write_object(s, obj, object_id, object_type, attributed)
+
+    async def process_many(self, payloads: list[dict[str, Any]]) -> set[int]:
+        """Job entry point for a batch of ``inbox.process`` jobs: the common case (a Create
+        of a plain object sent by its own author) is applied for all of them in one
+        transaction, with their items marked in it. Returns the positions of the payloads
+        left to ``process`` (other verbs, offers, objects to fetch), one by one."""
+        async with self.db.read() as s:
+            items = await inbox_repo.get_many(s, [int(p["item"]) for p in payloads])
+        rest: set[int] = set()
+        simple: list[tuple[InboxItem, dict[str, Any], str, str, str | None]] = []
+        outcomes: list[tuple[int, str, str | None]] = []
+        for i, payload in enumerate(payloads):
+            item = items.get(int(payload["item"]))
+            if item is None or item.state != "pending":
+                continue  # already applied (a job run twice)
+            try:
+                activity = from_as.parse_activity(item.ap_json)
+            except (from_as.ParseError, ValueError) as exc:
+                outcomes.append((item.id, "rejected", str(exc)))
+                continue
+            obj = activity.object
+            if (activity.type != "Create" or obj is None or proposals.is_proposal(obj)
+                    or not same_origin(obj.get("id") or activity.actor, activity.actor)):
+                rest.add(i)
+                continue
+            try:
+                simple.append((item, obj, *_checked_object(obj, activity.actor)))
+            except ValueError as exc:
+                outcomes.append((item.id, "rejected", str(exc)))
+        if simple or outcomes:
+            async with self.db.write() as s:
+                known = {row.ap_id: row for row in await s.scalars(
+                    select(RemoteObject).where(RemoteObject.ap_id.in_(
+                        {object_id for _, _, object_id, _, _ in simple})))} if simple else {}
+                for item, obj, object_id, object_type, attributed in simple:
+                    try:
+                        await _write_object(s, obj, object_id, object_type, attributed, known)
+                        outcomes.append((item.id, "processed", None))
+                    except ValueError as exc:  # raised before anything was written
+                        outcomes.append((item.id, "rejected", str(exc)))
+                await inbox_repo.mark_many(s, outcomes)
+        return rest
 
     async def delete(self, activity: from_as.Activity) -> None:
         target = activity.object_id
@@ -287,6 +314,42 @@ class Handlers:
             if exists is None:
                 s.add(Interaction(ap_id=activity.id, type=type_, actor_ap_id=activity.actor,
                                   object_ap_id=activity.object_id))
+
+
+def _checked_object(obj: dict[str, Any], actor_iri: str | None) -> tuple[str, str | None, str]:
+    """(id, type, attributedTo) of an object the actor may store, or ValueError saying why."""
+    object_id = obj.get("id")
+    if not isinstance(object_id, str) or not object_id.startswith(("https://", "http://")):
+        raise ValueError("object.id: missing or not an http(s) IRI")
+    attributed = from_as.first_id(obj.get("attributedTo")) or actor_iri
+    if not same_origin(attributed, actor_iri) or not same_origin(object_id, actor_iri):
+        raise ValueError("object.attributedTo: the object does not belong to the actor")
+    object_type = obj.get("type")
+    if isinstance(object_type, list):
+        object_type = next((t for t in object_type if isinstance(t, str)), "Object")
+    return object_id, object_type, attributed
+
+
+async def _write_object(s, obj: dict[str, Any], object_id: str, object_type: str | None,
+                        attributed: str, known: dict[str, RemoteObject] | None = None
+                        ) -> None:  # noqa: ANN001
+    """Insert or refresh a received object; ValueError (nothing written) when another
+    actor's object has that id. ``known``: the stored objects of a batch, read at once
+    (objects added here join it)."""
+    if known is None:
+        row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == object_id))
+    else:
+        row = known.get(object_id)
+    if row is None:
+        row = RemoteObject(ap_id=object_id, type=str(object_type or "Object")[:64],
+                           attributed_to=attributed, ap_json=obj)
+        s.add(row)
+        if known is not None:
+            known[object_id] = row
+    elif row.attributed_to != attributed:
+        raise ValueError("object.attributedTo: the object belongs to another actor")
+    else:
+        row.ap_json, row.type, row.deleted_at = obj, str(object_type or row.type)[:64], None
 
 
 async def send_accept(s, local: Actor, follower: Actor, follow_json: dict[str, Any],

@@ -97,12 +97,30 @@ def _fail(reason: Failure, detail: str = "") -> VerificationError:
     return VerificationError(reason, detail)
 
 
-def _headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Lower-case names, trim values, join repeated fields with ", " (multidicts too)."""
+class NormalizedHeaders(dict):
+    """Header fields as the signature code reads them (see normalize_headers). Parsing the
+    signature remembers its result here, so verify() on the same object need not parse
+    it again."""
+
+    __slots__ = ("signature_info",)
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.signature_info: SignedRequestInfo | None = None
+
+
+def normalize_headers(headers: Mapping[str, str]) -> NormalizedHeaders:
+    """Lower-case names, trim values, join repeated fields with ", " (multidicts too).
+    Pass the result to parse_signature and verify to normalise only once per request."""
+    if type(headers) is NormalizedHeaders:
+        return headers
     out: dict[str, list[str]] = {}
     for name, value in headers.items():
         out.setdefault(name.lower(), []).append(str(value).strip(" \t"))
-    return {name: ", ".join(values) for name, values in out.items()}
+    return NormalizedHeaders((name, ", ".join(values)) for name, values in out.items())
+
+
+_headers = normalize_headers
 
 
 def _merge(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
@@ -121,6 +139,7 @@ class _Url(NamedTuple):
         return self.path + (f"?{self.query}" if self.query else "")
 
 
+@functools.lru_cache(maxsize=1024)  # the same few inbox URLs, request after request
 def _url(url: str) -> _Url:
     parts = urlsplit(url)
     if not parts.scheme or not parts.hostname:
@@ -366,14 +385,19 @@ def parse_signature(method: str, url: str, headers: Mapping[str, str]) -> Signed
     Signature`` draft-cavage). Raises VerificationError: NO_SIGNATURE, MALFORMED, UNSUPPORTED_ALGORITHM.
     """
     h = _headers(headers)
+    if h.signature_info is not None:
+        return h.signature_info
     if "signature-input" in h:
-        return _parse_rfc9421(h)
-    if "signature" in h:
-        return _parse_cavage(h["signature"])
-    scheme, _, rest = h.get("authorization", "").partition(" ")
-    if scheme.lower() == "signature":
-        return _parse_cavage(rest)
-    raise _fail(Failure.NO_SIGNATURE)
+        info = _parse_rfc9421(h)
+    elif "signature" in h:
+        info = _parse_cavage(h["signature"])
+    else:
+        scheme, _, rest = h.get("authorization", "").partition(" ")
+        if scheme.lower() != "signature":
+            raise _fail(Failure.NO_SIGNATURE)
+        info = _parse_cavage(rest)
+    h.signature_info = info
+    return info
 
 
 # --- signature bases -----------------------------------------------------------------------
@@ -503,6 +527,11 @@ def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes 
 
 # --- verification --------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=256)  # requests sent in the same second share their Date
+def _http_date(value: str) -> datetime:
+    return _utc(email.utils.parsedate_to_datetime(value))
+
+
 def _check_time(t: datetime, now: datetime, window: int, what: str) -> None:
     if abs((now - t).total_seconds()) > window:
         raise _fail(Failure.EXPIRED, f"{what} {t.isoformat()} is more than {window}s from now")
@@ -535,10 +564,10 @@ def _check_policy(info: SignedRequestInfo, method: str, u: _Url, h: Mapping[str,
         _check_time(datetime.fromtimestamp(info.created, timezone.utc), now, window, "created")
     else:
         try:
-            date = email.utils.parsedate_to_datetime(h.get("date", ""))
+            date = _http_date(h.get("date", ""))
         except (TypeError, ValueError):
             raise _fail(Failure.MALFORMED, f"Date {h.get('date')!r}") from None
-        _check_time(_utc(date), now, window, "Date")
+        _check_time(date, now, window, "Date")
     if info.expires is not None and info.expires < now.timestamp():
         raise _fail(Failure.EXPIRED, f"expired at {info.expires}")
 

@@ -43,6 +43,17 @@ def _reason(exc: httpsig.VerificationError) -> str:
     return f"{exc.reason.value}: {exc.detail}" if exc.detail else exc.reason.value
 
 
+def _as_text(body: bytes) -> str | None:
+    """The received JSON as text, to be stored as it came (None: let the store serialise
+    the parsed document: a body json.loads read in another encoding, or with a BOM)."""
+    if json.detect_encoding(body) != "utf-8":
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:  # json.loads let lone surrogates through
+        return None
+
+
 @dataclass(frozen=True)
 class KnownKey:
     """A verified actor's key, as cached in memory: id, SPKI PEM, the actor listing it."""
@@ -60,15 +71,22 @@ class Received:
 
 
 class Inbox:
-    def __init__(self, federation: Federation, wake=None) -> None:  # noqa: ANN001
+    def __init__(self, federation: Federation, wake=None, wake_deliveries=None) -> None:  # noqa: ANN001
+        """``wake``: new jobs were queued (the worker); ``wake_deliveries``: deliveries
+        became due (a failing host was heard from)."""
         self.fed = federation
         self.db = federation.db
         self.wake = wake or (lambda: None)
+        self.wake_deliveries = wake_deliveries or (lambda: None)
         self._refetched: dict[str, float] = {}  # key id -> last refetch (rotation)
         self._keys: dict[str, tuple[KnownKey, float]] = {}  # key id -> (key, cached at)
-        self.writer = InboxWriter(federation.db, federation.is_down, federation.back_up)
+        self.writer = InboxWriter(federation.db, federation.is_down, self._host_back)
         self._missed: dict[str, float] = {}  # key id -> last fetch that did not list it
         self._inflight: dict[str, asyncio.Future] = {}
+
+    def _host_back(self, host: str) -> None:
+        self.fed.back_up(host)
+        self.wake_deliveries()
 
     async def receive(self, method: str, url: str, headers: Mapping[str, str],
                       body: bytes) -> Received:
@@ -98,6 +116,8 @@ class Inbox:
                 # Delete floods: never verify or fetch for an actor we never stored.
                 return Received(False, None, "Delete from an unknown actor: dropped")
 
+        # Normalised once: parsing and verifying the signature below share it.
+        headers = httpsig.normalize_headers(headers)
         try:
             info = httpsig.parse_signature(method, url, headers)
         except httpsig.VerificationError as exc:
@@ -119,7 +139,8 @@ class Inbox:
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
         item_id = await self.writer.store(
             {"ap_id": ap_id, "type": activity.type[:64], "actor_ap_id": activity.actor,
-             "key_id": info.key_id, "ap_json": doc}, actor_host)
+             "key_id": info.key_id, "ap_json": doc, "ap_json_text": _as_text(body)},
+            actor_host)
         self.wake()
         if item_id is None:
             return Received(False, None, "duplicate activity id: already received")

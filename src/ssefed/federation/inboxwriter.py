@@ -4,12 +4,15 @@ transaction, and each request answers 202 only once its row is committed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Awaitable, Callable
 
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import hosts as host_repo
 from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.session import Database
+
+log = logging.getLogger("ssefed.inbox")
 
 MAX_BATCH = 256
 
@@ -22,33 +25,69 @@ class InboxWriter:
         self._task: asyncio.Task | None = None
 
     def store(self, row: dict[str, Any], host: str) -> Awaitable[int | None]:
-        """Queue a row (InboxItem columns); the result is its id, or None for a duplicate."""
+        """Queue a row (InboxItem columns, and optionally ``ap_json_text``: the document as
+        JSON text); the result is its id, or None for a duplicate."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.db.note_foreground()
         self._queue.append((row, host, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return future
 
+    async def _insert(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        if self.db.has_direct_writes:
+            return await inbox_repo.store_batch(self.db, rows)
+        async with self.db.write() as s:
+            return await inbox_repo.add_batch(s, rows)
+
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            back = {host for _, host, _ in batch if self.is_down(host)}
             try:
-                async with self.db.write() as s:
-                    inserted = await inbox_repo.add_batch(s, [row for row, _, _ in batch])
-                    for host in back:  # a host heard from again: its deliveries are due now
-                        if await host_repo.heard_from(s, host):
-                            await activity_repo.retry_host_now(s, host)
-            except BaseException as exc:  # noqa: BLE001 - every waiting request learns it
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            for host in back:
-                self.on_back(host)
+                inserted = await self._insert([row for row, _, _ in batch])
+            except asyncio.CancelledError as exc:
+                self._fail(batch, exc)
+                raise
+            except Exception as exc:  # noqa: BLE001 - every waiting request learns it
+                if len(batch) == 1:
+                    self._fail(batch, exc)
+                    continue
+                # One bad row must not fail the others: store them one by one.
+                log.warning("storing %d received activities together failed (%r); "
+                            "storing them one by one", len(batch), exc)
+                inserted = {}
+                for entry in batch:
+                    try:
+                        inserted.update(await self._insert([entry[0]]))
+                    except asyncio.CancelledError as one:
+                        self._fail(batch, one)
+                        raise
+                    except Exception as one:  # noqa: BLE001
+                        self._fail([entry], one)
             for row, _, future in batch:
                 if not future.done():
                     # only the first of two identical ids in a batch gets the row
                     future.set_result(inserted.pop(row["ap_id"], None))
+            back = {host for _, host, _ in batch if self.is_down(host)}
+            if back:
+                await self._heard_from(back)
+
+    async def _heard_from(self, hosts: set[str]) -> None:
+        """Hosts we failed to deliver to sent us something: their deliveries are due now."""
+        try:
+            async with self.db.write() as s:
+                for host in hosts:
+                    if await host_repo.heard_from(s, host):
+                        await activity_repo.retry_host_now(s, host)
+        except Exception:  # noqa: BLE001 - the activities are stored; retries come anyway
+            log.exception("marking %s as heard from failed", ", ".join(sorted(hosts)))
+            return
+        for host in hosts:
+            self.on_back(host)
+
+    @staticmethod
+    def _fail(batch: list[tuple[dict[str, Any], str, asyncio.Future]],
+              exc: BaseException) -> None:
+        for _, _, future in batch:
+            if not future.done():
+                future.set_exception(exc)

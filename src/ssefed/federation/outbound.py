@@ -18,10 +18,7 @@ from ssefed.vocab import to_as
 async def follower_inboxes(s: AsyncSession, actor: Actor) -> list[str]:
     """Where to deliver to an actor's followers: one shared inbox per host when the
     followers have one, their own inbox otherwise."""
-    inboxes: list[str] = []
-    for _, inbox, shared in await follow_repo.follower_inboxes(s, actor.id):
-        inboxes.append(shared or inbox)
-    return list(dict.fromkeys(inboxes))
+    return await follow_repo.delivery_inboxes(s, actor.id)
 
 
 async def publish(s: AsyncSession, actor: Actor, doc: dict[str, Any], *, inboxes: list[str],

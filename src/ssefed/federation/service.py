@@ -36,7 +36,8 @@ class Federation:
             allow_private=fed.allow_private_addresses, timeout=fed.fetch_timeout_seconds,
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
             max_redirects=fed.max_redirects, spec_for=self._specs.get,
-            remember_spec=self._remember_spec, is_blocked=self.is_blocked)
+            remember_spec=self._remember_spec, is_blocked=self.is_blocked,
+            signing_threads=config.worker.signing_threads)
         self._instance_signer: Signer | None = None
         self.down_hosts: set[str] = set()  # hosts failing deliveries (in-memory view)
 

@@ -188,8 +188,18 @@ async def inbox(request: web.Request) -> web.Response:
         received = await request.app[INBOX].receive(request.method, url, request.headers, body)
     except Refusal as refusal:
         raise Problem(refusal.status, refusal.title, refusal.detail) from None
-    return web.json_response({"status": "accepted" if received.accepted else "ignored",
-                              "detail": received.note}, status=202)
+    key = (received.accepted, received.note)
+    answer = _RECEIVED.get(key)
+    if answer is None:  # the few possible answers, serialised once
+        answer = json.dumps({"status": "accepted" if received.accepted else "ignored",
+                             "detail": received.note}).encode()
+        if len(_RECEIVED) < 64:
+            _RECEIVED[key] = answer
+    return web.Response(body=answer, status=202, content_type="application/json",
+                        charset="utf-8")
+
+
+_RECEIVED: dict[tuple[bool, str], bytes] = {}
 
 
 async def offer_page(request: web.Request) -> web.Response:

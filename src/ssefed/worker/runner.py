@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
 from ssefed.db.base import utcnow
 from ssefed.db.repos import jobs as job_repo
-from ssefed.db.session import BACKGROUND, Database
+from ssefed.db.session import BACKGROUND, BACKGROUND_SHARE, Database
 from ssefed.worker.retry import next_delay
 
 log = logging.getLogger("ssefed.worker")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-# Runs many jobs of one kind at once; returns, per job, None (done) or its failure.
-BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[list[BaseException | None]]]
-BATCH_SIZE = 500
-# Two batches in flight: one reads and checks its activities while the other writes.
-MAX_BATCHES = 2
+# Applies many jobs of one kind at once; returns the positions of those it left to the
+# kind's one-job handler (which then runs them one by one, each with its own retries).
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[set[int]]]
+BATCH_SIZE = 32
 
 
 class PermanentError(Exception):
@@ -34,17 +34,20 @@ class PermanentError(Exception):
 class Worker:
     def __init__(self, db: Database, handlers: dict[str, Handler], *, concurrency: int = 4,
                  poll_interval: float = 1.0, lock_seconds: int = 300,
-                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+                 batch_handlers: dict[str, BatchHandler] | None = None,
+                 batch_size: int = BATCH_SIZE) -> None:
+        """``batch_handlers``: kinds whose due jobs run up to ``batch_size`` at a time in one
+        slot (claimed, applied and finished with one transaction each, not one per job)."""
         self.db, self.handlers = db, handlers
-        # Kinds run in batches (at most MAX_BATCHES tasks at a time), beside the single jobs.
         self.batch_handlers = batch_handlers or {}
-        self._batch: dict[int, asyncio.Task] = {}
+        self.batch_size = max(1, batch_size)
         self.concurrency, self.poll_interval, self.lock_seconds = (
             concurrency, poll_interval, lock_seconds)
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._running: dict[int, asyncio.Task] = {}
         self._loop_task: asyncio.Task | None = None
+        self._rest_until = 0.0  # while requests are answered, no claims before (monotonic)
 
     def wake(self) -> None:
         """New work was queued: look for it now rather than at the next poll."""
@@ -57,87 +60,117 @@ class Worker:
         BACKGROUND.set(True)  # its writes (and its jobs' tasks) give way to requests
         while not self._stopping.is_set():
             self._wake.clear()  # before looking for work, so no wake-up is lost
-            while self.batch_handlers and len(set(self._batch.values())) < MAX_BATCHES:
-                batch = await self._claim(BATCH_SIZE, kinds=list(self.batch_handlers))
-                if not batch:
-                    break
-                task = asyncio.create_task(self._run_batch(batch))
-                for job in batch:
-                    self._batch[job.id] = task
-                task.add_done_callback(
-                    lambda _t, ids=[j.id for j in batch]: self._batch_done(ids))
-                if len(batch) < BATCH_SIZE:
-                    break
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(set(self._running.values()))
             claimed = []
+            rest = self._rest_until - time.monotonic()
+            if free > 0 and rest > 0 and self.db.foreground_recent():
+                await self._rest(rest)  # requests first (BACKGROUND_SHARE)
+                continue
             if free > 0:
-                claimed = await self._claim(free, exclude=list(self.batch_handlers))
-                # (by exclusion, not by the kinds it knows: a job of an unknown kind is
-                # claimed and marked dead, not left pending for ever)
-            for job in claimed:
-                task = asyncio.create_task(self._run(job.id, job.kind, job.payload, job.attempts))
-                self._running[job.id] = task
-                task.add_done_callback(lambda _t, jid=job.id: self._job_done(jid))
-            if claimed and len(claimed) == free:
+                try:
+                    async with self.db.write() as s:
+                        claimed = await job_repo.claim(
+                            s, limit=free, lock_seconds=self.lock_seconds,
+                            skip_locked=not self.db.is_sqlite)
+                        batched = {j.kind for j in claimed} & set(self.batch_handlers)
+                        if batched:  # fill the batches up, in the same transaction
+                            claimed += await job_repo.claim(
+                                s, limit=self.batch_size * len(batched)
+                                - sum(j.kind in batched for j in claimed), kinds=batched,
+                                lock_seconds=self.lock_seconds,
+                                skip_locked=not self.db.is_sqlite)
+                except Exception:  # database away: log, wait, try again
+                    log.exception("claiming jobs failed")
+            extra = await self._start(claimed, free)
+            if claimed and len(claimed) >= free and not extra:
                 continue  # there may be more due: claim again as soon as a slot frees
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
 
-    async def _claim(self, limit: int, **filters: Any) -> list:
-        try:
-            async with self.db.write() as s:
-                return await job_repo.claim(s, limit=limit, lock_seconds=self.lock_seconds,
-                                            skip_locked=not self.db.is_sqlite, **filters)
-        except Exception:  # database away: log, wait, try again
-            log.exception("claiming jobs failed")
-            return []
-
-    def _batch_done(self, job_ids: list[int]) -> None:
-        for job_id in job_ids:
-            self._batch.pop(job_id, None)
-        self._wake.set()
-
-    async def _run_batch(self, jobs: list) -> None:
-        by_kind: dict[str, list] = {}
-        for job in jobs:
-            by_kind.setdefault(job.kind, []).append(job)
-        for kind, group in by_kind.items():
-            try:
-                results = await self.batch_handlers[kind]([j.payload for j in group])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the whole batch is retried by policy
-                results = [exc] * len(group)
-            done = [j.id for j, r in zip(group, results) if r is None]
-            if done:
-                async with self.db.write() as s:
-                    await job_repo.finish_many(s, done)
-            for job, result in zip(group, results):
-                if result is not None:
-                    await self._failed(job.id, kind, job.attempts, result)
-
-    async def _failed(self, job_id: int, kind: str, attempts: int, exc: BaseException) -> None:
-        if isinstance(exc, PermanentError):
-            log.warning("job %s (%s) failed for good: %s", job_id, kind, exc)
-            async with self.db.write() as s:
-                await job_repo.kill(s, job_id, str(exc))
-            return
-        delay = next_delay(attempts)
-        log.warning("job %s (%s) attempt %d failed: %r", job_id, kind, attempts, exc)
-        async with self.db.write() as s:
-            if delay is None:
-                await job_repo.kill(s, job_id, repr(exc))
+    async def _start(self, claimed: list, free: int) -> list[int]:
+        """Start the claimed jobs in at most ``free`` tasks (a batch of one kind is one
+        task); jobs beyond that are given back. Returns those given back."""
+        units: list[list] = []
+        batches: dict[str, list] = {}
+        for job in claimed:
+            if job.kind in self.batch_handlers:
+                batch = batches.get(job.kind)
+                if batch is None or len(batch) >= self.batch_size:
+                    batch = batches[job.kind] = []
+                    units.append(batch)
+                batch.append(job)
             else:
-                await job_repo.retry_at(s, job_id, utcnow() + timedelta(seconds=delay),
-                                        repr(exc))
+                units.append([job])
+        extra = [job.id for unit in units[free:] for job in unit]
+        for unit in units[:free]:
+            jobs = [(job.id, job.kind, job.payload, job.attempts) for job in unit]
+            if len(jobs) == 1:
+                task = asyncio.create_task(self._run(*jobs[0]))
+            else:
+                task = asyncio.create_task(self._run_batch(jobs))
+            ids = [job_id for job_id, _, _, _ in jobs]
+            for job_id in ids:
+                self._running[job_id] = task
+            task.add_done_callback(lambda _t, ids=ids: self._job_done(*ids))
+        if extra:
+            try:
+                async with self.db.write() as s:
+                    await job_repo.release(s, extra)
+            except Exception:  # noqa: BLE001 - they are claimed again when their lock expires
+                log.exception("giving back %d jobs failed", len(extra))
+        return extra
 
-    def _job_done(self, job_id: int) -> None:
-        self._running.pop(job_id, None)
+    async def _rest(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), min(seconds, self.poll_interval))
+        except asyncio.TimeoutError:
+            pass
+
+    def _worked(self, started: float) -> None:
+        """Account the time a job took: under request load, the worker then rests so
+        that jobs take at most BACKGROUND_SHARE of the time."""
+        if not self.db.foreground_recent():
+            return
+        now = time.monotonic()
+        owed = (now - started) * (1 - BACKGROUND_SHARE) / BACKGROUND_SHARE
+        self._rest_until = min(max(self._rest_until, now) + owed, now + 2.0)
+
+    def _job_done(self, *job_ids: int) -> None:
+        for job_id in job_ids:
+            self._running.pop(job_id, None)
         self._wake.set()
+
+    async def _run_batch(self, jobs: list[tuple[int, str, dict[str, Any], int]]) -> None:
+        """Jobs of one kind with a batch handler; what it leaves (or all of them, if it
+        fails) run one by one as usual."""
+        kind = jobs[0][1]
+        started = time.monotonic()
+        try:
+            rest = await self.batch_handlers[kind]([payload for _, _, payload, _ in jobs])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the one-job path retries each by policy
+            log.exception("batch of %d %s jobs failed; running them one by one", len(jobs), kind)
+            rest = set(range(len(jobs)))
+        handled = [job[0] for i, job in enumerate(jobs) if i not in rest]
+        if handled:
+            async with self.db.write() as s:
+                await job_repo.finish_many(s, handled)
+        self._worked(started)
+        for i in sorted(rest):
+            await self._run(*jobs[i])
 
     async def _run(self, job_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+        started = time.monotonic()
+        try:
+            await self._run_one(job_id, kind, payload, attempts)
+        finally:
+            self._worked(started)
+
+    async def _run_one(self, job_id: int, kind: str, payload: dict[str, Any],
+                       attempts: int) -> None:
         handler = self.handlers.get(kind)
         try:
             if handler is None:
@@ -145,8 +178,20 @@ class Worker:
             await handler(payload)
         except asyncio.CancelledError:
             raise
+        except PermanentError as exc:
+            log.warning("job %s (%s) failed for good: %s", job_id, kind, exc)
+            async with self.db.write() as s:
+                await job_repo.kill(s, job_id, str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - any failure is retried by policy
-            await self._failed(job_id, kind, attempts, exc)
+            delay = next_delay(attempts)
+            log.warning("job %s (%s) attempt %d failed: %r", job_id, kind, attempts, exc)
+            async with self.db.write() as s:
+                if delay is None:
+                    await job_repo.kill(s, job_id, repr(exc))
+                else:
+                    await job_repo.retry_at(s, job_id, utcnow() + timedelta(seconds=delay),
+                                            repr(exc))
             return
         async with self.db.write() as s:
             await job_repo.finish(s, job_id)
@@ -157,11 +202,10 @@ class Worker:
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        running = {**self._running, **self._batch}
-        pending = set(running.values())
+        pending = list(set(self._running.values()))
         if pending:
             await asyncio.wait(pending, timeout=grace)
-        unfinished = {jid: t for jid, t in running.items() if not t.done()}
+        unfinished = {jid: t for jid, t in self._running.items() if not t.done()}
         for task in set(unfinished.values()):
             task.cancel()
         if unfinished:
