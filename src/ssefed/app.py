@@ -19,7 +19,8 @@ from ssefed.federation.delivery import Deliverer, RetryPolicy
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, claim, health, pages, wellknown
+from ssefed.graph.service import Sparql
+from ssefed.web import activitypub, c2s, claim, health, pages, sparql, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -91,6 +92,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
                          lock_seconds=config.worker.lock_seconds)
     app[activitypub.INBOX] = Inbox(federation, wake)
     app[pages.TEMPLATES] = pages.make_templates()
+    app[sparql.SPARQL] = Sparql(config, db)
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     app.router.add_get("/", pages.home)
     app.router.add_get("/healthz", health.healthz)
@@ -112,6 +114,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/actors/{handle}/following", activitypub.following)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
     app.router.add_get("/offers/{id}", activitypub.offer_page)
+    app.router.add_get("/sparql", sparql.sparql)
+    app.router.add_post("/sparql", sparql.sparql)
     app.router.add_get("/claim/{secret}", claim.claim_form)
     app.router.add_post("/claim/{secret}", claim.claim_submit)
     return app

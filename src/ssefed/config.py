@@ -98,6 +98,14 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class SparqlConfig:
+    timeout_seconds: float = 10.0
+    max_memory_mb: int = 1024
+    max_results: int = 10000
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
 class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -105,6 +113,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
+    sparql: SparqlConfig = field(default_factory=SparqlConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -128,6 +137,7 @@ SECTIONS: dict[str, type] = {
     "admin": AdminConfig,
     "federation": FederationConfig,
     "worker": WorkerConfig,
+    "sparql": SparqlConfig,
 }
 
 
@@ -228,7 +238,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("worker", "concurrency"), ("worker", "poll_interval_seconds"),
                 ("worker", "delivery_concurrency"), ("worker", "delivery_per_host"),
                 ("worker", "delivery_retry_base_seconds"), ("worker", "delivery_give_up_seconds"),
-                ("worker", "lock_seconds")]
+                ("worker", "lock_seconds"), ("sparql", "timeout_seconds"),
+                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

@@ -43,7 +43,8 @@ class Actor(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # remote: last fetched
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
     keys: Mapped[list[ActorKey]] = relationship(back_populates="actor", lazy="raise")
 
@@ -99,6 +100,9 @@ class Organisation(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32), default="admin")
     source_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # the SPARQL projection follows changes by this column (and the actor's updated_at)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
 
 class Offer(Base):
@@ -136,7 +140,8 @@ class Offer(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     inputs: Mapped[list[OfferInput]] = relationship(
@@ -288,7 +293,8 @@ class RemoteObject(Base):
     attributed_to: Mapped[str | None] = mapped_column(IRI, index=True)
     ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

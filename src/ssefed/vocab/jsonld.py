@@ -38,7 +38,7 @@ from ssefed.paths import SCHEMAS_DIR
 __all__ = [
     "AS_CONTEXT", "CONTEXTS", "CONTEXTS_DIR", "ContextNotBundled", "SSEFED_CONTEXT",
     "document_loader", "expand", "expand_tolerant", "jsonld_options", "load_context",
-    "to_rdf_graph",
+    "to_rdf_graph", "to_rdf_triples",
 ]  # fmt: skip
 
 CONTEXTS_DIR = SCHEMAS_DIR / "contexts"
@@ -263,13 +263,12 @@ def _term(node: Mapping[str, Any], bnodes: dict[str, rdflib.BNode]) -> rdflib.te
     return rdflib.Literal(node["value"], datatype=rdflib.URIRef(datatype))
 
 
-def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Graph:
-    """The default graph of ``doc`` as an :class:`rdflib.Graph` (bundled contexts only).
+def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False) -> list[dict]:
+    """The default graph of ``doc`` as pyld triples (dicts of ``subject``, ``predicate``,
+    ``object``, each with ``type`` and ``value``), through the bundled contexts only.
 
-    Strict like :func:`expand` unless ``tolerant`` (then the document is
-    prepared as in :func:`expand_tolerant`).  Named graphs, e.g. the proof
-    graphs of Data Integrity ``proof`` (``@container: @graph``), are not part
-    of the default graph and are left out.
+    Strict like :func:`expand` unless ``tolerant`` (then the document is prepared as in
+    :func:`expand_tolerant`). Named graphs (e.g. Data Integrity proofs) are left out.
     """
     source = _tolerant_document(doc) if tolerant else dict(doc)
     try:
@@ -279,9 +278,20 @@ def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Gr
         if missing is not None and missing is not exc:
             raise ContextNotBundled(missing.url) from exc
         raise
+    return dataset.get("@default", [])
+
+
+def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Graph:
+    """The default graph of ``doc`` as an :class:`rdflib.Graph` (bundled contexts only).
+
+    Strict like :func:`expand` unless ``tolerant`` (then the document is
+    prepared as in :func:`expand_tolerant`).  Named graphs, e.g. the proof
+    graphs of Data Integrity ``proof`` (``@container: @graph``), are not part
+    of the default graph and are left out.
+    """
     graph = rdflib.Graph()
     bnodes: dict[str, rdflib.BNode] = {}
-    for triple in dataset.get("@default", []):
+    for triple in to_rdf_triples(doc, tolerant=tolerant):
         graph.add((
             _term(triple["subject"], bnodes),
             _term(triple["predicate"], bnodes),
