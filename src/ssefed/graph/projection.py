@@ -71,6 +71,15 @@ def is_public(doc: dict[str, Any]) -> bool:
     return any(isinstance(a, str) and a in PUBLIC for a in audience)
 
 
+def received_proposal(doc: dict[str, Any]) -> dict[str, Any]:
+    """A received Proposal stored without a ``@context`` (taken out of its activity
+    before ssefed kept the activity's context with it) is read with the FEP-0837 terms
+    as ssefed sends them."""
+    if "@context" in doc:
+        return doc
+    return {"@context": [to_as.AS_CONTEXT, {**to_as.INLINE_TERMS, **to_as.OFFER_TERMS}], **doc}
+
+
 def _term(node: dict[str, Any], bnodes: dict[str, Any]) -> Any:
     import pyoxigraph as ox
 
@@ -362,7 +371,7 @@ class Projection:
             elif offer.local:
                 work.append((offer.ap_id, to_as.offer_object(offer, actor), False))
             elif offer.ap_json:
-                work.append((offer.ap_id, offer.ap_json, True))
+                work.append((offer.ap_id, received_proposal(offer.ap_json), True))
         await self._apply(writer, work, report)
 
     async def _project_remote_objects(self, db: Database, writer: _Writer, ids: list[int],
