@@ -136,8 +136,8 @@ class SyncReport:
 class _Writer:
     """The store opened for writing lazily, at the first change."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.store = path, None
+    def __init__(self, path: Path, *, fresh: bool) -> None:
+        self.path, self.store, self.fresh = path, None, fresh
 
     def apply(self, changes: dict[str, list | None]) -> None:
         import pyoxigraph as ox
@@ -147,11 +147,14 @@ class _Writer:
         quads = []
         for graph_iri, graph_quads in changes.items():
             graph = ox.NamedNode(graph_iri)
-            if self.store.contains_named_graph(graph):
+            if not self.fresh and self.store.contains_named_graph(graph):
                 self.store.remove_graph(graph)
             if graph_quads:
                 quads.extend(graph_quads)
-        if quads:
+        if quads and self.fresh:
+            # an empty store being filled under the exclusive lock: no transactions needed
+            self.store.bulk_extend(quads)
+        elif quads:
             self.store.extend(quads)
 
     def close(self) -> None:
@@ -264,9 +267,10 @@ class Projection:
     async def _sync_locked(self, db: Database) -> SyncReport:
         started = time.monotonic()
         state = await asyncio.to_thread(self._load_state)
+        fresh = not self.store_path.exists()
         await asyncio.to_thread(self._ensure_store)
         report = SyncReport()
-        writer = _Writer(self.store_path)
+        writer = _Writer(self.store_path, fresh=fresh)
         try:
             async with db.read() as s:
                 network = await repo.network_iri(s)
