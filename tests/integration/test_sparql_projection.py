@@ -213,3 +213,30 @@ async def test_a_query_growing_past_the_memory_limit_is_stopped(db, tmp_path):
         await sparql.answer("SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } "
                             "ORDER BY ?c ?f ?i LIMIT 1")
     assert stopped.value.reason == "memory"
+
+
+async def test_the_whole_demo_network_is_projected_as_pyld_reads_its_documents(db, tmp_path):
+    from ssefed.db.repos import projection as repo
+    from ssefed.domain.demo import load_demo
+
+    result = await load_demo(db, LocalIds(BASE), "ess.example.org")
+    projection = Projection.for_config(config(tmp_path, db))
+    report = await projection.sync(db)
+    assert report.failed == 0
+    assert report.projected == 1 + result.organisations_created + result.offers_created > 90
+    async with db.read() as s:
+        network = await repo.network_iri(s)
+        actors = await repo.actors(s, list(await s.scalars(select(Actor.id))))
+        offers = await repo.offers(s, list(await s.scalars(select(Offer.id))))
+    docs = [(a.ap_id, to_as.actor_document(a, [], BASE, o, network if o else None))
+            for a, o in actors]
+    docs += [(o.ap_id, to_as.offer_object(o, a)) for o, a in offers]
+    store = ox.Store.read_only(str(projection.store_path))
+    try:
+        for iri, doc in docs:  # pyld, as GET {iri} with Accept: text/turtle serves it
+            data = ox.serialize([q.triple for q in store.quads_for_pattern(
+                None, None, None, ox.NamedNode(iri))], format=ox.RdfFormat.N_TRIPLES)
+            held = rdflib.Graph().parse(data=data.decode(), format="nt")
+            assert isomorphic(held, jsonld.to_rdf_graph(doc)), iri
+    finally:
+        del store
