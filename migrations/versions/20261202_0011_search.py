@@ -1,7 +1,8 @@
 """directory search: entries, their filter terms, full-text indexes (FTS5 / tsvector)
+(the updated_at watermarks it syncs by come from 0007)
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 """
 from alembic import op
@@ -9,22 +10,13 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    now = sa.text("CURRENT_TIMESTAMP")
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False,
-                                      server_default=now))
-        batch_op.create_index('ix_organisations_updated_at', ['updated_at'], unique=False)
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.alter_column('updated_at', server_default=None)
-    op.create_index('ix_actors_updated_at', 'actors', ['updated_at'], unique=False)
-    op.create_index('ix_offers_updated_at', 'offers', ['updated_at'], unique=False)
     op.create_table(
         'search_entries',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -116,8 +108,3 @@ def downgrade() -> None:
     op.drop_index('ix_search_entries_lat_lon', table_name='search_entries')
     op.drop_index('ix_search_entries_actor_id', table_name='search_entries')
     op.drop_table('search_entries')
-    op.drop_index('ix_offers_updated_at', table_name='offers')
-    op.drop_index('ix_actors_updated_at', table_name='actors')
-    with op.batch_alter_table('organisations', schema=None) as batch_op:
-        batch_op.drop_index('ix_organisations_updated_at')
-        batch_op.drop_column('updated_at')

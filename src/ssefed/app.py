@@ -22,7 +22,8 @@ from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
-from ssefed.web import (activitypub, c2s, chains, claim, edit, health, pages, search,
+from ssefed.graph.service import Sparql
+from ssefed.web import (activitypub, c2s, chains, claim, edit, health, pages, search, sparql,
                         wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
@@ -118,6 +119,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     # Received activities queue jobs only: they wake the worker, not the deliverer.
     app[activitypub.INBOX] = Inbox(federation, lambda: app[WORKER].wake(), deliverer.wake)
     app[pages.TEMPLATES] = pages.make_templates()
+    app[sparql.SPARQL] = Sparql(config, db)
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     chains.setup(app, ChainService(federation))
     search.setup(app)
@@ -142,6 +144,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/actors/{handle}/members", activitypub.members)
     app.router.add_get("/actors/{handle}/activities/{activity}", activitypub.activity)
     app.router.add_get("/offers/{id}", activitypub.offer_page)
+    app.router.add_get("/sparql", sparql.sparql)
+    app.router.add_post("/sparql", sparql.sparql)
     app.router.add_get("/claim/{secret}", claim.claim_form)
     app.router.add_post("/claim/{secret}", claim.claim_submit)
     edit.add_routes(app)

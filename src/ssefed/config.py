@@ -117,6 +117,14 @@ class ChainsConfig:
 
 
 @dataclass(frozen=True)
+class SparqlConfig:
+    timeout_seconds: float = 10.0
+    max_memory_mb: int = 1024
+    max_results: int = 10000
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
 class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -125,6 +133,7 @@ class Config:
     federation: FederationConfig = field(default_factory=FederationConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     chains: ChainsConfig = field(default_factory=ChainsConfig)
+    sparql: SparqlConfig = field(default_factory=SparqlConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -149,6 +158,7 @@ SECTIONS: dict[str, type] = {
     "federation": FederationConfig,
     "worker": WorkerConfig,
     "chains": ChainsConfig,
+    "sparql": SparqlConfig,
 }
 
 
@@ -258,7 +268,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "fanout_timeout_seconds"), ("chains", "peers_per_hop"),
                 ("chains", "max_hops"), ("chains", "suppliers_per_input"),
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
-                ("chains", "peer_requests_per_minute")]
+                ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
+                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

@@ -100,6 +100,7 @@ class Organisation(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32), default="admin")
     source_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # the SPARQL projection follows changes by this column (and the actor's updated_at)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
                                                  index=True)
 
@@ -298,7 +299,8 @@ class RemoteObject(Base):
     attributed_to: Mapped[str | None] = mapped_column(IRI, index=True)
     ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow,
+                                                 index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

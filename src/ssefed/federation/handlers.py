@@ -30,6 +30,15 @@ def same_origin(a: str | None, b: str | None) -> bool:
     return bool(a and b) and urlsplit(a).netloc.lower() == urlsplit(b).netloc.lower()
 
 
+def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """An object embedded in an activity (or a collection page) means what its JSON-LD
+    says under the context of what embeds it: stored alone, it keeps that context
+    (else its FEP-0837 terms, defined by the activity's context, would mean nothing)."""
+    if "@context" in obj or "@context" not in container:
+        return obj
+    return {"@context": container["@context"], **obj}
+
+
 class Ignored(Exception):
     """The activity is kept but has no effect (said why)."""
 
@@ -173,14 +182,14 @@ class Handlers:
 
     # -- objects ---------------------------------------------------------------------------
     async def create(self, activity: from_as.Activity) -> None:
-        obj = await self._trusted_object(activity)
+        obj = with_context(await self._trusted_object(activity), activity.raw)
         await self._store_object(obj, activity.actor)
 
     async def update(self, activity: from_as.Activity) -> None:
         if activity.object_id == activity.actor:  # the actor updated its profile
             await self.fed.fetch_actor(activity.actor)
             return
-        obj = await self._trusted_object(activity)
+        obj = with_context(await self._trusted_object(activity), activity.raw)
         await self._store_object(obj, activity.actor)
 
     async def _store_object(self, obj: dict[str, Any], actor_iri: str | None) -> None:
@@ -399,6 +408,7 @@ async def backfill(handlers: Handlers, payload: dict[str, Any]) -> None:
                 continue
             obj = item.get("object")
             if isinstance(obj, dict) and same_origin(obj.get("id"), followed.ap_id):
+                obj = with_context(obj, item if "@context" in item else page)
                 try:
                     await handlers._store_object(obj, followed.ap_id)
                 except ValueError as exc:

@@ -38,7 +38,7 @@ from ssefed.paths import SCHEMAS_DIR
 __all__ = [
     "AS_CONTEXT", "CONTEXTS", "CONTEXTS_DIR", "ContextNotBundled", "SSEFED_CONTEXT",
     "document_loader", "expand", "expand_tolerant", "jsonld_options", "load_context",
-    "to_rdf_graph",
+    "to_rdf_graph", "to_rdf_triples",
 ]  # fmt: skip
 
 CONTEXTS_DIR = SCHEMAS_DIR / "contexts"
@@ -263,6 +263,35 @@ def _term(node: Mapping[str, Any], bnodes: dict[str, rdflib.BNode]) -> rdflib.te
     return rdflib.Literal(node["value"], datatype=rdflib.URIRef(datatype))
 
 
+def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False,
+                   fast: bool = False) -> list:
+    """The default graph of ``doc`` as pyld triples (dicts of ``subject``, ``predicate``,
+    ``object``, each with ``type`` and ``value``), through the bundled contexts only.
+
+    Strict like :func:`expand` unless ``tolerant`` (then the document is prepared as in
+    :func:`expand_tolerant`). Named graphs (e.g. Data Integrity proofs) are left out.
+    With ``fast``, documents that use only the features of ours are read by
+    :mod:`ssefed.vocab.fastrdf` (the same graph, several times faster), the others by pyld.
+    """
+    source = _tolerant_document(doc) if tolerant else dict(doc)
+    if fast:
+        from ssefed.vocab import fastrdf
+
+        try:
+            return [{"subject": s, "predicate": p, "object": o}
+                    for s, p, o in fastrdf.to_rdf_triples(source)]
+        except fastrdf.Unsupported:
+            pass
+    try:
+        dataset = jsonld.to_rdf(source, jsonld_options())
+    except JsonLdError as exc:
+        missing = _not_bundled_cause(exc)
+        if missing is not None and missing is not exc:
+            raise ContextNotBundled(missing.url) from exc
+        raise
+    return dataset.get("@default", [])
+
+
 def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Graph:
     """The default graph of ``doc`` as an :class:`rdflib.Graph` (bundled contexts only).
 
@@ -271,17 +300,9 @@ def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Gr
     graphs of Data Integrity ``proof`` (``@container: @graph``), are not part
     of the default graph and are left out.
     """
-    source = _tolerant_document(doc) if tolerant else dict(doc)
-    try:
-        dataset = jsonld.to_rdf(source, jsonld_options())
-    except JsonLdError as exc:
-        missing = _not_bundled_cause(exc)
-        if missing is not None and missing is not exc:
-            raise ContextNotBundled(missing.url) from exc
-        raise
     graph = rdflib.Graph()
     bnodes: dict[str, rdflib.BNode] = {}
-    for triple in dataset.get("@default", []):
+    for triple in to_rdf_triples(doc, tolerant=tolerant):
         graph.add((
             _term(triple["subject"], bnodes),
             _term(triple["predicate"], bnodes),
