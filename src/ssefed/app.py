@@ -13,6 +13,7 @@ from aiohttp import web
 from ssefed.config import Config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
+from ssefed.paths import STATIC_DIR
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
@@ -21,7 +22,7 @@ from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
-from ssefed.web import activitypub, c2s, chains, claim, health, pages, wellknown
+from ssefed.web import activitypub, c2s, chains, claim, directory, health, pages, wellknown
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -100,7 +101,8 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     chains.setup(app, ChainService(federation))
-    app.router.add_get("/", pages.home)
+    app.router.add_get("/", directory.home)
+    app.router.add_static("/static/", STATIC_DIR, append_version=False)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)

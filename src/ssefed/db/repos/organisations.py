@@ -30,3 +30,16 @@ async def list_local(s: AsyncSession, *, limit: int = 1000, offset: int = 0
         .where(Actor.local.is_(True), Actor.deleted_at.is_(None))
         .order_by(Actor.name, Actor.id).limit(limit).offset(offset))
     return [(a, o) for a, o in rows]
+
+
+async def directory_rows(s: AsyncSession, *, limit: int = 20_000) -> list:
+    """Light rows of the local member organisations for the directory's home page:
+    handle, name, legal form, sectors, position and validation (no documents)."""
+    rows = await s.execute(
+        select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, Organisation.legal_form,
+               Organisation.sectors, Organisation.locality, Organisation.lat, Organisation.lon,
+               Organisation.validation_status, Organisation.valid_until)
+        .join(Organisation, Organisation.actor_id == Actor.id)
+        .where(Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False))
+        .order_by(Actor.name, Actor.id).limit(limit))
+    return list(rows)
