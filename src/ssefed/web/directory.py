@@ -21,7 +21,7 @@ from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import categories
 from ssefed.domain import freshness
 from ssefed.vocab import labels
-from ssefed.web.i18n import translate
+from ssefed.web.i18n import add_vary, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.svgmap import MapPoint, svg_map
@@ -50,7 +50,7 @@ def _currency(code: str | None) -> str:
 
 
 def _alternate(response: web.Response, iri: str) -> web.Response:
-    response.headers["Vary"] = "Accept"
+    add_vary(response, "Accept")
     response.headers["Link"] = f'<{iri}>; rel="alternate"; type="{AS2}"'
     return response
 

@@ -62,7 +62,14 @@ def remember(request: web.Request, response: web.StreamResponse) -> None:
     if chosen in LANGS and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, path="/",
                             samesite="Lax", httponly=True)
-    response.headers.add("Vary", "Accept-Language, Cookie")
+    add_vary(response, "Accept-Language", "Cookie")
+
+
+def add_vary(response: web.StreamResponse, *names: str) -> None:
+    """Add header names to the response's one ``Vary`` header."""
+    have = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
+    have += [n for n in names if n.lower() not in {h.lower() for h in have}]
+    response.headers["Vary"] = ", ".join(have)
 
 
 def translate(lang: str, key: str, n: int | None = None, **values: object) -> str:
