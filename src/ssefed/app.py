@@ -13,7 +13,6 @@ from aiohttp import web
 from ssefed.config import Config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
-from ssefed.paths import STATIC_DIR
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
@@ -101,8 +100,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app[pages.TEMPLATES] = pages.make_templates()
     app.cleanup_ctx.extend([_database_ctx, _worker_ctx])
     chains.setup(app, ChainService(federation))
-    app.router.add_get("/", directory.home)
-    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    directory.setup(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)

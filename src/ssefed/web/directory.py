@@ -24,7 +24,7 @@ from ssefed.vocab import labels
 from ssefed.web.i18n import add_vary, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
-from ssefed.web.svgmap import MapPoint, svg_map
+from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, svg_map
 
 AS2 = "application/activity+json"
 MEMBERS_PER_GROUP = 20  # on the home page; the rest through the search page
@@ -144,6 +144,26 @@ async def home(request: web.Request) -> web.Response:
 
 # --- an organisation's page -------------------------------------------------------------
 
+NEIGHBOURS_KM = 20.0  # half the side of an organisation's map
+MAX_NEIGHBOURS = 200
+
+
+async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisation,
+                             lang: str):  # noqa: ANN202
+    """The organisation (highlighted) among the other members around it, each a link."""
+    import math
+
+    dlat = NEIGHBOURS_KM / KM_PER_DEG_LAT
+    dlon = NEIGHBOURS_KM / (KM_PER_DEG_LAT * max(math.cos(math.radians(org.lat)), 0.05))
+    box = BBox(org.lat - dlat, org.lon - dlon, org.lat + dlat, org.lon + dlon)
+    async with request.app[DB].read() as s:
+        around = await org_repo.located_within(s, box.south, box.west, box.north, box.east,
+                                               limit=MAX_NEIGHBOURS)
+    points = [MapPoint(r.lat, r.lon, r.name, r.ap_id, "org") for r in around if r.id != actor.id]
+    points.append(MapPoint(org.lat, org.lon, actor.name, None, "here"))  # drawn last, on top
+    return svg_map(points, title=translate(lang, "org.map_title", name=actor.name),
+                   bbox=box, id_prefix="org-map")
+
 async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
     """The HTML page of a local actor (a member organisation, or the network itself)."""
     from ssefed.web.i18n import negotiate
@@ -173,9 +193,7 @@ async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
             "phone": org.phone if org.contact_public else None,
         }
         if org.lat is not None and org.lon is not None:
-            org_map = svg_map([MapPoint(org.lat, org.lon, actor.name, None, "here")],
-                              title=translate(lang, "org.map_title", name=actor.name),
-                              id_prefix="org-map", min_span_km=30)
+            org_map = await _neighbourhood_map(request, actor, org, lang)
     items = [_offer_item(o, actor, lang, today) | {"role": labels.label("role", o.role, lang)}
              for o in offers]
     offered = [i for i, o in zip(items, offers) if o.direction == "offer"]
@@ -227,3 +245,33 @@ async def offer_page(request: web.Request, offer: Offer, actor: Actor) -> web.Re
     response = render(request, "offer.html", lang=lang, offer=offer, actor=actor, view=view,
                       offer_map=offer_map)
     return _alternate(response, offer.ap_id)
+
+
+# --- wiring -----------------------------------------------------------------------------
+
+WARMING = web.AppKey("labels_warming", object)
+
+
+def warm_labels() -> None:
+    """Read the vocabulary's labels (rdflib, ~0.7 s) before the first page asks for them."""
+    for list_name in ("kind", "role", "exchange", "legal_form", "qualifier", "nace_section"):
+        labels.codes(list_name)
+    labels.nace_section("01")
+    categories.label(categories.CATEGORY_NS + "bread")
+
+
+async def _warm(app: web.Application) -> None:
+    import asyncio
+
+    # in a thread, not awaited: the node answers at once; the first page may wait for it
+    app[WARMING] = asyncio.get_running_loop().run_in_executor(None, warm_labels)
+
+
+def setup(app: web.Application) -> None:
+    """The directory's routes: the home page and the stylesheet (organisation and offer
+    pages are served by the ActivityPub routes, by content negotiation)."""
+    from ssefed.paths import STATIC_DIR
+
+    app.on_startup.append(_warm)
+    app.router.add_get("/", home)
+    app.router.add_static("/static/", STATIC_DIR)

@@ -101,8 +101,10 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
     "org.email": {"fr": "Courriel", "en": "E-mail"},
     "org.phone": {"fr": "Téléphone", "en": "Phone"},
     "org.map_title": {"fr": "Carte : où est {name}", "en": "Map: where {name} is"},
-    "org.map_caption": {"fr": "Position : {lat}, {lon} (latitude, longitude).",
-                        "en": "Position: {lat}, {lon} (latitude, longitude)."},
+    "org.map_caption": {"fr": "Position : {lat}, {lon} (latitude, longitude), en rouge ; "
+                              "les autres points sont les membres voisins.",
+                        "en": "Position: {lat}, {lon} (latitude, longitude), in red; the other "
+                              "points are the neighbouring members."},
     "org.offers": {"fr": "Ses offres", "en": "Its offers"},
     "org.demands": {"fr": "Ses demandes", "en": "Its demands"},
     "org.no_offers": {"fr": "Aucune offre publiée.", "en": "No offer published."},

@@ -43,3 +43,16 @@ async def directory_rows(s: AsyncSession, *, limit: int = 20_000) -> list:
         .where(Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False))
         .order_by(Actor.name, Actor.id).limit(limit))
     return list(rows)
+
+
+async def located_within(s: AsyncSession, south: float, west: float, north: float, east: float,
+                         *, limit: int = 200) -> list:
+    """Local member organisations positioned inside a box (name, IRI, position): the
+    neighbours drawn on an organisation's map. Bounded by ``limit``."""
+    rows = await s.execute(
+        select(Actor.id, Actor.ap_id, Actor.name, Organisation.lat, Organisation.lon)
+        .join(Organisation, Organisation.actor_id == Actor.id)
+        .where(Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False),
+               Organisation.lat.between(south, north), Organisation.lon.between(west, east))
+        .order_by(Actor.id).limit(limit))
+    return list(rows)
