@@ -24,12 +24,14 @@ from ssefed.vocab import labels
 from ssefed.web.i18n import add_vary, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
-from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, svg_map
+from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, clusters, svg_map
 
 AS2 = "application/activity+json"
 MEMBERS_PER_GROUP = 20  # on the home page; the rest through the search page
 RECENT = 8
 HOME_MAP_POINTS = 2000
+HOME_CLUSTER_OVER = 150  # members on the home map before they are grouped by cells
+HOME_CLUSTER_CELLS = 16  # cells across the map's longer side
 GROUPINGS = ("sector", "legal_form")
 
 
@@ -104,6 +106,39 @@ def _offer_item(offer: Offer, actor: Actor, lang: str, today: date) -> dict:
             "expired": freshness.expired(offer.valid_until, today)}
 
 
+def _members_map(rows: list, lang: str):  # noqa: ANN202
+    """All positioned members; past HOME_CLUSTER_OVER of them, grouped by grid cells (a
+    numbered dot linking to a search around it), so the page stays small."""
+    located = [r for r in rows if r.lat is not None and r.lon is not None]
+    if not located:
+        return None
+    title = translate(lang, "home.map_title", n=len(located))
+    points = [MapPoint(r.lat, r.lon, r.name, r.ap_id, "org") for r in located]
+    if len(points) > HOME_CLUSTER_OVER:
+        import math
+
+        lats, lons = [p.lat for p in points], [p.lon for p in points]
+        mid = math.radians((min(lats) + max(lats)) / 2)
+        span_km = max((max(lats) - min(lats)) * KM_PER_DEG_LAT,
+                      (max(lons) - min(lons)) * KM_PER_DEG_LAT * max(math.cos(mid), 0.05))
+        cell_km = max(span_km / HOME_CLUSTER_CELLS, 1.0)
+        locality = {r.ap_id: r.locality for r in located}
+        grouped = []
+        for c in clusters(points, cell_km=cell_km):
+            if len(c.members) == 1:
+                grouped.append(c.members[0])
+                continue
+            places = [locality.get(m.url) for m in c.members if locality.get(m.url)]
+            place = max(set(places), key=places.count) if places else ""
+            near = {"near": f"{c.lat:.4f},{c.lon:.4f}", "radius_km": f"{math.ceil(cell_km)}"}
+            grouped.append(MapPoint(c.lat, c.lon, translate(
+                lang, "home.cluster" if place else "home.cluster_here", n=len(c.members),
+                place=place), "/search?" + urlencode(near), "org", count=len(c.members)))
+        points = grouped
+    return svg_map(points[:HOME_MAP_POINTS], title=title, id_prefix="members-map",
+                   width=640, height=420)
+
+
 async def home(request: web.Request) -> web.Response:
     """GET / : what the network is, its members by sector or legal form, counts, the
     newest offers and demands, a map of the members, links to search, chains and gaps."""
@@ -124,10 +159,7 @@ async def home(request: web.Request) -> web.Response:
         recent_demands = await offer_repo.recent_local(s, direction="demand", limit=RECENT)
     validated = sum(1 for r in rows if freshness.guarantee(
         r.validation_status, r.valid_until, today).current)
-    points = [MapPoint(r.lat, r.lon, r.name, r.ap_id, "org") for r in rows
-              if r.lat is not None and r.lon is not None][:HOME_MAP_POINTS]
-    members_map = svg_map(points, title=translate(lang, "home.map_title", n=len(points)),
-                          id_prefix="members-map", width=640, height=420) if points else None
+    members_map = _members_map(rows, lang)
     group_links = [{"by": g, "label": translate(lang, "group.by_" + g), "current": g == by,
                     "url": "/?" + urlencode({"group": g})} for g in GROUPINGS]
     handle = f"@{network.handle}@{config.node.domain}" if network else ""

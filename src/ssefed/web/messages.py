@@ -48,6 +48,10 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
     "home.link_health": {"fr": "État du nœud", "en": "Node health"},
     "home.map_title": {"fr": ("Carte de l'organisation membre", "Carte des {n} organisations membres"),
                        "en": ("Map of the member organisation", "Map of the {n} member organisations")},
+    "home.cluster": {"fr": ("{n} organisation, {place}", "{n} organisations, autour de {place}"),
+                     "en": ("{n} organisation, {place}", "{n} organisations, around {place}")},
+    "home.cluster_here": {"fr": ("{n} organisation ici", "{n} organisations ici"),
+                          "en": ("{n} organisation here", "{n} organisations here")},
     "home.map_caption": {"fr": "Où sont les membres. Chaque point mène à la page de "
                                "l'organisation.",
                          "en": "Where the members are. Each point leads to the "

@@ -10,11 +10,12 @@ Use::
             min_span_km: float = 8.0, max_points: int = 2000,
             scale_label: str = "{km} km") -> markupsafe.Markup
 
-- ``points``: ``MapPoint(lat, lon, label, url=None, kind="")``; each point with a
+- ``points``: ``MapPoint(lat, lon, label, url=None, kind="", count=1)``; each point with a
   ``url`` is a link whose accessible name (``aria-label``) and tooltip (``<title>``) are
   its ``label``; ``kind`` adds the CSS class ``pt-<kind>`` (the stylesheet colours
-  ``offer``, ``demand``, ``org`` and ``here``). Points outside ``bbox`` are not drawn,
-  nor those past ``max_points`` (the first ones are kept).
+  ``offer``, ``demand``, ``org`` and ``here``); ``count`` > 1 draws a bigger dot with
+  the number in it (a cluster). Points outside ``bbox`` are not drawn, nor those past
+  ``max_points`` (the first ones are kept).
 - ``bbox``: ``BBox(south, west, north, east)`` in degrees; by default the points' own
   box, widened to at least ``min_span_km`` and padded; it is then widened again to the
   drawing's proportions so that a kilometre is as long east-west as north-south.
@@ -22,6 +23,10 @@ Use::
   keeps ids unique when a page has several maps.
 - Projection: equirectangular, longitudes scaled by cos(mid-latitude). Good enough for
   a region; not for a continent.
+
+Many points: ``clusters(points, cell_km=…)`` groups them by grid cell into
+``Cluster(lat, lon, members)`` (mean position); the caller turns each into a
+``MapPoint(…, count=len(members))`` with its own label and link (e.g. to a search near it).
 
 The result is ``Markup``: put it in a template as it is (every text is escaped here).
 """
@@ -48,6 +53,7 @@ class MapPoint:
     label: str
     url: str | None = None
     kind: str = ""
+    count: int = 1  # a cluster of several places (see ``clusters``): drawn larger, numbered
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,26 @@ class BBox:
 
     def contains(self, lat: float, lon: float) -> bool:
         return self.south <= lat <= self.north and self.west <= lon <= self.east
+
+
+@dataclass
+class Cluster:
+    lat: float
+    lon: float
+    members: list[MapPoint]
+
+
+def clusters(points: Sequence[MapPoint], *, cell_km: float) -> list[Cluster]:
+    """Points grouped by square grid cells of about ``cell_km`` (biggest first)."""
+    dlat = cell_km / KM_PER_DEG_LAT
+    cells: dict[tuple[int, int], list[MapPoint]] = {}
+    for p in points:
+        row = math.floor(p.lat / dlat)
+        dlon = cell_km / (KM_PER_DEG_LAT * max(math.cos(math.radians((row + 0.5) * dlat)), 0.05))
+        cells.setdefault((row, math.floor(p.lon / dlon)), []).append(p)
+    out = [Cluster(sum(p.lat for p in ms) / len(ms), sum(p.lon for p in ms) / len(ms), ms)
+           for ms in cells.values()]
+    return sorted(out, key=lambda c: -len(c.members))
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
@@ -173,8 +199,15 @@ def svg_map(points: Sequence[MapPoint], *, title: str, bbox: BBox | None = None,
         cx, cy = x(p.lon), y(p.lat)
         cls = f"pt pt-{escape(p.kind)}" if p.kind else "pt"
         label = escape(p.label)
-        dot = (f'<circle class="hit" cx="{cx:.1f}" cy="{cy:.1f}" r="12"/>'
-               f'<circle class="{cls}" cx="{cx:.1f}" cy="{cy:.1f}" r="6"/>')
+        if p.count > 1:
+            r = min(7 + 2 * math.sqrt(p.count - 1), 17)
+            dot = (f'<circle class="hit" cx="{cx:.1f}" cy="{cy:.1f}" r="{max(r, 12):.1f}"/>'
+                   f'<circle class="{cls} cluster" cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}"/>'
+                   f'<text class="count" x="{cx:.1f}" y="{cy + 3.5:.1f}" '
+                   f'text-anchor="middle" aria-hidden="true">{p.count}</text>')
+        else:
+            dot = (f'<circle class="hit" cx="{cx:.1f}" cy="{cy:.1f}" r="12"/>'
+                   f'<circle class="{cls}" cx="{cx:.1f}" cy="{cy:.1f}" r="6"/>')
         if p.url:
             out.append(f'<a href="{escape(p.url)}" aria-label="{label}"><title>{label}</title>'
                        f'{dot}</a>')
