@@ -70,11 +70,11 @@ def test_a_single_point_and_no_point_still_give_a_map():
 def test_many_points_are_grouped_by_cells_and_drawn_numbered():
     from ssefed.web.svgmap import clusters
 
-    town = [MapPoint(45.0 + i * 0.001, 5.0 + i * 0.001, f"t{i}") for i in range(30)]
+    town = [MapPoint(45.02 + i * 0.001, 5.0 + i * 0.001, f"t{i}") for i in range(30)]  # one cell
     far = [MapPoint(46.0, 7.0, "alone")]
     groups = clusters(town + far, cell_km=10)
     assert [len(g.members) for g in groups] == [30, 1]  # biggest first
-    assert abs(groups[0].lat - (45.0 + 0.0145)) < 1e-9
+    assert abs(groups[0].lat - (45.02 + 0.0145)) < 1e-9
     markup = str(svg_map([MapPoint(groups[0].lat, groups[0].lon, "30 here", "/search?x",
                                    count=30)], title="t"))
     assert ">30</text>" in markup and 'aria-label="30 here"' in markup
