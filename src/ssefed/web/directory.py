@@ -21,7 +21,7 @@ from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import categories
 from ssefed.domain import freshness
 from ssefed.vocab import labels
-from ssefed.web.i18n import add_vary, translate
+from ssefed.web.i18n import add_vary, negotiate, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, clusters, svg_map
@@ -33,6 +33,7 @@ HOME_MAP_POINTS = 2000
 HOME_CLUSTER_OVER = 150  # members on the home map before they are grouped by cells
 HOME_CLUSTER_CELLS = 16  # cells across the map's longer side
 GROUPINGS = ("sector", "legal_form")
+HOME_MAX_MEMBERS = 20_000  # read for the home page's groups, map and validated count
 
 
 def _today() -> date:
@@ -142,8 +143,6 @@ def _members_map(rows: list, lang: str):  # noqa: ANN202
 async def home(request: web.Request) -> web.Response:
     """GET / : what the network is, its members by sector or legal form, counts, the
     newest offers and demands, a map of the members, links to search, chains and gaps."""
-    from ssefed.web.i18n import negotiate
-
     lang = negotiate(request)
     by = request.query.get("group", "sector")
     if by not in GROUPINGS:
@@ -152,7 +151,8 @@ async def home(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     async with request.app[DB].read() as s:
         network = await actor_repo.get_network(s)
-        rows = await org_repo.directory_rows(s)
+        rows = await org_repo.directory_rows(s, limit=HOME_MAX_MEMBERS)
+        n_members = await actor_repo.count_local(s, network=False)
         n_offers = await offer_repo.count(s, local=True, direction="offer")
         n_demands = await offer_repo.count(s, local=True, direction="demand")
         recent_offers = await offer_repo.recent_local(s, direction="offer", limit=RECENT)
@@ -165,7 +165,7 @@ async def home(request: web.Request) -> web.Response:
     handle = f"@{network.handle}@{config.node.domain}" if network else ""
     response = render(
         request, "home.html", lang=lang, network=network, network_handle=handle,
-        n_members=len(rows), n_validated=validated, n_offers=n_offers, n_demands=n_demands,
+        n_members=n_members, n_validated=validated, n_listed=len(rows), n_offers=n_offers, n_demands=n_demands,
         groups=_groups(rows, by, lang, today), grouping=by, group_links=group_links,
         members_map=members_map,
         recent_offers=[_offer_item(o, a, lang, today) for o, a in recent_offers],
@@ -198,8 +198,6 @@ async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisati
 
 async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
     """The HTML page of a local actor (a member organisation, or the network itself)."""
-    from ssefed.web.i18n import negotiate
-
     lang = negotiate(request)
     config = request.app[CONFIG]
     today = _today()
@@ -241,8 +239,6 @@ async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
 
 async def offer_page(request: web.Request, offer: Offer, actor: Actor) -> web.Response:
     """The HTML page of a local offer or demand."""
-    from ssefed.web.i18n import negotiate
-
     lang = negotiate(request)
     today = _today()
     async with request.app[DB].read() as s:

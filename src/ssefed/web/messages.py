@@ -62,6 +62,10 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
     "home.members": {"fr": "Les membres", "en": "The members"},
     "home.no_members": {"fr": "Le réseau n'a pas encore de membre.",
                         "en": "The network has no member yet."},
+    "home.first_members": {"fr": "Les groupes, la carte et le nombre de membres validés portent "
+                                 "sur les {n} premiers membres par ordre alphabétique.",
+                           "en": "The groups, the map and the number of validated members cover "
+                                 "the first {n} members in alphabetical order."},
     "group.by": {"fr": "Regroupés par :", "en": "Grouped by:"},
     "group.by_sector": {"fr": "secteur d'activité", "en": "economic sector"},
     "group.by_legal_form": {"fr": "forme juridique", "en": "legal form"},
