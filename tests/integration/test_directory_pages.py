@@ -135,6 +135,9 @@ def test_directory_pages_speak_the_readers_language_and_flag_what_is_stale(nodes
         for asset in found.urls:
             assert requests.get(asset, timeout=10).status_code == 200, asset
         assert "<script" not in page.text  # works without JavaScript
+    chains = requests.get(f"{base}/chains?category=bread", headers=HTML, timeout=10)
+    assert ("application/json", "/api/chains?category=bread") in \
+        assets_of(base, chains.text).alternates
     css = requests.get(f"{base}/static/ssefed.css", timeout=10)
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     assert "url(" not in css.text and "@import" not in css.text
