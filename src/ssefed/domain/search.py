@@ -30,10 +30,15 @@ TYPES = ("organisation", "offer")
 
 
 def sector_terms(code: str) -> list[str]:
-    """A NACE code and its parents: 01.11 -> sector:01, sector:01.1, sector:01.11."""
+    """A NACE code and its parents: 01.11 -> sector:A (its section), sector:01,
+    sector:01.1, sector:01.11."""
+    from ssefed.vocab.labels import nace_section
+
     if not _NACE.match(code):
         return []
-    out = [f"sector:{code[:2]}"]
+    section = nace_section(code)
+    out = [f"sector:{section}"] if section else []
+    out.append(f"sector:{code[:2]}")
     if len(code) >= 4:
         out.append(f"sector:{code[:4]}")
     if len(code) == 5:
@@ -195,8 +200,9 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
         return [v.strip() for v in values if v.strip()]
 
     for code in many("sector"):
-        if not _NACE.match(code):
-            raise InvalidInput("sector", f"{code!r} is not a NACE rev.2 code (e.g. 01 or 10.71)")
+        if not (_NACE.match(code) or re.fullmatch(r"[A-U]", code)):
+            raise InvalidInput("sector", f"{code!r} is not a NACE rev.2 code (a section A-U, "
+                                         "or a code such as 01 or 10.71)")
         terms.append(f"sector:{code}")
     for qual in many("qualifier"):
         if qual not in QUALIFIERS:

@@ -13,13 +13,12 @@ from aiohttp import web
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
-from ssefed.db.repos import offers as offer_repo
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
 from ssefed.vocab import to_as
 from ssefed.web.keys import CONFIG, DB, IDS
-from ssefed.web.pages import render
+from ssefed.web import directory
 from ssefed.web.problems import Problem, read_body
 
 INBOX = web.AppKey("inbox", Inbox)
@@ -83,15 +82,7 @@ async def actor_page(request: web.Request) -> web.Response:
         doc = to_as.actor_document(actor, keys, config.node.base_url, org,
                                    network.ap_id if network else None)
         return as_turtle(doc) if wants_turtle(request) else as_json(doc)
-    async with request.app[DB].read() as s:
-        org = await s.get(Organisation, actor.id)
-        offers = await offer_repo.by_actor(s, actor.id)
-        followers = await follow_repo.count(s, followed_id=actor.id)
-    response = render(request, "actor.html", actor=actor, org=org, offers=offers,
-                      followers=followers, handle=f"@{actor.handle}@{config.node.domain}")
-    response.headers["Vary"] = "Accept"
-    response.headers["Link"] = f'<{actor.ap_id}>; rel="alternate"; type="{AS2}"'
-    return response
+    return await directory.organisation_page(request, actor)
 
 
 def _before(request: web.Request) -> int | None:
@@ -219,6 +210,4 @@ async def offer_page(request: web.Request) -> web.Response:
         return as_turtle(to_as.offer_object(offer, actor))
     if wants_activity_json(request):
         return as_json(to_as.offer_object(offer, actor))
-    response = render(request, "offer.html", offer=offer, actor=actor)
-    response.headers["Vary"] = "Accept"
-    return response
+    return await directory.offer_page(request, offer, actor)

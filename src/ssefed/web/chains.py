@@ -15,6 +15,7 @@ from ssefed.federation.chainsearch import ChainService, peer_answer
 from ssefed.federation.inbound import Refusal
 from ssefed.federation.signedget import verify_get
 from ssefed.web.activitypub import INBOX
+from ssefed.web import i18n
 from ssefed.web.keys import CONFIG
 from ssefed.web.pages import render
 from ssefed.web.problems import Problem, problem
@@ -72,11 +73,7 @@ async def api_chains(request: web.Request) -> web.Response:
 
 
 def _lang(request: web.Request) -> str:
-    chosen = request.query.get("lang")
-    if chosen in ("fr", "en"):
-        return chosen
-    accept = request.headers.get("Accept-Language", "fr").lower()
-    return "en" if accept.startswith("en") else "fr"
+    return i18n.negotiate(request)
 
 
 def _decorate(result: dict, lang: str) -> None:
@@ -111,10 +108,7 @@ async def chains_page(request: web.Request) -> web.Response:
             raise Problem(404, "Not Found", "no such chain in this answer (it may have changed)")
         only = int(n)
     status = 422 if error else 200
-    other = [(k, v) for k, v in request.query.items() if k != "lang"]
-    switch_url = f"{request.path}?{urlencode(other + [('lang', 'en' if lang == 'fr' else 'fr')])}"
     response = render(request, "chains.html", lang=lang, result=result, error=error,
-                      switch_url=switch_url,
                       query=query, only=only, params=dict(request.query),
                       category_label=categories.label(query.category, lang) if query else "")
     response.set_status(status)

@@ -6,11 +6,9 @@ import jinja2
 from aiohttp import web
 
 from ssefed import __version__
-from ssefed.db.repos import actors as actor_repo
-from ssefed.db.repos import offers as offer_repo
-from ssefed.db.repos import organisations as org_repo
 from ssefed.paths import TEMPLATES_DIR
-from ssefed.web.keys import CONFIG, DB
+from ssefed.web import i18n
+from ssefed.web.keys import CONFIG
 
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 
@@ -21,17 +19,15 @@ def make_templates() -> jinja2.Environment:
 
 
 def render(request: web.Request, name: str, **context) -> web.Response:  # noqa: ANN003
+    """A page in the reader's language (``lang`` in ``context``, else negotiated: see
+    web/i18n.py); templates get ``lang``, ``_`` (messages), ``format_date`` and ``switch_url``."""
     config = request.app[CONFIG]
+    lang = context.pop("lang", None) or i18n.negotiate(request)
+    context.setdefault("switch_url", i18n.switch_url(request, lang))
     html = request.app[TEMPLATES].get_template(name).render(
-        node_name=config.node.name, version=__version__, **context)
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
+        node_name=config.node.name, version=__version__, lang=lang,
+        _=i18n.translator(lang), format_date=lambda d: i18n.format_date(d, lang), **context)
+    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    i18n.remember(request, response)
+    return response
 
-
-async def home(request: web.Request) -> web.Response:
-    async with request.app[DB].read() as s:
-        network = await actor_repo.get_network(s)
-        members = await org_repo.list_local(s, limit=500)
-        n_offers = await offer_repo.count(s, local=True, direction="offer")
-        n_demands = await offer_repo.count(s, local=True, direction="demand")
-    return render(request, "home.html", network=network, members=members,
-                  n_offers=n_offers, n_demands=n_demands)

@@ -72,10 +72,9 @@ async def api_gaps(request: web.Request) -> web.Response:
 
 
 def _lang(request: web.Request) -> str:
-    chosen = request.query.get("lang")
-    if chosen in ("fr", "en"):
-        return chosen
-    return "en" if request.headers.get("Accept-Language", "fr").lower().startswith("en") else "fr"
+    from ssefed.web import i18n
+
+    return i18n.negotiate(request)
 
 
 def _switch(request: web.Request, lang: str) -> str:
@@ -108,16 +107,13 @@ async def search_page(request: web.Request) -> web.Response:
     if result and result["next"]:
         kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
         next_url = f"/search?{urlencode(kept + [('cursor', result['next'])])}"
-    points = [(i["location"]["lat"], i["location"]["lon"], i["name"], i["id"])
+    from ssefed.web.svgmap import MapPoint, svg_map
+
+    points = [MapPoint(i["location"]["lat"], i["location"]["lon"], i["name"], i["id"],
+                       kind="organisation" if i["type"] == "Organization" else "offer")
               for i in (result or {}).get("items", []) if i.get("location")]
-    map_svg = None
-    if points:
-        try:
-            from ssefed.web.svgmap import svg_map
-        except ImportError:  # the map module is optional here
-            svg_map = None
-        if svg_map is not None:
-            map_svg = svg_map(points)
+    map_svg = svg_map(points, title="Carte des résultats" if lang == "fr"
+                      else "Map of the results", id_prefix="results") if points else None
     codes = sorted(categories.known_codes())
     options = [(c, categories.label(categories.CATEGORY_NS + c, lang)) for c in codes]
     response = render(request, "search.html", lang=lang, p=dict(request.query), result=result,

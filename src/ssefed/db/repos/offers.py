@@ -72,3 +72,15 @@ async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:  # noqa: ANN0
     offer = await s.scalar(select(Offer).where(Offer.ap_id == ap_id, Offer.local.is_(False)))
     if offer is not None:
         offer.deleted_at = when
+
+
+async def recent_local(s: AsyncSession, *, direction: str, limit: int = 10) -> list:
+    """The newest live offers (or demands) of local organisations, with their actor."""
+    from ssefed.db.models import Actor
+
+    rows = await s.execute(
+        select(Offer, Actor).join(Actor, Actor.id == Offer.actor_id)
+        .where(Offer.local.is_(True), Offer.deleted_at.is_(None), Offer.direction == direction,
+               Actor.deleted_at.is_(None))
+        .order_by(Offer.published_at.desc(), Offer.id.desc()).limit(limit))
+    return [(o, a) for o, a in rows]

@@ -42,3 +42,29 @@ async def upsert_remote_facts(s: AsyncSession, actor_id: int, facts: dict) -> No
         for key, value in facts.items():
             setattr(org, key, value)
     await s.flush()
+
+
+async def directory_rows(s: AsyncSession, *, limit: int = 20_000) -> list:
+    """Light rows of the local member organisations for the directory's home page:
+    handle, name, legal form, sectors, position and validation (no documents)."""
+    rows = await s.execute(
+        select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, Organisation.legal_form,
+               Organisation.sectors, Organisation.locality, Organisation.lat, Organisation.lon,
+               Organisation.validation_status, Organisation.valid_until)
+        .join(Organisation, Organisation.actor_id == Actor.id)
+        .where(Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False))
+        .order_by(Actor.name, Actor.id).limit(limit))
+    return list(rows)
+
+
+async def located_within(s: AsyncSession, south: float, west: float, north: float, east: float,
+                         *, limit: int = 200) -> list:
+    """Local member organisations positioned inside a box (name, IRI, position): the
+    neighbours drawn on an organisation's map. Bounded by ``limit``."""
+    rows = await s.execute(
+        select(Actor.id, Actor.ap_id, Actor.name, Organisation.lat, Organisation.lon)
+        .join(Organisation, Organisation.actor_id == Actor.id)
+        .where(Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False),
+               Organisation.lat.between(south, north), Organisation.lon.between(west, east))
+        .order_by(Actor.id).limit(limit))
+    return list(rows)
