@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column('lon', sa.Float(), nullable=True),
         sa.Column('cell', sa.Integer(), nullable=True),
         sa.Column('legal_form', sa.String(length=64), nullable=True),
+        sa.Column('division', sa.String(length=2), nullable=True),
         sa.Column('direction', sa.String(length=8), nullable=True),
         sa.Column('kind', sa.String(length=16), nullable=True),
         sa.Column('market', sa.Boolean(), nullable=True),
@@ -53,8 +54,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_search_entries_actor_id', 'search_entries', ['actor_id'], unique=False)
     op.create_index('ix_search_entries_lat_lon', 'search_entries', ['lat', 'lon'], unique=False)
-    op.create_index('ix_search_entries_cell', 'search_entries', ['cell'], unique=False)
-    op.create_index('ix_search_entries_type_id', 'search_entries', ['entry_type', 'id'],
+    op.create_index('ix_search_entries_cell', 'search_entries', ['cell', 'entry_type'],
                     unique=False)
     op.create_table(
         'search_terms',
@@ -103,7 +103,6 @@ def downgrade() -> None:
     op.drop_table('search_state')
     op.drop_index('ix_search_terms_term_entry', table_name='search_terms')
     op.drop_table('search_terms')
-    op.drop_index('ix_search_entries_type_id', table_name='search_entries')
     op.drop_index('ix_search_entries_cell', table_name='search_entries')
     op.drop_index('ix_search_entries_lat_lon', table_name='search_entries')
     op.drop_index('ix_search_entries_actor_id', table_name='search_entries')

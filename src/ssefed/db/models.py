@@ -373,8 +373,7 @@ class SearchEntry(Base):
     __table_args__ = (
         CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
         Index("ix_search_entries_lat_lon", "lat", "lon"),
-        Index("ix_search_entries_cell", "cell"),
-        Index("ix_search_entries_type_id", "entry_type", "id"),
+        Index("ix_search_entries_cell", "cell", "entry_type"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -393,6 +392,7 @@ class SearchEntry(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     cell: Mapped[int | None] = mapped_column(Integer)  # grid cell of 0.1° (db/repos/search.py)
     legal_form: Mapped[str | None] = mapped_column(String(64))
+    division: Mapped[str | None] = mapped_column(String(2))  # NACE division of its first sector
     direction: Mapped[str | None] = mapped_column(String(8))
     kind: Mapped[str | None] = mapped_column(String(16))
     market: Mapped[bool | None] = mapped_column(Boolean)

@@ -46,6 +46,12 @@ def sector_terms(code: str) -> list[str]:
     return out
 
 
+def _division(sectors) -> str | None:  # noqa: ANN001
+    """The NACE division (2 digits) of the first sector: what the sector facet counts."""
+    first = next((c for c in sectors or [] if _NACE.match(c)), None)
+    return first[:2] if first else None
+
+
 def plain(text: str) -> str:
     return html.unescape(_TAG.sub(" ", text or "")).strip()
 
@@ -63,7 +69,8 @@ def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "name": r.name[:500], "summary": summary[:2000],
              "words": text_mod.indexed(r.name, summary, r.locality),
              "lat": r.lat, "lon": r.lon, "cell": search_repo.cell_of(r.lat, r.lon),
-             "legal_form": r.legal_form, "direction": None,
+             "legal_form": r.legal_form, "division": _division(r.sectors),
+             "direction": None,
              "kind": None, "market": None, "category": None,
              "validated": r.validation_status == "validated",
              "valid_until": r.valid_until}, terms)
@@ -81,10 +88,18 @@ def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "name": r.title[:500], "summary": (r.summary or "")[:2000],
              "words": text_mod.indexed(r.title, r.summary or "", labels, r.actor_name),
              "lat": lat, "lon": lon, "cell": search_repo.cell_of(lat, lon),
-             "legal_form": r.legal_form, "direction": r.direction, "kind": r.kind,
+             "legal_form": r.legal_form, "division": _division(r.sectors),
+             "direction": r.direction, "kind": r.kind,
              "market": r.exchange == "sale", "category": r.category,
              "validated": r.validation_status == "validated",
              "valid_until": r.valid_until}, terms)
+
+
+async def _analyze_now_and_then(s, written: int) -> None:  # noqa: ANN001
+    """A big sync (an import) grows the tables faster than PostgreSQL's statistics follow:
+    refresh them as it goes, so lookups by IRI keep using their index."""
+    if written and written % (20 * SYNC_BATCH) < SYNC_BATCH:
+        await search_repo.analyze(s)
 
 
 async def sync(db: Database, *, full: bool = False) -> int:
@@ -97,22 +112,27 @@ async def sync(db: Database, *, full: bool = False) -> int:
         actor_ids = await search_repo.changed_actor_ids(s, since)
         offer_ids = await search_repo.changed_offer_ids(s, since, actor_ids)
     written = 0
+    if full:  # everything is written again: clear once instead of row by row
+        async with db.write() as s:
+            await search_repo.clear(s)
     for i in range(0, len(actor_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.organisations(s, actor_ids[i:i + SYNC_BATCH])
             entries = [organisation_entry(r) for r in rows
                        if r.deleted_at is None and not r.is_network]
             await search_repo.replace_entries(
-                s, remove_ap_ids=[r.ap_id for r in rows], entries=entries)
+                s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
             written += len(entries)
+            await _analyze_now_and_then(s, written)
     for i in range(0, len(offer_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.offers(s, offer_ids[i:i + SYNC_BATCH])
             entries = [offer_entry(r) for r in rows
                        if r.deleted_at is None and r.actor_deleted_at is None]
             await search_repo.replace_entries(
-                s, remove_ap_ids=[r.ap_id for r in rows], entries=entries)
+                s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
             written += len(entries)
+            await _analyze_now_and_then(s, written)
     async with db.write() as s:
         await search_repo.set_synced(s, started)
     return written

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Float, and_, delete, func, literal, or_, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchEntry, SearchState,
                               SearchTerm)
@@ -110,6 +111,16 @@ async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
         .where(Offer.id.in_(offer_ids)))).all())
 
 
+async def clear(s: AsyncSession) -> None:
+    await s.execute(delete(SearchEntry))
+
+
+async def analyze(s: AsyncSession) -> None:
+    if s.bind.dialect.name == "postgresql":
+        await s.execute(text("ANALYZE search_entries"))
+        await s.execute(text("ANALYZE search_terms"))
+
+
 SYNC_LOCK = 771_001  # PostgreSQL advisory lock: one sync writes at a time (node and CLI)
 
 
@@ -144,15 +155,18 @@ def distance_expr(lat0: float, lon0: float) -> Any:
     return literal(2 * EARTH_KM, Float) * func.asin(func.sqrt(a))
 
 
-def fulltext(dialect: str, words: list[str]) -> Any:
-    """Entries whose folded words contain every query word as a prefix."""
+def fulltext(dialect: str, words: list[str], *, place_drives: bool = False) -> Any:
+    """Entries whose folded words contain every query word as a prefix. With
+    ``place_drives``, SQLite checks the matches against the candidates of the grid cells
+    (``id + 0`` keeps it from driving the query from a long list of matches)."""
     if dialect == "postgresql":
         query = " & ".join(f"{w}:*" for w in words)
         return func.to_tsvector("simple", SearchEntry.words).op("@@")(
             func.to_tsquery("simple", query))
     match = " AND ".join(f'"{w}"*' for w in words)
-    return SearchEntry.id.in_(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :m")
-                              .bindparams(m=match))
+    column = (SearchEntry.id + 0) if place_drives else SearchEntry.id
+    return column.in_(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :m")
+                      .bindparams(m=match))
 
 
 def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | None]:
@@ -161,7 +175,8 @@ def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | N
     if f.get("type"):
         conds.append(SearchEntry.entry_type == f["type"])
     if f.get("words"):
-        conds.append(fulltext(dialect, f["words"]))
+        conds.append(fulltext(dialect, f["words"],
+                              place_drives=f.get("radius_km") is not None))
     for column in ("legal_form", "direction", "kind"):
         if f.get(column):
             conds.append(getattr(SearchEntry, column) == f[column])
@@ -172,8 +187,15 @@ def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | N
     if f.get("fresh_only"):
         conds.append(or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today))
     for term in f.get("terms", []):
-        conds.append(SearchEntry.id.in_(select(SearchTerm.entry_id)
-                                        .where(SearchTerm.term == term)))
+        if f.get("radius_km") is not None:
+            # the place drives (grid cells), each candidate's term checked by primary key:
+            # a sector may have far more entries than the circle
+            t = aliased(SearchTerm)
+            conds.append(select(t.entry_id).where(t.entry_id == SearchEntry.id, t.term == term)
+                         .correlate(SearchEntry).exists())
+        else:
+            conds.append(SearchEntry.id.in_(select(SearchTerm.entry_id)
+                                            .where(SearchTerm.term == term)))
     dist = None
     if f.get("near") is not None:
         lat0, lon0 = f["near"]
@@ -195,10 +217,14 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
     key ``after`` of the previous page's last row."""
     dialect = s.bind.dialect.name
     where, dist = filtered(dialect, f, today)
-    grouped = (await s.execute(select(SearchEntry.legal_form, SearchEntry.kind, func.count())
+    # one pass over the matches for the total and the facets (each entry counted under
+    # its first sector's division), one for the page
+    grouped = (await s.execute(select(SearchEntry.legal_form, SearchEntry.kind,
+                                      SearchEntry.division, func.count())
                                .where(where)
-                               .group_by(SearchEntry.legal_form, SearchEntry.kind))).all()
-    total = sum(n for _, _, n in grouped)
+                               .group_by(SearchEntry.legal_form, SearchEntry.kind,
+                                         SearchEntry.division))).all()
+    total = sum(n for _, _, _, n in grouped)
     cols = [SearchEntry.id, SearchEntry.ap_id, SearchEntry.entry_type, SearchEntry.name,
             SearchEntry.summary, SearchEntry.node, SearchEntry.local, SearchEntry.lat,
             SearchEntry.lon, SearchEntry.legal_form, SearchEntry.direction, SearchEntry.kind,
@@ -216,18 +242,11 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
                             and_(SearchEntry.name == after[0], SearchEntry.id > after[1])))
         q = q.order_by(SearchEntry.name, SearchEntry.id)
     rows = list((await s.execute(q.limit(limit))).all())
-    facets: dict[str, dict[str, int]] = {"legal_form": {}, "kind": {}}
-    for legal, kind, n in grouped:
-        if legal is not None:
-            facets["legal_form"][legal] = facets["legal_form"].get(legal, 0) + n
-        if kind is not None:
-            facets["kind"][kind] = facets["kind"].get(kind, 0) + n
-    ids = select(SearchEntry.id).where(where)
-    got = await s.execute(select(SearchTerm.term, func.count())
-                          .where(SearchTerm.entry_id.in_(ids), SearchTerm.term.like("sector:%"),
-                                 func.length(SearchTerm.term) == 9)
-                          .group_by(SearchTerm.term))
-    facets["sector"] = {t.removeprefix("sector:"): n for t, n in got}
+    facets: dict[str, dict[str, int]] = {"legal_form": {}, "kind": {}, "sector": {}}
+    for legal, kind, division, n in grouped:
+        for name, value in (("legal_form", legal), ("kind", kind), ("sector", division)):
+            if value is not None:
+                facets[name][value] = facets[name].get(value, 0) + n
     return total, rows, facets
 
 
