@@ -58,21 +58,46 @@ class ChainService:
 
     async def query(self, query: ChainQuery, *, fan_out: bool = True) -> dict[str, Any]:
         fanout = _FanOut(self, query) if fan_out else None
+        # One read session for the levels read in a row (a checkout costs round trips on
+        # PostgreSQL); it is closed before peers are asked, never held while waiting.
+        held: list[Any] = []
+
+        async def session():  # noqa: ANN202
+            if not held:
+                cm = self.db.read()
+                held.append((cm, await cm.__aenter__()))
+            return held[0][1]
+
+        async def release() -> None:
+            if held:
+                cm, _ = held.pop()
+                await cm.__aexit__(None, None, None)
 
         async def local(categories: list[str]) -> dict[str, list[Candidate]]:
-            async with self.db.read() as s:
-                rows = await chain_repo.suppliers(
-                    s, categories, per_category=PER_CATEGORY_FETCH, near=query.near,
-                    radius_km=query.radius_km)
-                remote_ids = list({r.actor_id for rs in rows.values() for r in rs if not r.local})
-                docs = await chain_repo.actor_documents(s, remote_ids)
+            s = await session()
+            rows = await chain_repo.suppliers(
+                s, categories, per_category=PER_CATEGORY_FETCH, near=query.near,
+                radius_km=query.radius_km)
+            remote_ids = list({r.actor_id for rs in rows.values() for r in rs if not r.local})
+            docs = await chain_repo.actor_documents(s, remote_ids)
             return {c: [candidate_from_row(r, docs) for r in rs] for c, rs in rows.items()}
 
-        result = await chains.find_chains(
-            query, local=local, peers=fanout.ask if fanout else None,
-            guarantees=self.set_guarantees, deadline_seconds=self.config.fanout_timeout_seconds,
-            suppliers_per_input=self.config.suppliers_per_input,
-            alternatives=self.config.alternatives)
+        async def peers(categories: list[str], remaining: float) -> PeerAnswer:
+            await release()
+            return await fanout.ask(categories, remaining)
+
+        async def guarantees(cands: list[Candidate], remaining: float) -> None:
+            await release()
+            await self.set_guarantees(cands, remaining)
+
+        try:
+            result = await chains.find_chains(
+                query, local=local, peers=peers if fanout else None, guarantees=guarantees,
+                deadline_seconds=self.config.fanout_timeout_seconds,
+                suppliers_per_input=self.config.suppliers_per_input,
+                alternatives=self.config.alternatives)
+        finally:
+            await release()
         result["trusted_networks"] = sorted(await self.trusted())
         return result
 
