@@ -384,15 +384,9 @@ def parse_query(params: dict[str, Any], *, max_hops_cap: int) -> ChainQuery:
         category = categories.to_iri(raw)
     except ValueError as exc:
         raise InvalidInput("category", str(exc)) from None
-    near = None
-    if params.get("near"):
-        try:
-            lat_s, lon_s = str(params["near"]).split(",")
-            near = (float(lat_s), float(lon_s))
-        except ValueError:
-            raise InvalidInput("near", "expected LAT,LON (e.g. 45.19,5.72)") from None
-        if not (-90 <= near[0] <= 90 and -180 <= near[1] <= 180) or not all(map(math.isfinite, near)):
-            raise InvalidInput("near", "latitude or longitude out of range")
+    from ssefed.domain.fields import place
+
+    near = place(params["near"]) if params.get("near") else None
 
     def number(key: str, lo: float, hi: float, default: Any, cast: Callable = float) -> Any:
         value = params.get(key)

@@ -30,3 +30,18 @@ def number(data: dict[str, Any], key: str, lo: float, hi: float, prefix: str = "
     if not lo <= value <= hi:
         raise InvalidInput(prefix + key, f"must be between {lo} and {hi}")
     return float(value)
+
+
+def place(value: Any, field: str = "near") -> tuple[float, float]:
+    """``"LAT,LON"`` -> (lat, lon), or InvalidInput naming ``field``."""
+    import math
+
+    try:
+        lat_s, lon_s = str(value).split(",")
+        point = (float(lat_s), float(lon_s))
+    except ValueError:
+        raise InvalidInput(field, "expected LAT,LON (e.g. 45.19,5.72)") from None
+    if not all(map(math.isfinite, point)) or not (-90 <= point[0] <= 90
+                                                  and -180 <= point[1] <= 180):
+        raise InvalidInput(field, "latitude or longitude out of range")
+    return point

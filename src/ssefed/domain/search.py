@@ -8,7 +8,6 @@ import base64
 import hashlib
 import html
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -239,15 +238,9 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
             raise InvalidInput("category", str(exc)) from None
     f["terms"] = terms
     if params.get("near"):
-        try:
-            lat_s, lon_s = str(params["near"]).split(",")
-            near = (float(lat_s), float(lon_s))
-        except ValueError:
-            raise InvalidInput("near", "expected LAT,LON (e.g. 45.19,5.72)") from None
-        if not all(map(math.isfinite, near)) or not (-90 <= near[0] <= 90
-                                                     and -180 <= near[1] <= 180):
-            raise InvalidInput("near", "latitude or longitude out of range")
-        f["near"] = near
+        from ssefed.domain.fields import place
+
+        f["near"] = place(params["near"])
     radius = params.get("radius_km")
     if radius not in (None, ""):
         if "near" not in f:
