@@ -77,13 +77,6 @@ def _lang(request: web.Request) -> str:
     return i18n.negotiate(request)
 
 
-def _switch(request: web.Request, lang: str) -> str:
-    from urllib.parse import urlencode
-
-    other = [(k, v) for k, v in request.query.items() if k != "lang"]
-    return f"{request.path}?{urlencode(other + [('lang', 'en' if lang == 'fr' else 'fr')])}"
-
-
 async def search_page(request: web.Request) -> web.Response:
     """The directory for people: filters, results (with a map), facets, next page."""
     from urllib.parse import urlencode
@@ -117,7 +110,7 @@ async def search_page(request: web.Request) -> web.Response:
     codes = sorted(categories.known_codes())
     options = [(c, categories.label(categories.CATEGORY_NS + c, lang)) for c in codes]
     response = render(request, "search.html", lang=lang, p=dict(request.query), result=result,
-                      error=error, next_url=next_url, switch_url=_switch(request, lang),
+                      error=error, next_url=next_url,
                       category_options=sorted(options, key=lambda o: o[1]),
                       legal_forms=LEGAL_FORMS, kinds=KINDS, map_svg=map_svg)
     if error:
@@ -141,7 +134,7 @@ async def gaps_page(request: web.Request) -> web.Response:
         except InvalidInput as exc:
             error = f"{exc.field}: {exc.message}"
     response = render(request, "gaps.html", lang=lang, p=dict(request.query), gaps=found,
-                      error=error, switch_url=_switch(request, lang))
+                      error=error)
     if error:
         response.set_status(422)
     return response
