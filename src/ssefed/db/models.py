@@ -421,3 +421,145 @@ class SearchState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- participatory validation (domain/validation.py) ---------------------------------------
+COLLEGE_CHECK = ("college IS NULL OR college IN ('consumers', 'government', 'industry', "
+                 "'labour', 'ngo', 'ssro')")
+
+
+class Reviewer(Base):
+    """A local person account (actor of type Person) with the network's reviewer role,
+    created by the admin; its college is the one the admin gave it."""
+
+    __tablename__ = "reviewers"
+    __table_args__ = (CheckConstraint(COLLEGE_CHECK, name="college"),)
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    college: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Charter(Base):
+    """One version of a network's charter (its criteria never change once published:
+    a change is a new version). Local, or read from another network."""
+
+    __tablename__ = "charters"
+    __table_args__ = (
+        UniqueConstraint("network_ap_id", "slug", "version", name="uq_charters_version"),
+        CheckConstraint("approach IN ('criteria', 'progress')", name="approach"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    network_ap_id: Mapped[str] = mapped_column(IRI)
+    local: Mapped[bool] = mapped_column(Boolean, default=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    approach: Mapped[str] = mapped_column(String(16), default="criteria")
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Application(Base):
+    """An organisation's application to a network, with its answers to the charter's
+    criteria. On the network's node (``local_network``) it is decided there; on the
+    applicant's node it records what was asked and what was answered."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'validated', 'refused', 'needs_more', "
+                        "'withdrawn')", name="state"),
+        Index("ix_applications_network_state", "network_ap_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    join_ap_id: Mapped[str | None] = mapped_column(IRI, unique=True)
+    network_ap_id: Mapped[str] = mapped_column(IRI)
+    local_network: Mapped[bool] = mapped_column(Boolean, default=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
+                                              index=True)
+    charter_ap_id: Mapped[str | None] = mapped_column(IRI)
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    decision_ap_id: Mapped[str | None] = mapped_column(IRI)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Endorsement(Base):
+    """An endorsement of (or an objection to) an application, by any actor, as this node
+    verified it: ``verified`` says how (local, the endorser's own signed delivery, an
+    integrity proof, or a fetch from its origin)."""
+
+    __tablename__ = "endorsements"
+    __table_args__ = (
+        CheckConstraint("stance IN ('endorse', 'object')", name="stance"),
+        CheckConstraint(COLLEGE_CHECK, name="college"),
+        CheckConstraint("verified IN ('local', 'signature', 'proof', 'origin')",
+                        name="verified"),
+        Index("ix_endorsements_application", "application_ap_id"),
+        Index("ix_endorsements_endorser", "endorser_ap_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    application_ap_id: Mapped[str] = mapped_column(IRI)
+    applicant_ap_id: Mapped[str | None] = mapped_column(IRI)
+    endorser_ap_id: Mapped[str] = mapped_column(IRI)
+    stance: Mapped[str] = mapped_column(String(8), default="endorse")
+    college: Mapped[str | None] = mapped_column(String(16))  # as the endorser declared it
+    content: Mapped[str] = mapped_column(Text, default="")
+    verified: Mapped[str] = mapped_column(String(16))
+    ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an objection handled
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Endorser(Base):
+    """This network's register of endorsers' stakeholder colleges (ISO 26000): declared
+    by the endorser, confirmed by a reviewer."""
+
+    __tablename__ = "endorsers"
+    __table_args__ = (CheckConstraint(COLLEGE_CHECK, name="college"),
+                      CheckConstraint("declared IS NULL OR declared IN ('consumers', "
+                                      "'government', 'industry', 'labour', 'ngo', 'ssro')",
+                                      name="declared"))
+
+    ap_id: Mapped[str] = mapped_column(IRI, primary_key=True)
+    declared: Mapped[str | None] = mapped_column(String(16))
+    college: Mapped[str | None] = mapped_column(String(16))
+    confirmed_by: Mapped[str | None] = mapped_column(IRI)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Decision(Base):
+    """A network's decision on an application (this node's, or received from a network),
+    with the rule it applied and the endorsements it rests on."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('validated', 'refused', 'needs_more')", name="outcome"),
+        Index("ix_decisions_applicant", "applicant_ap_id", "network_ap_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    network_ap_id: Mapped[str] = mapped_column(IRI)
+    application_ap_id: Mapped[str] = mapped_column(IRI, index=True)
+    applicant_ap_id: Mapped[str] = mapped_column(IRI)
+    outcome: Mapped[str] = mapped_column(String(16))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    basis: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
+    ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
