@@ -125,6 +125,18 @@ class SparqlConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    """The network's rule for deciding applications (participatory validation)."""
+
+    min_endorsements: int = 3
+    min_colleges: int = 2
+    min_peer_members: int = 1
+    objections_block: bool = True
+    auto_decide: bool = True  # validate as soon as the rule is met
+    validity_months: int = 12
+
+
+@dataclass(frozen=True)
 class Config:
     node: NodeConfig = field(default_factory=NodeConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -134,6 +146,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     chains: ChainsConfig = field(default_factory=ChainsConfig)
     sparql: SparqlConfig = field(default_factory=SparqlConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -159,6 +172,7 @@ SECTIONS: dict[str, type] = {
     "worker": WorkerConfig,
     "chains": ChainsConfig,
     "sparql": SparqlConfig,
+    "validation": ValidationConfig,
 }
 
 
@@ -269,12 +283,14 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "max_hops"), ("chains", "suppliers_per_input"),
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
-                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency")]
+                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
+                ("validation", "validity_months")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")
     for section, key in [("federation", "max_redirects"), ("worker", "shutdown_grace_seconds"),
-                         ("worker", "signing_threads")]:
+                         ("worker", "signing_threads"), ("validation", "min_endorsements"),
+                         ("validation", "min_colleges"), ("validation", "min_peer_members")]:
         if getattr(getattr(cfg, section), key) < 0:
             raise err(section, key, "must not be negative")
 

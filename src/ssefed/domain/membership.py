@@ -1,7 +1,7 @@
 """The network's approval of a member: what puts it in (or takes it out of) the
 network's members collection, the word other nodes check before they count one of its
-offers as a guaranteed link. (Participatory validation will decide it; until then the
-admin does.)"""
+offers as a guaranteed link. Participatory validation (domain/applications.py) decides
+it; the admin can also approve directly (``ssefed org approve``)."""
 
 from __future__ import annotations
 
@@ -32,23 +32,49 @@ async def set_approval(db: Database, ids: LocalIds, base_url: str, actor: Actor,
         network = await actor_repo.get_network(s)
         if org is None or row is None or network is None:
             raise Conflict(f"@{actor.handle} is not a member organisation")
-        if until is None:
-            org.validation_status, org.valid_until = "unvalidated", None
-        else:
-            org.validation_status, org.valid_until = "validated", until
-        await s.flush()
-        item = to_as.membership(network.ap_id, row, org)
-        verb = "Add" if until is not None else "Remove"
-        doc = to_as.activity(network.ap_id, verb, item, to=[to_as.PUBLIC],
-                             cc=[f"{network.ap_id}/followers"], published=utcnow())
-        doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
-        doc["@context"] = to_as.MEMBERS_CONTEXT
-        await outbound.publish(s, network, doc,
-                               inboxes=await outbound.follower_inboxes(s, network))
-        actor_doc = to_as.actor_document(row, keys, base_url, org, network.ap_id)
-        update = to_as.activity(row.ap_id, "Update", to_as.strip_context(actor_doc),
-                                to=[to_as.PUBLIC], cc=[f"{row.ap_id}/followers"],
-                                published=utcnow())
-        update["@context"] = actor_doc["@context"]
-        await outbound.publish(s, row, update, inboxes=await outbound.follower_inboxes(s, row))
+        await publish_approval(s, base_url, network, row, org, until, keys)
     return org
+
+
+async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Organisation,  # noqa: ANN001
+                           until: date | None, keys: list) -> None:
+    """In the open write session: set the validation of a local organisation (None:
+    withdraw it), ``Add`` (or ``Remove``) it to the network's members collection for the
+    network's followers, and ``Update`` its actor for its own followers."""
+    if until is None:
+        org.validation_status, org.valid_until = "unvalidated", None
+    else:
+        org.validation_status, org.valid_until = "validated", until
+    await s.flush()
+    item = to_as.membership(network.ap_id, row, org)
+    verb = "Add" if until is not None else "Remove"
+    doc = to_as.activity(network.ap_id, verb, item, to=[to_as.PUBLIC],
+                         cc=[f"{network.ap_id}/followers"], published=utcnow())
+    doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
+    doc["@context"] = to_as.MEMBERS_CONTEXT
+    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
+    from ssefed.db.repos import validation as validation_repo
+
+    others = tuple(await validation_repo.outgoing_validated(s, row.id, date.today()))
+    actor_doc = to_as.actor_document(row, keys, base_url, org, network.ap_id, others)
+    update = to_as.activity(row.ap_id, "Update", to_as.strip_context(actor_doc),
+                            to=[to_as.PUBLIC], cc=[f"{row.ap_id}/followers"],
+                            published=utcnow())
+    update["@context"] = actor_doc["@context"]
+    await outbound.publish(s, row, update, inboxes=await outbound.follower_inboxes(s, row))
+
+
+async def publish_remote_member(s, network: Actor, member: Actor, state: str,  # noqa: ANN001
+                                until: date | None) -> None:
+    """In the open write session: tell the network's followers that a member on another
+    node joined (or left) its members collection, so they read it again."""
+    from types import SimpleNamespace
+
+    item = to_as.membership(network.ap_id, member,
+                            SimpleNamespace(validation_status=state, valid_until=until))
+    verb = "Add" if state == "validated" else "Remove"
+    doc = to_as.activity(network.ap_id, verb, item, to=[to_as.PUBLIC],
+                         cc=[f"{network.ap_id}/followers"], published=utcnow())
+    doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
+    doc["@context"] = to_as.MEMBERS_CONTEXT
+    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))

@@ -143,6 +143,11 @@ async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:  # noq
         actor = await s.get(Actor, actor_id)
         org = await s.get(Organisation, actor_id)
         network = await actor_repo.get_network(s)
+        from datetime import date
+
+        from ssefed.db.repos import validation as validation_repo
+
+        others = tuple(await validation_repo.outgoing_validated(s, actor_id, date.today()))
         doc = to_as.actor_document(actor, keys, base_url, org,
-                                   network.ap_id if network else None)
+                                   network.ap_id if network else None, others)
         await outbound.publish_to_followers(s, actor, "Update", to_as.strip_context(doc))

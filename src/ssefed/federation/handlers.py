@@ -16,10 +16,11 @@ from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
-from ssefed.federation import outbound
+from ssefed.domain.errors import DomainError
+from ssefed.federation import outbound, validation
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as, proposals, to_as
+from ssefed.vocab import from_as, proposals, to_as, validation_as
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -51,6 +52,7 @@ class Handlers:
             "Undo": self.undo, "Create": self.create, "Update": self.update,
             "Delete": self.delete, "Announce": self.announce, "Like": self.like,
             "Add": self.membership_changed, "Remove": self.membership_changed,
+            "Join": self.join, "TentativeAccept": self.decision,
         }
 
     async def process(self, payload: dict[str, Any]) -> None:
@@ -64,7 +66,10 @@ class Handlers:
         try:
             if handler is None:
                 raise Ignored(f"{activity.type} has no effect here")
-            await handler(activity)
+            try:
+                await handler(activity)
+            except DomainError as exc:  # not found, conflict: kept, with why
+                raise Ignored(str(exc)) from None
         except Ignored as why:
             async with self.db.write() as s:
                 await inbox_repo.mark(s, item.id, "ignored", str(why))
@@ -119,10 +124,25 @@ class Handlers:
         self.wake()
 
     async def accept(self, activity: from_as.Activity) -> None:
+        if validation_as.is_decision(activity.raw):
+            return await self.decision(activity)
         await self._answer(activity, "accepted")
 
     async def reject(self, activity: from_as.Activity) -> None:
+        if validation_as.is_decision(activity.raw):
+            return await self.decision(activity)
         await self._answer(activity, "rejected")
+
+    # -- participatory validation (federation/validation.py) -------------------------------
+    async def join(self, activity: from_as.Activity) -> None:
+        await validation.on_join(self.fed, activity.raw, activity.actor)
+        self.wake()
+
+    async def decision(self, activity: from_as.Activity) -> None:
+        if not validation_as.is_decision(activity.raw):
+            raise Ignored(f"{activity.type} of something else than an application")
+        await validation.on_decision(self.fed, activity.raw, activity.actor)
+        self.wake()
 
     async def _answer(self, activity: from_as.Activity, state: str) -> None:
         """Accept/Reject of a Follow we sent: the follow is found by its id, or by the pair."""
@@ -182,7 +202,17 @@ class Handlers:
 
     # -- objects ---------------------------------------------------------------------------
     async def create(self, activity: from_as.Activity) -> None:
+        if validation_as.is_endorsement(activity.object):
+            await validation.on_endorsement(self.fed, self.fed.config, activity.object,
+                                            activity.actor)
+            self.wake()
+            return
         obj = with_context(await self._trusted_object(activity), activity.raw)
+        if "/applications/" in str(obj.get("inReplyTo") or "") and \
+                await validation.on_objection_reply(
+                self.fed, self.fed.config, obj, activity.actor):
+            self.wake()
+            return
         await self._store_object(obj, activity.actor)
 
     async def update(self, activity: from_as.Activity) -> None:
@@ -227,6 +257,8 @@ class Handlers:
                 continue
             obj = activity.object
             if (activity.type != "Create" or obj is None or proposals.is_proposal(obj)
+                    or validation_as.is_endorsement(obj)
+                    or "/applications/" in str(obj.get("inReplyTo") or "")
                     or not same_origin(obj.get("id") or activity.actor, activity.actor)):
                 rest.add(i)
                 continue
@@ -282,6 +314,8 @@ class Handlers:
                     log.info("announced object %s not stored: %s", object_id, exc)
 
     async def like(self, activity: from_as.Activity) -> None:
+        if await validation.on_like(self.fed, self.fed.config, activity.raw, activity.actor):
+            self.wake()
         await self._interaction(activity, "Like")
 
     # -- networks' members -----------------------------------------------------------------
@@ -290,6 +324,14 @@ class Handlers:
         the collection again from its origin (what it says there is what counts)."""
         raw = activity.raw
         target = from_as.first_id(raw.get("target") or raw.get("origin"))
+        if activity.type == "Add" and validation_as.is_endorsement(activity.object):
+            # a network relays an endorsement of one of its applications: verified here
+            if not target or not target.endswith("/endorsements") or not same_origin(
+                    target, activity.actor):
+                raise Ignored("Add of an endorsement to something else than an application")
+            await validation.on_endorsement(self.fed, self.fed.config, activity.object,
+                                            activity.actor)
+            return
         actor = await self.fed.known_actor(activity.actor)
         members = from_as.first_id((actor.ap_json or {}).get("members")) if actor else None
         if not target or target != members or not same_origin(target, activity.actor):

@@ -23,3 +23,17 @@ class LocalIds:
 
     def is_local(self, iri: str) -> bool:
         return iri == self.base or iri.startswith(self.base + "/")
+
+    def charter(self, slug: str, version: int | None = None) -> str:
+        """A charter (its newest version), or one version of it (immutable)."""
+        iri = f"{self.base}/charters/{quote(slug, safe='')}"
+        return iri if version is None else f"{iri}/v{version}"
+
+    def new_application(self) -> str:
+        return f"{self.base}/applications/{uuid.uuid4()}"
+
+    def new_endorsement(self) -> str:
+        return f"{self.base}/endorsements/{uuid.uuid4()}"
+
+    def new_decision(self) -> str:
+        return f"{self.base}/decisions/{uuid.uuid4()}"

@@ -95,8 +95,10 @@ def _org_context() -> dict[str, Any]:
     return {**INLINE_TERMS, **terms}
 
 
-def organisation_properties(org, network_iri: str | None) -> dict[str, Any]:  # noqa: ANN001
-    """SSE facts of an organisation (db.models.Organisation) as actor properties."""
+def organisation_properties(org, network_iri: str | None,  # noqa: ANN001
+                            also_validated_by: tuple[str, ...] = ()) -> dict[str, Any]:
+    """SSE facts of an organisation (db.models.Organisation) as actor properties;
+    ``also_validated_by``: the networks of other nodes that validated it."""
     props: dict[str, Any] = {}
     if org.legal_form:
         props["legalForm"] = f"https://w3id.org/ssefed/legal-form/{org.legal_form}"
@@ -108,9 +110,11 @@ def organisation_properties(org, network_iri: str | None) -> dict[str, Any]:  # 
     if org.valid_until is not None:
         props["validUntil"] = org.valid_until.isoformat()
     if network_iri:
-        props["memberOf"] = [network_iri]
-        if org.validation_status == "validated":
-            props["validatedBy"] = network_iri
+        props["memberOf"] = [network_iri, *also_validated_by]
+        validated_by = ([network_iri] if org.validation_status == "validated" else []) + \
+            list(also_validated_by)
+        if validated_by:
+            props["validatedBy"] = validated_by[0] if len(validated_by) == 1 else validated_by
     if org.lat is not None or org.address or org.locality:
         place: dict[str, Any] = {"type": "Place"}
         if org.lat is not None:
@@ -137,7 +141,8 @@ def organisation_properties(org, network_iri: str | None) -> dict[str, Any]:  # 
 
 
 def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None,  # noqa: ANN001
-                   network_iri: str | None = None) -> dict[str, Any]:
+                   network_iri: str | None = None, also_validated_by: tuple[str, ...] = ()
+                   ) -> dict[str, Any]:
     """The ActivityPub document of a local actor (with its SSE facts for organisations)."""
     urls = Urls(actor.ap_id, base_url)
     doc: dict[str, Any] = {
@@ -160,7 +165,7 @@ def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None, 
     }
     if org is not None:
         doc["@context"] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, _org_context()]
-        doc.update(organisation_properties(org, network_iri))
+        doc.update(organisation_properties(org, network_iri, also_validated_by))
     if getattr(actor, "is_network", False):  # the network vouches for its validated members there
         doc["members"] = f"{actor.ap_id}/members"
     for key in keys:

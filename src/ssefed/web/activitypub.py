@@ -4,6 +4,7 @@ collections, activities, and the inboxes."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from sqlalchemy import select
 from typing import Any
@@ -13,6 +14,7 @@ from aiohttp import web
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import validation as validation_repo
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
@@ -79,8 +81,10 @@ async def actor_page(request: web.Request) -> web.Response:
         async with request.app[DB].read() as s:
             org = await s.get(Organisation, actor.id)
             network = await actor_repo.get_network(s) if org is not None else None
+            others = tuple(await validation_repo.outgoing_validated(s, actor.id, date.today())) \
+                if org is not None else ()
         doc = to_as.actor_document(actor, keys, config.node.base_url, org,
-                                   network.ap_id if network else None)
+                                   network.ap_id if network else None, others)
         return as_turtle(doc) if wants_turtle(request) else as_json(doc)
     return await directory.organisation_page(request, actor)
 

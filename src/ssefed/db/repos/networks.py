@@ -4,6 +4,7 @@ collection), and what other networks' members collections say."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,18 +19,32 @@ def _validated_members():  # noqa: ANN202
 
 
 async def count_members(s: AsyncSession) -> int:
+    from ssefed.db.repos.validation import remote_members_query
+
     q = _validated_members().with_only_columns(func.count())
-    return int(await s.scalar(q) or 0)
+    remote = select(func.count()).select_from(remote_members_query().subquery())
+    return int(await s.scalar(q) or 0) + int(await s.scalar(remote) or 0)
 
 
 async def members_page(s: AsyncSession, *, before_id: int | None, limit: int
-                       ) -> list[tuple[Actor, Organisation]]:
-    """This node's validated members, newest first (by actor id)."""
-    q = _validated_members()
+                       ) -> list[tuple[Actor, Any]]:
+    """This network's validated members, newest first (by actor id): its own
+    organisations (with their Organisation row), and organisations of other nodes it
+    validated (with their validation state and end)."""
+    from types import SimpleNamespace
+
+    from ssefed.db.repos.validation import remote_members_query
+
+    q, remote = _validated_members(), remote_members_query()
     if before_id is not None:
-        q = q.where(Actor.id < before_id)
-    rows = await s.execute(q.order_by(Actor.id.desc()).limit(limit))
-    return [(a, o) for a, o in rows]
+        q, remote = q.where(Actor.id < before_id), remote.where(Actor.id < before_id)
+    rows: list[tuple[Actor, Any]] = [(a, o) for a, o in await s.execute(
+        q.order_by(Actor.id.desc()).limit(limit))]
+    rows += [(a, SimpleNamespace(validation_status=state, valid_until=until))
+             for a, state, until in await s.execute(
+                 remote.order_by(Actor.id.desc()).limit(limit))]
+    rows.sort(key=lambda r: -r[0].id)
+    return rows[:limit]
 
 
 async def get(s: AsyncSession, ap_id: str) -> KnownNetwork | None:
