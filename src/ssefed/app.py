@@ -24,9 +24,9 @@ from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
 from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages, search,
-                        sparql, wellknown)
+                        sparql, validation, wellknown)
 from ssefed.web.api import organisations as org_api
-from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
+from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
 from ssefed.worker.runner import Worker
 
@@ -37,7 +37,6 @@ class SchemaBehind(RuntimeError):
     pass
 
 
-FEDERATION = web.AppKey("federation", Federation)
 DELIVERER = web.AppKey("deliverer", Deliverer)
 
 
@@ -124,6 +123,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     chains.setup(app, ChainService(federation))
     search.setup(app)
     directory.setup(app)
+    validation.setup(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)

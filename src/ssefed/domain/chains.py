@@ -107,11 +107,15 @@ def distance(a: Candidate, b: Candidate) -> float | None:
 
 
 def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[str],
-                 vouchers: dict[str, list[tuple[str, date | None]]], today: date
+                 vouchers: dict[str, list[tuple[str, date | None]]], today: date,
+                 decisions: dict[tuple[str, str], dict[str, Any]] | None = None
                  ) -> dict[str, Any]:
     """Who vouches for ``c``'s organisation, until when, and whether that counts here:
     a link is guaranteed only when a network this node trusts lists the organisation in
-    its members collection, its validity has not ended, and the offer is not stale."""
+    its members collection, its validity has not ended, and the offer is not stale.
+    When this node holds the network's decision (participatory validation), its rule must
+    also hold on the endorsements this node verified itself (``decisions``: per
+    (network, organisation), from federation.validation.decision_summary)."""
     listed: list[tuple[str, date | None]] = []
     if c.local_validation is not None and own_network:
         status, until = c.local_validation
@@ -149,7 +153,17 @@ def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[st
     else:
         g["reason"] = f"validated by {g['validated_by']}" + (
             f" until {g['valid_until']}" if g["valid_until"] else "")
-    g["guaranteed"] = bool(listed) and g["trusted"] and not g["expired"] and not g["offer_expired"]
+    decision = (decisions or {}).get((g["validated_by"], c.actor)) if listed else None
+    grounded = True
+    if decision is not None:
+        g["decision"], g["rule_met"] = decision["decision"], decision["rule_met"]
+        g["endorsements"] = decision["endorsements"]
+        grounded = decision["rule_met"]
+        if not grounded and g["trusted"] and not g["expired"]:
+            g["reason"] = (f"the decision of {g['validated_by']} does not hold on the "
+                           "endorsements this node verified: " + "; ".join(decision["missing"]))
+    g["guaranteed"] = (bool(listed) and g["trusted"] and not g["expired"]
+                       and not g["offer_expired"] and grounded)
     return g
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import chains as chain_repo
 from ssefed.db.repos import networks as network_repo
+from ssefed.db.repos import validation as validation_repo
 from ssefed.domain import chains
 from ssefed.domain.chains import Candidate, ChainQuery, PeerAnswer, Source
 from ssefed.federation.client import FetchError
@@ -118,37 +119,54 @@ class ChainService:
 
     async def set_guarantees(self, cands: list[Candidate], remaining: float) -> None:
         """Set each candidate's guarantee: members collections of trusted networks that
-        are too old are read again first, within the time left."""
+        are too old are read again first, within the time left; the decisions behind
+        validations are checked on the endorsements this node verified."""
         own, trusted = await self.own_network(), await self.trusted()
         remote = sorted({c.actor for c in cands if c.local_validation is None})
-        if not remote:  # only this node's members: its own validation says it all
-            day = today()
-            for c in cands:
-                c.guarantee = chains.guarantee_of(c, own_network=own, trusted=trusted,
-                                                  vouchers={}, today=day)
-                c.guaranteed = c.guarantee["guaranteed"]
-            return
-        async with self.db.read() as s:
-            vouchers = await network_repo.vouchers(s, remote)
-            networks = {n for c in cands for n in c.claimed_networks}
-            networks |= {n for vs in vouchers.values() for n, _ in vs}
-            networks = sorted((networks & trusted) - {own})
-            checked = await network_repo.checked(s, networks)
-        stale = [n for n in networks
-                 if is_stale(checked.get(n), self.config.members_max_age_seconds)]
-        if stale and remaining > 0.05:
-            try:
-                await asyncio.wait_for(chains.gather_limited(
-                    [refresh_members(self.fed, n) for n in stale[:20]], 4), remaining)
-            except asyncio.TimeoutError:
-                pass
+        vouchers: dict[str, list[tuple[str, date | None]]] = {}
+        if remote:
             async with self.db.read() as s:
                 vouchers = await network_repo.vouchers(s, remote)
+                networks = {n for c in cands for n in c.claimed_networks}
+                networks |= {n for vs in vouchers.values() for n, _ in vs}
+                networks = sorted((networks & trusted) - {own})
+                checked = await network_repo.checked(s, networks)
+            stale = [n for n in networks
+                     if is_stale(checked.get(n), self.config.members_max_age_seconds)]
+            if stale and remaining > 0.05:
+                try:
+                    await asyncio.wait_for(chains.gather_limited(
+                        [refresh_members(self.fed, n) for n in stale[:20]], 4), remaining)
+                except asyncio.TimeoutError:
+                    pass
+            async with self.db.read() as s:
+                vouchers = await network_repo.vouchers(s, remote)
+                if own:  # organisations of other nodes this network validated itself
+                    for member, until in (await validation_repo.remote_member_vouchers(
+                            s, remote)).items():
+                        vouchers.setdefault(member, []).append((own, until))
+        decisions = await self._decisions(cands)
         day = today()
         for c in cands:
             c.guarantee = chains.guarantee_of(c, own_network=own, trusted=trusted,
-                                              vouchers=vouchers, today=day)
+                                              vouchers=vouchers, today=day,
+                                              decisions=decisions)
             c.guaranteed = c.guarantee["guaranteed"]
+
+    async def _decisions(self, cands: list[Candidate]) -> dict[tuple[str, str], dict]:
+        """The newest validation decision known here for each candidate's organisation,
+        summarised on the endorsements this node verified."""
+        from ssefed.federation.validation import decision_summary
+
+        actors = sorted({c.actor for c in cands})
+        async with self.db.read() as s:
+            found = await validation_repo.decisions_of(s, actors)
+            if not found:
+                return {}
+            iris = [str(b.get("endorsement")) for d in found.values() for b in d.basis or []]
+            known = await validation_repo.endorsements_by_iri(s, iris)
+        return {key: decision_summary(d, known) for key, d in found.items()
+                if d.outcome == "validated"}
 
 
 class _FanOut:

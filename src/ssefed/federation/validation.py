@@ -103,12 +103,7 @@ async def _from_origin(fed: Federation, fetched: dict[str, Any], iri: str
 
 def _proof_failure(result: Any) -> str | None:
     """None when ``proofs.verify_relayed`` verified the proof, else why not."""
-    if isinstance(result, str) and result.startswith(("https://", "http://")):
-        return None
-    ok = getattr(result, "ok", None)
-    if ok is True:
-        return None
-    return str(getattr(result, "reason", None) or getattr(result, "detail", None) or result)
+    return None if getattr(result, "ok", False) else str(result)
 
 
 # -- receiving -----------------------------------------------------------------------------

@@ -12,3 +12,4 @@ DB = web.AppKey("db", Database)
 IDS = web.AppKey("ids", LocalIds)
 WORKER = web.AppKey("worker", Worker)
 DELIVERY_WAKE = web.AppKey("delivery_wake", object)  # () -> None: new deliveries queued
+FEDERATION = web.AppKey("federation", object)  # federation.service.Federation

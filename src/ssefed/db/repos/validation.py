@@ -183,15 +183,12 @@ async def decision(s: AsyncSession, ap_id: str) -> Decision | None:
     return await s.scalar(select(Decision).where(Decision.ap_id == ap_id))
 
 
-async def latest_decisions(s: AsyncSession, pairs: list[tuple[str, str]]
-                           ) -> dict[tuple[str, str], Decision]:
-    """The newest decision of each (network, applicant) pair."""
+async def decisions_of(s: AsyncSession, applicants: list[str]
+                       ) -> dict[tuple[str, str], Decision]:
+    """The newest decision on each of these organisations, per (network, organisation)."""
     out: dict[tuple[str, str], Decision] = {}
-    applicants = sorted({a for _, a in pairs})
     for i in range(0, len(applicants), 500):
         for d in await s.scalars(select(Decision).where(
                 Decision.applicant_ap_id.in_(applicants[i:i + 500])).order_by(Decision.id)):
-            key = (d.network_ap_id, d.applicant_ap_id)
-            if key in pairs or not pairs:
-                out[key] = d  # ordered by id: the newest wins
+            out[(d.network_ap_id, d.applicant_ap_id)] = d  # ordered by id: the newest wins
     return out

@@ -1,0 +1,355 @@
+"""ssefed charter|reviewer|apply|endorse|review: participatory validation of members."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database, federation
+from ssefed.domain import applications
+from ssefed.domain.validation import COLLEGES, college as check_college, read_charter_spec
+from ssefed.federation.client import FetchError
+from ssefed.vocab.ids import LocalIds
+
+OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
+                 "refuse": "refused", "needs-more": "needs_more", "needs_more": "needs_more"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ch = sub.add_parser("charter", help="the network's charters: publish a version, list")
+    verbs = ch.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("publish", help="publish a charter from a JSON file (a changed "
+                                         "charter becomes a new version)")
+    p.add_argument("file", help='{"slug", "name", "summary", "approach": "criteria"|"progress", '
+                                '"criteria": [{"key", "text", "text_en", "required"}]}')
+    p.set_defaults(func=run_charter_publish)
+    p = verbs.add_parser("list", help="the network's charters and their versions")
+    p.set_defaults(func=run_charter_list)
+
+    rv = sub.add_parser("reviewer", help="the network's reviewers (person accounts)")
+    verbs = rv.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("add", help="create a reviewer account; prints its token once")
+    p.add_argument("--handle", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--college", required=True, choices=list(COLLEGES),
+                   help="its stakeholder college (ISO 26000)")
+    p.set_defaults(func=run_reviewer_add)
+    p = verbs.add_parser("list", help="the reviewers")
+    p.set_defaults(func=run_reviewer_list)
+
+    p = sub.add_parser("apply", help="a member organisation applies to a network (this "
+                                     "node's, or another node's with --network)")
+    p.add_argument("handle", help="the applying organisation (of this node)")
+    p.add_argument("--answers", required=True, metavar="FILE",
+                   help='JSON: [{"criterion": KEY-or-IRI, "answer": "yes"|"partly"|"no"|'
+                        '"in_progress", "evidence": TEXT, "url": LINK}]')
+    p.add_argument("--charter", help="charter slug or IRI (default: the network's only one)")
+    p.add_argument("--network", help="another node's network: acct:user@domain or its URL")
+    p.set_defaults(func=run_apply)
+
+    p = sub.add_parser("endorse", help="endorse (or object to) an application, as a local "
+                                       "actor")
+    p.add_argument("application", help="its number here, or its IRI (on any node)")
+    p.add_argument("--as", dest="handle", required=True, help="the local actor who endorses")
+    p.add_argument("--object", action="store_true", help="an objection (give --comment)")
+    p.add_argument("--college", choices=list(COLLEGES), help="the college you declare")
+    p.add_argument("--comment", default="", help="why (required for an objection)")
+    p.set_defaults(func=run_endorse)
+
+    r = sub.add_parser("review", help="the reviewers' daily work: applications, endorsements "
+                                      "by college, decisions, colleges, objections")
+    verbs = r.add_subparsers(dest="verb", metavar="VERB", required=True)
+    p = verbs.add_parser("pending", help="applications waiting for a decision")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_pending)
+    p = verbs.add_parser("show", help="one application: answers, endorsements by college, rule")
+    p.add_argument("application")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_show)
+    p = verbs.add_parser("decide", help="decide an application")
+    p.add_argument("application")
+    p.add_argument("outcome", choices=["validated", "refused", "needs-more"])
+    p.add_argument("--note", default="")
+    p.add_argument("--as", dest="handle", help="the reviewer deciding (default: admin)")
+    p.set_defaults(func=run_decide)
+    p = verbs.add_parser("confirm", help="confirm an endorser's college")
+    p.add_argument("endorser", help="the endorser's actor IRI")
+    p.add_argument("college", nargs="?", choices=list(COLLEGES),
+                   help="default: the college it declared")
+    p.add_argument("--as", dest="handle", help="the reviewer (default: admin)")
+    p.set_defaults(func=run_confirm)
+    p = verbs.add_parser("endorsers", help="endorsers whose college is not confirmed yet")
+    p.set_defaults(func=run_endorsers)
+    p = verbs.add_parser("resolve", help="mark an objection as handled (it stops blocking)")
+    p.add_argument("objection", type=int, help="the objection's number (review show)")
+    p.add_argument("--note", required=True)
+    p.add_argument("--as", dest="handle", help="the reviewer (default: admin)")
+    p.set_defaults(func=run_resolve)
+
+
+def _read_json_file(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CommandError(f"{what}: cannot read {path}: {exc.strerror}", 2) from None
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{what}: {path} is not valid JSON: {exc}", 2) from None
+
+
+def _peer(coro):  # noqa: ANN001, ANN202
+    try:
+        return asyncio.run(coro)
+    except FetchError as exc:
+        raise CommandError(f"could not reach the other node: {exc}") from None
+
+
+# -- charters and reviewers ----------------------------------------------------------------
+def run_charter_publish(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    spec = read_charter_spec(_read_json_file(args.file, "charter"))
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            return await applications.publish_charter(db, LocalIds(config.node.base_url), spec)
+
+    charter, new = asyncio.run(go())
+    print(f"charter {charter.slug} version {charter.version} "
+          f"{'published' if new else 'unchanged'}: {charter.ap_id}")
+    return 0
+
+
+def run_charter_list(args: argparse.Namespace) -> int:
+    from ssefed.db.repos import actors as actor_repo
+    from ssefed.db.repos import validation as repo
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db, db.read() as s:
+            network = await actor_repo.get_network(s)
+            return await repo.charters_of(s, network.ap_id)
+
+    rows = asyncio.run(go())
+    if not rows:
+        print("no charter yet: ssefed charter publish FILE.json")
+    for c in rows:
+        print(f"{c.slug}\tv{c.version}\t{len(c.criteria)} criteria\t{c.name}\t{c.ap_id}")
+    return 0
+
+
+def run_reviewer_add(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            return await applications.add_reviewer(db, LocalIds(config.node.base_url),
+                                                   args.handle, args.name, args.college)
+
+    actor, token = asyncio.run(go())
+    print(f"reviewer @{actor.handle} ({args.college}): {actor.ap_id}")
+    print("token (shown once; for the review API and editing):")
+    print(token)
+    return 0
+
+
+def run_reviewer_list(args: argparse.Namespace) -> int:
+    from ssefed.db.repos import validation as repo
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db, db.read() as s:
+            return await repo.reviewers(s)
+
+    for actor, r in asyncio.run(go()):
+        print(f"@{actor.handle}\t{r.college}\t{actor.name}")
+    return 0
+
+
+# -- applying and endorsing ----------------------------------------------------------------
+def run_apply(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    answers = _read_json_file(args.answers, "answers")
+
+    async def go():  # noqa: ANN202
+        if args.network:
+            from ssefed.federation import validation
+
+            if not args.charter:
+                raise CommandError("--charter: give the IRI of the other network's charter", 2)
+            async with federation(config) as fed:
+                return await validation.apply_remote(fed, args.handle, args.network,
+                                                     args.charter, answers)
+        async with database(config) as db:
+            return await applications.apply_local(db, LocalIds(config.node.base_url),
+                                                  args.handle, args.charter, answers)
+
+    app = _peer(go())
+    where = args.network or "this network"
+    print(f"@{args.handle} applied to {where}: application {app.id} ({app.state})")
+    print(app.ap_id)
+    return 0
+
+
+def run_endorse(args: argparse.Namespace) -> int:
+    from ssefed.federation import validation
+
+    config = config_from(args)
+    if args.object and not args.comment.strip():
+        raise CommandError("--comment: an objection needs its reason", 2)
+
+    async def go():  # noqa: ANN202
+        async with federation(config) as fed:
+            return await validation.endorse(
+                fed, config, args.handle, args.application,
+                stance="object" if args.object else "endorse", college=args.college,
+                content=args.comment)
+
+    r = _peer(go())
+    print(f"{'objection' if args.object else 'endorsement'} by @{args.handle} sent: {r.facts.id}")
+    return 0
+
+
+# -- reviewing -----------------------------------------------------------------------------
+async def _who(db, handle: str | None) -> str:  # noqa: ANN001
+    if handle is None:
+        return "admin"
+    from ssefed.db.repos import actors as actor_repo
+
+    async with db.read() as s:
+        actor = await actor_repo.get_local_by_handle(s, handle)
+        if actor is None:
+            raise CommandError(f"no reviewer @{handle} on this node")
+        await applications.reviewer_for(s, actor)
+    return actor.ap_id
+
+
+def run_pending(args: argparse.Namespace) -> int:
+    from ssefed.db.repos import actors as actor_repo
+    from ssefed.db.repos import validation as repo
+    from ssefed.web.validation import application_json
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db, db.read() as s:
+            network = await actor_repo.get_network(s)
+            rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
+            return [await application_json(s, config, a, b, full=False) for a, b in rows]
+
+    items = asyncio.run(go())
+    if args.json:
+        print(json.dumps({"applications": items}, ensure_ascii=False, indent=2))
+        return 0
+    if not items:
+        print("no application waiting")
+    for a in items:
+        rule = a["rule"]
+        state = "rule met" if rule["met"] else "missing: " + "; ".join(rule["missing"])
+        print(f"#{a['id']}\t{a['state']}\t{a['applicant']['name']}\t{a['applicant']['id']}"
+              f"\t{rule['counted']} endorsements, colleges {','.join(rule['colleges']) or '-'}"
+              f"\t{state}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from ssefed.web.validation import application_json
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        from ssefed.db.models import Actor
+
+        async with database(config) as db, db.read() as s:
+            app = await applications.application_ref(s, args.application)
+            return await application_json(s, config, app, await s.get(Actor, app.applicant_id),
+                                          full=True)
+
+    a = asyncio.run(go())
+    if args.json:
+        print(json.dumps(a, ensure_ascii=False, indent=2))
+        return 0
+    print(f"application #{a['id']} of {a['applicant']['name']} ({a['applicant']['id']}): "
+          f"{a['state']}")
+    print(f"charter {a['charter']}")
+    for ans in a.get("answers", []):
+        print(f"  {ans['criterion'].rsplit('#', 1)[-1]}: {ans['answer']}"
+              f"{' - ' + ans['evidence'] if ans.get('evidence') else ''}")
+    for college, voices in a.get("endorsements_by_college", {}).items():
+        if not voices:
+            continue
+        print(f"{college}:")
+        for v in voices:
+            word = "OBJECTS" if v["stance"] == "object" else "endorses"
+            extra = " (resolved)" if v["resolved"] else ""
+            print(f"  [{v['id']}] {v['endorser']} {word} as {v['kind']}{extra}"
+                  f"{': ' + v['content'] if v['content'] else ''}")
+    rule = a["rule"]
+    print("rule: " + ("met" if rule["met"] else "not met (" + "; ".join(rule["missing"]) + ")"))
+    return 0
+
+
+def run_decide(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            by = await _who(db, args.handle)
+            return await applications.decide(db, config, LocalIds(config.node.base_url),
+                                              args.application, OUTCOME_WORDS[args.outcome],
+                                              note=args.note, by=by)
+
+    d = asyncio.run(go())
+    until = f" until {d.valid_until.isoformat()}" if d.valid_until else ""
+    print(f"application {args.application}: {d.outcome}{until} ({d.ap_id})")
+    return 0
+
+
+def run_confirm(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            by = await _who(db, args.handle)
+            return await applications.confirm_college(db, config, LocalIds(config.node.base_url),
+                                                      args.endorser, check_college(args.college),
+                                                      by)
+
+    row = asyncio.run(go())
+    print(f"{row.ap_id}: college {row.college} confirmed")
+    return 0
+
+
+def run_endorsers(args: argparse.Namespace) -> int:
+    from ssefed.db.repos import validation as repo
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db, db.read() as s:
+            return await repo.unconfirmed_endorsers(s)
+
+    rows = asyncio.run(go())
+    if not rows:
+        print("every endorser's college is confirmed")
+    for e in rows:
+        print(f"{e.ap_id}\tdeclared: {e.declared or '-'}")
+    return 0
+
+
+def run_resolve(args: argparse.Namespace) -> int:
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            by = await _who(db, args.handle)
+            return await applications.resolve_objection(
+                db, config, LocalIds(config.node.base_url), args.objection, args.note, by)
+
+    row = asyncio.run(go())
+    print(f"objection {row.id} resolved")
+    return 0

@@ -1,0 +1,248 @@
+"""Participatory validation across three live nodes: an organisation of node B applies to
+the network of node A; a reviewer and a validated member on A and two actors on C
+endorse it or object; the rule decides; C, which follows A's network, holds the decision
+and the endorsements, verifies them itself and computes the same guarantee for B's
+offers as A does. Forgeries are refused: a bad signature, an endorser who is not who
+they claim, and node A relaying an endorsement "from" an actor of C that C never issued.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import date, datetime, timezone
+
+import requests
+
+from ssefed.federation import httpsig
+from tests.integration.test_chains import chains, offer, org, wait_until
+from tests.integration.test_federation import host, last_line, ok
+
+CHARTER = {
+    "slug": "ess", "name": "Charte de l'ESS des Hautes-Vallées",
+    "summary": "Ce que nos membres s'engagent à respecter.", "approach": "criteria",
+    "criteria": [
+        {"key": "gouvernance", "text": "Gouvernance démocratique",
+         "text_en": "Democratic governance"},
+        {"key": "lucrativite", "text": "Lucrativité limitée", "text_en": "Limited profit"},
+        {"key": "ancrage", "text": "Ancrage territorial", "text_en": "Local roots",
+         "required": False},
+    ],
+}
+ANSWERS = [
+    {"criterion": "gouvernance", "answer": "yes", "evidence": "SCOP, une personne une voix",
+     "url": "https://example.org/statuts.pdf"},
+    {"criterion": "lucrativite", "answer": "partly", "evidence": "60 % des excédents en réserves"},
+]
+AS2 = "application/activity+json"
+
+
+def write_json(node, name: str, doc) -> str:  # noqa: ANN001
+    path = node.directory / name
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return str(path)
+
+
+def activity_json(url: str) -> requests.Response:
+    return requests.get(url, headers={"Accept": AS2}, timeout=10)
+
+
+def private_key(node, actor_iri: str, kind: str = "rsa") -> tuple[str, str]:  # noqa: ANN001
+    rows = node.sql("SELECT k.key_id, k.private_pem FROM actor_keys k JOIN actors a "
+                    "ON a.id = k.actor_id WHERE a.ap_id = :iri AND k.kind = :kind",
+                    iri=actor_iri, kind=kind)
+    assert rows, f"no {kind} key of {actor_iri}"
+    return rows[0]
+
+
+def post_as(node, actor_iri: str, inbox: str, doc: dict) -> requests.Response:  # noqa: ANN001
+    """POST ``doc`` to ``inbox`` signed (as Mastodon signs) with the key of ``actor_iri``,
+    read from ``node``'s database: what that node's software could send."""
+    key_id, pem = private_key(node, actor_iri)
+    body = json.dumps(doc).encode()
+    headers = {"Content-Type": AS2}
+    headers.update(httpsig.sign_cavage("POST", inbox, headers, body, key_id, pem))
+    return requests.post(inbox, data=body, headers=headers, timeout=10)
+
+
+def state_of(node, query: str, **params):  # noqa: ANN001, ANN003, ANN201
+    rows = node.sql(query, **params)
+    return rows[0][0] if rows else None
+
+
+def link_of(node, category: str, offer_iri: str) -> dict | None:  # noqa: ANN001
+    for chain in chains(node, category=category)["chains"]:
+        for link in chain["links"]:
+            if link["offer"] == offer_iri:
+                return link
+    return None
+
+
+def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_checked_on_c(
+        nodes):
+    a, b, c = nodes.create("a"), nodes.create("b"), nodes.create("c")
+    for node in (a, b, c):
+        node.start()
+    a_net, c_net = f"{a.base_url}/actors/network", f"{c.base_url}/actors/network"
+
+    # A's charter, its reviewer (college: service/support/research), a validated member
+    charter = last_line(a.cli("charter", "publish", write_json(a, "charter.json", CHARTER)))
+    charter_iri = charter.rsplit(": ", 1)[1]
+    assert charter_iri == f"{a.base_url}/charters/ess/v1"
+    doc = activity_json(charter_iri).json()
+    assert doc["type"] == "Charter" and [c["id"].rsplit("#")[1] for c in doc["criteria"]] == [
+        "gouvernance", "lucrativite", "ancrage"]
+    ok(a.cli("reviewer", "add", "--handle", "claire", "--name", "Claire Revue",
+             "--college", "ssro"))
+    coop = org(a, "coop-a", "Coopérative des Combes", 45.0, 5.0)
+    ok(a.cli("org", "approve", "coop-a"))
+    # C: a consumers' association and a citizen who objects
+    conso = org(c, "conso", "Association de consommateurs", 45.1, 5.1)
+    voisin = org(c, "voisin", "Collectif des voisins", 45.1, 5.1)
+    # B: the mill, with its flour
+    moulin = org(b, "moulin", "Moulin du Pont", 45.2, 5.2)
+    flour = offer(b, "moulin", "transformation", "flour", "Farine T80", ("wheat",))
+
+    # C's network follows A's (it trusts A's network and hears what A relays); A and C
+    # follow the mill, so both hold its offers
+    ok(c.cli("follow", f"network@{host(a)}", "--as", "network"))
+    for node in (a, c):
+        ok(node.cli("follow", f"moulin@{host(b)}", "--as", "network"))
+    assert c.wait_for("SELECT count(*) FROM follows WHERE state = 'accepted'",
+                      [(2,)]) == [(2,)]
+    assert a.wait_for("SELECT count(*) FROM follows WHERE state = 'accepted'",
+                      [(1,)]) == [(1,)]
+
+    # B's organisation applies to A's network (a Join with its answers)
+    answers = write_json(b, "answers.json", ANSWERS)
+    bad = b.cli("apply", "moulin", "--network", f"network@{host(a)}", "--charter",
+                charter_iri, "--answers", write_json(b, "bad.json", ANSWERS[:1]))
+    assert bad.returncode == 2 and "lucrativite" in bad.stderr
+    ok(b.cli("apply", "moulin", "--network", f"network@{host(a)}", "--charter", charter_iri,
+             "--answers", answers))
+    assert a.wait_for("SELECT count(*) FROM applications WHERE state = 'pending'",
+                      [(1,)]) == [(1,)]
+    app_iri = state_of(a, "SELECT ap_id FROM applications")
+    pending = ok(a.cli("review", "pending"))
+    assert "Moulin du Pont" in pending and "0 of 3 endorsements" in pending
+    published = activity_json(app_iri).json()
+    assert "MembershipApplication" in published["type"] and published["actor"] == moulin
+    assert [x["answer"] for x in published["answers"]] == ["yes", "partly"]
+
+    # endorsements: A's reviewer, A's validated member, C's consumers' association
+    ok(a.cli("endorse", "1", "--as", "claire", "--comment", "Visite faite le 12 novembre"))
+    ok(a.cli("endorse", "1", "--as", "coop-a", "--college", "industry"))
+    ok(c.cli("endorse", app_iri, "--as", "conso", "--college", "consumers",
+             "--comment", "Nous achetons leur farine depuis 5 ans"))
+    assert a.wait_for("SELECT count(*) FROM endorsements", [(3,)]) == [(3,)]
+    # C's endorsement carries an FEP-8b32 proof and A took it from its endorser
+    assert state_of(a, "SELECT verified FROM endorsements WHERE endorser_ap_id = :e",
+                    e=conso) in ("proof", "signature")
+    # ...and the objection of another actor on C
+    ok(c.cli("endorse", app_iri, "--as", "voisin", "--object", "--college", "consumers",
+             "--comment", "Le moulin rejette ses eaux dans le torrent"))
+    assert a.wait_for("SELECT count(*) FROM endorsements WHERE stance = 'object'",
+                      [(1,)]) == [(1,)]
+
+    # reviewers confirm the declared colleges; the objection still blocks the rule
+    unconfirmed = ok(a.cli("review", "endorsers"))
+    assert coop in unconfirmed and conso in unconfirmed
+    ok(a.cli("review", "confirm", coop, "--as", "claire"))
+    ok(a.cli("review", "confirm", conso, "--as", "claire"))
+    shown = json.loads(ok(a.cli("review", "show", "1", "--json")))
+    by_college = {k: [v["endorser"] for v in vs]
+                  for k, vs in shown["endorsements_by_college"].items() if vs}
+    assert by_college == {"ssro": [f"{a.base_url}/actors/claire"], "industry": [coop],
+                          "consumers": [conso], "unconfirmed": [voisin]}
+    assert shown["state"] == "pending" and not shown["rule"]["met"]
+    assert shown["rule"]["missing"] == ["1 unresolved objection(s)"]
+    refused = a.cli("review", "decide", "1", "validated")
+    assert refused.returncode == 1 and "unresolved objection" in refused.stderr
+
+    # the reviewers handle the objection: the rule is met and decides
+    objection = next(v for v in shown["endorsements_by_college"]["unconfirmed"])["id"]
+    ok(a.cli("review", "resolve", str(objection), "--note", "Rejets conformes (arrêté 2025)",
+             "--as", "claire"))
+    assert a.wait_for("SELECT state FROM applications", [("validated",)]) == [("validated",)]
+    until = state_of(a, "SELECT valid_until FROM applications")
+    assert str(until)[:4] == str(date.today().year + 1)
+
+    # A's members collection lists the mill; B knows it is validated and says so
+    page = activity_json(f"{a_net}/members?page=true").json()
+    assert {i["member"]: i.get("validUntil") for i in page["orderedItems"]}[moulin] == \
+        str(until)[:10]
+    assert b.wait_for("SELECT state FROM applications", [("validated",)]) == [("validated",)]
+    assert wait_until(lambda: a_net in json.dumps(activity_json(moulin).json().get(
+        "validatedBy")))
+
+    # C holds A's decision and verified every endorsement itself
+    assert c.wait_for("SELECT outcome FROM decisions", [("validated",)]) == [("validated",)]
+    assert c.wait_for("SELECT count(*) FROM endorsements WHERE application_ap_id = :app",
+                      [(4,)], app=app_iri) == [(4,)]
+    verified = dict(c.sql("SELECT endorser_ap_id, verified FROM endorsements"))
+    assert verified[f"{a.base_url}/actors/claire"] == "proof"
+    assert verified[coop] == "proof" and verified[conso] == "local"
+
+    # the same guarantee on A and on C: A's network vouches, the rule holds on verified
+    # endorsements
+    link_a = wait_until(lambda: (l := link_of(a, "flour", flour)) and l["guarantee"].get(
+        "guaranteed") and l)
+    link_c = wait_until(lambda: (l := link_of(c, "flour", flour)) and l["guarantee"].get(
+        "guaranteed") and l)
+    assert link_a and link_c, (link_of(a, "flour", flour), link_of(c, "flour", flour))
+    for key in ("validated_by", "valid_until", "guaranteed", "rule_met", "decision"):
+        assert link_a["guarantee"][key] == link_c["guarantee"][key], key
+    assert link_c["guarantee"]["validated_by"] == a_net
+    endorsers = {e["endorser"]: (e["college"], e["verified"])
+                 for e in link_c["guarantee"]["endorsements"]}
+    assert endorsers == {f"{a.base_url}/actors/claire": ("ssro", True),
+                         coop: ("industry", True), conso: ("consumers", True),
+                         voisin: (None, True)}
+
+    # -- forgeries -------------------------------------------------------------------------
+    a_inbox = f"{a.base_url}/actors/network/inbox"
+    forged = {"@context": ["https://www.w3.org/ns/activitystreams"],
+              "id": f"{c.base_url}/endorsements/{uuid.uuid4()}", "type": "Endorsement",
+              "attributedTo": voisin, "object": app_iri, "stance": "endorse"}
+    create = {"@context": "https://www.w3.org/ns/activitystreams",
+              "id": f"{conso}/activities/create-{uuid.uuid4()}", "type": "Create",
+              "actor": conso, "object": forged, "to": [a_net]}
+    # a bad signature: refused at the door
+    body = json.dumps(create).encode()
+    key_id, pem = private_key(c, conso)
+    headers = {"Content-Type": AS2}
+    headers.update(httpsig.sign_cavage("POST", a_inbox, headers, body, key_id, pem))
+    headers["Signature"] = headers["Signature"].replace('signature="', 'signature="AAAA')
+    r = requests.post(a_inbox, data=body, headers=headers, timeout=10)
+    assert r.status_code == 401 and r.headers["Content-Type"].startswith(
+        "application/problem+json")
+    # an endorser who is not who they claim: conso signs an endorsement "by" voisin
+    r = post_as(c, conso, a_inbox, create)
+    assert r.status_code == 202, r.text
+    assert a.wait_for("SELECT count(*) FROM inbox_items WHERE ap_id = :id AND state = "
+                      "'rejected'", [(1,)], id=create["id"]) == [(1,)]
+    assert "origin" in state_of(a, "SELECT error FROM inbox_items WHERE ap_id = :id",
+                                id=create["id"])
+    assert state_of(a, "SELECT count(*) FROM endorsements WHERE ap_id = :id",
+                    id=forged["id"]) == 0
+
+    # node A relays an endorsement "from" C's actor that C never issued, signed by A
+    from ssefed.federation import proofs
+
+    ed_key_id, ed_pem = private_key(a, a_net, "ed25519")
+    relayed = proofs.sign_object(
+        {**forged, "@context": ["https://www.w3.org/ns/activitystreams",
+                                "https://w3id.org/security/data-integrity/v2"],
+         "attributedTo": voisin}, ed_pem, ed_key_id, created=datetime.now(timezone.utc))
+    add = {"@context": "https://www.w3.org/ns/activitystreams",
+           "id": f"{a_net}/activities/add-{uuid.uuid4()}", "type": "Add", "actor": a_net,
+           "object": relayed, "target": f"{app_iri}/endorsements"}
+    r = post_as(a, a_net, f"{c.base_url}/actors/network/inbox", add)
+    assert r.status_code == 202, r.text
+    assert c.wait_for("SELECT state FROM inbox_items WHERE ap_id = :id", [("rejected",)],
+                      id=add["id"]) == [("rejected",)]
+    assert "never issued" in state_of(c, "SELECT error FROM inbox_items WHERE ap_id = :id",
+                                      id=add["id"])
+    assert state_of(c, "SELECT count(*) FROM endorsements WHERE ap_id = :id",
+                    id=forged["id"]) == 0
