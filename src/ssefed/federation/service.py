@@ -40,6 +40,7 @@ class Federation:
             signing_threads=config.worker.signing_threads)
         self._instance_signer: Signer | None = None
         self.down_hosts: set[str] = set()  # hosts failing deliveries (in-memory view)
+        self.proof_refetched: dict[str, float] = {}  # actor -> last refetch for a proof key
 
     async def close(self) -> None:
         await self.client.close()

@@ -8,12 +8,14 @@ or raises :class:`ParseError` naming the offending field path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from ssefed.vocab.multibase import KeyKind, decode_multikey, spki_pem
 
 __all__ = [
     "ACTOR_TYPES", "PUBLIC", "Activity", "Multikey", "ParseError", "PublicKey",
@@ -28,7 +30,6 @@ _AS_PREFIXES = ("https://www.w3.org/ns/activitystreams#", "as:")
 MAX_ID_LEN = 2048
 MAX_PEM_LEN = 16_384
 MAX_MULTIBASE_LEN = 4096
-KeyKind = Literal["rsa", "ed25519"]
 
 
 class ParseError(ValueError):
@@ -228,12 +229,6 @@ def _sub(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _spki_pem(key: Any) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
-
-
 def _kind(key: Any, path: str) -> KeyKind:
     if isinstance(key, rsa.RSAPublicKey):
         return "rsa"
@@ -252,7 +247,7 @@ def _load_pem(value: Any, path: str) -> tuple[str, KeyKind]:
         key = serialization.load_pem_public_key(value.strip().encode("ascii"))
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ParseError(path, f"PEM does not parse: {exc}") from None
-    return _spki_pem(key), _kind(key, path)
+    return spki_pem(key), _kind(key, path)
 
 
 def _parse_public_key(doc: dict, path: str) -> PublicKey:
@@ -263,58 +258,6 @@ def _parse_public_key(doc: dict, path: str) -> PublicKey:
         pem=pem,
         kind=kind,
     )
-
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58)}
-
-
-def _b58decode(text: str) -> bytes:
-    """Decode base58btc (Bitcoin alphabet); raises ValueError on bad characters."""
-    num = 0
-    for ch in text:
-        digit = _B58_INDEX.get(ch)
-        if digit is None:
-            raise ValueError(f"invalid base58 character {ch!r}")
-        num = num * 58 + digit
-    body = num.to_bytes((num.bit_length() + 7) // 8, "big") if num else b""
-    zeros = len(text) - len(text.lstrip("1"))
-    return b"\x00" * zeros + body
-
-
-def _uvarint(data: bytes) -> tuple[int, int]:
-    """Read an unsigned LEB128 varint; return (value, bytes consumed)."""
-    value = 0
-    for i, byte in enumerate(data[:9]):
-        value |= (byte & 0x7F) << (7 * i)
-        if not byte & 0x80:
-            return value, i + 1
-    raise ValueError("truncated multicodec prefix")
-
-
-_ED25519_PUB, _RSA_PUB = 0xED, 0x1205
-
-
-def decode_multikey(multibase: str) -> tuple[KeyKind, str]:
-    """``publicKeyMultibase`` (base58btc ``z``) -> (kind, SPKI PEM)."""
-    if not multibase.startswith("z"):
-        raise ValueError("only base58btc ('z') multibase is supported")
-    data = _b58decode(multibase[1:])
-    codec, used = _uvarint(data)
-    payload = data[used:]
-    if codec == _ED25519_PUB:
-        if len(payload) != 32:
-            raise ValueError(f"Ed25519 key must be 32 bytes, got {len(payload)}")
-        return "ed25519", _spki_pem(ed25519.Ed25519PublicKey.from_public_bytes(payload))
-    if codec == _RSA_PUB:
-        try:
-            key = serialization.load_der_public_key(payload)  # accepts PKCS#1 DER
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise ValueError(f"RSA key does not parse: {exc}") from None
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise ValueError("rsa-pub multikey does not hold an RSA key")
-        return "rsa", _spki_pem(key)
-    raise ValueError(f"unsupported multicodec 0x{codec:x}")
 
 
 def _parse_multikey(doc: dict, path: str) -> Multikey:

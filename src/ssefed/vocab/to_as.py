@@ -13,9 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from ssefed.db.models import Actor, ActorKey
+from ssefed.vocab.multibase import ed25519_multibase
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -34,28 +33,10 @@ INLINE_TERMS: dict[str, Any] = {
 CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, INLINE_TERMS]
 ACTIVITY_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, INLINE_TERMS]
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
 
 def iso(ts: datetime) -> str:
     return ts.astimezone().strftime("%Y-%m-%dT%H:%M:%SZ") if ts.tzinfo is None else \
         ts.astimezone(tz=ts.tzinfo).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _b58encode(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
-
-
-def ed25519_multibase(public_pem: str) -> str:
-    """FEP-521a publicKeyMultibase: base58btc of the multicodec 0xed01 + the raw key."""
-    key = serialization.load_pem_public_key(public_pem.encode())
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "z" + _b58encode(b"\xed\x01" + raw)
 
 
 def paragraphs(text: str) -> str:
