@@ -102,7 +102,7 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
     voisin = org(c, "voisin", "Collectif des voisins", 45.1, 5.1)
     # B: the mill, with its flour
     moulin = org(b, "moulin", "Moulin du Pont", 45.2, 5.2)
-    flour = offer(b, "moulin", "transformation", "flour", "Farine T80", ("wheat",))
+    flour = offer(b, "moulin", "transformation", "flour", "Farine T80")
 
     # C's network follows A's (it trusts A's network and hears what A relays); A and C
     # follow the mill, so both hold its offers
@@ -112,7 +112,7 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
     assert c.wait_for("SELECT count(*) FROM follows WHERE state = 'accepted'",
                       [(2,)]) == [(2,)]
     assert a.wait_for("SELECT count(*) FROM follows WHERE state = 'accepted'",
-                      [(1,)]) == [(1,)]
+                      [(2,)]) == [(2,)]  # A follows the mill; C follows A
 
     # B's organisation applies to A's network (a Join with its answers)
     answers = write_json(b, "answers.json", ANSWERS)
