@@ -23,7 +23,6 @@ import copy
 import enum
 import hashlib
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -36,11 +35,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ssefed.config import FederationConfig
 from ssefed.db.base import utcnow
-from ssefed.db.repos import actors as actor_repo
-from ssefed.db.repos import remote as remote_repo
 from ssefed.domain.actors import ensure_keys
-from ssefed.federation.client import FetchError
-from ssefed.vocab.from_as import ParseError, first_id, parse_actor
+from ssefed.federation.proofkeys import ListedKeys, assertion_keys, may_refetch
+from ssefed.vocab.from_as import first_id
 from ssefed.vocab.multibase import b58decode, b58encode
 
 __all__ = [
@@ -64,7 +61,6 @@ _PROOF_CONTEXTS = frozenset(
 MAX_PROOFS = 8  # a proof set larger than this is refused, not walked
 MAX_PROOF_VALUE_LEN = 128  # 64 bytes are 86 to 88 base58 characters
 DEFAULT_WINDOW_SECONDS = FederationConfig.signature_window_seconds
-REFETCH_INTERVAL = 30.0  # seconds between two refetches of one actor for an unknown key
 _DATETIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)",
                        re.IGNORECASE)
 
@@ -371,7 +367,8 @@ async def verify_relayed(fed, doc: dict, *, claimed_actor: str | None = None,  #
     document's ``actor`` or ``attributedTo``; ``claimed_actor``, when given, must be it. The
     key id must be on the author's origin (checked before anything is fetched). A key the
     stored actor does not list, or a signature that fails with the stored key, makes the
-    node refetch the actor once (key rotation; once per actor per 30 s), then refuse.
+    node refetch the actor once (key rotation; once per actor per 30 s, see
+    :mod:`~ssefed.federation.proofkeys`), then refuse.
     On success ``ProofCheck.actor`` is the verified author."""
     proofs = _proofs(doc)
     if isinstance(proofs, ProofCheck):
@@ -404,26 +401,26 @@ async def verify_relayed(fed, doc: dict, *, claimed_actor: str | None = None,  #
         return doc_hash
     proof, signature = usable[0]
     vm = proof["verificationMethod"]
-    keys, fresh = await _assertion_keys(fed, author, refresh=False)
-    check = _against(keys, author, vm, proof, signature, doc_hash)
-    if (not check.ok and not fresh and check.reason in (
+    listed = await assertion_keys(fed, author, refresh=False)
+    check = _against(listed, author, vm, proof, signature, doc_hash)
+    if (not check.ok and not listed.fresh and check.reason in (
             ProofFailure.KEY_NOT_LISTED, ProofFailure.BAD_SIGNATURE,
-            ProofFailure.ACTOR_UNAVAILABLE) and _may_refetch(fed, author)):
-        keys, _ = await _assertion_keys(fed, author, refresh=True)
-        check = _against(keys, author, vm, proof, signature, doc_hash)
+            ProofFailure.ACTOR_UNAVAILABLE) and may_refetch(fed, author)):
+        listed = await assertion_keys(fed, author, refresh=True)
+        check = _against(listed, author, vm, proof, signature, doc_hash)
     if not check.ok:
         return check
     return ProofCheck(True, verification_method=vm, created=check.created, actor=author)
 
 
-def _against(keys: dict | ProofCheck, author: str, vm: str, proof: dict, signature: bytes,
+def _against(listed: ListedKeys, author: str, vm: str, proof: dict, signature: bytes,
              doc_hash: bytes) -> ProofCheck:
-    if isinstance(keys, ProofCheck):
-        return keys
-    listed = keys.get(vm)
-    if listed is None:
+    if listed.keys is None:
+        return _fail(ProofFailure.ACTOR_UNAVAILABLE, listed.problem)
+    entry = listed.keys.get(vm)
+    if entry is None:
         return _fail(ProofFailure.KEY_NOT_LISTED, f"{author} does not list {vm}")
-    kind, controller, pem = listed
+    kind, controller, pem = entry
     if controller and controller != author:
         return _fail(ProofFailure.CONTROLLER_MISMATCH,
                      f"the key {vm} is controlled by {controller}, not by {author}")
@@ -433,48 +430,6 @@ def _against(keys: dict | ProofCheck, author: str, vm: str, proof: dict, signatu
     if isinstance(key, ProofCheck):
         return key
     return _check_signature(proof, signature, doc_hash, key)
-
-
-def _may_refetch(fed, actor: str) -> bool:  # noqa: ANN001
-    seen: dict[str, float] = fed.proof_refetched
-    now = time.monotonic()
-    if now - seen.get(actor, -REFETCH_INTERVAL) < REFETCH_INTERVAL:
-        return False
-    if len(seen) > 10_000:
-        seen.clear()
-    seen[actor] = now
-    return True
-
-
-async def _assertion_keys(fed, author: str, *, refresh: bool  # noqa: ANN001
-                          ) -> tuple[dict[str, tuple[str, str | None, str]] | ProofCheck, bool]:
-    """The keys ``author`` lists in ``assertionMethod``: key id -> (kind, controller, PEM),
-    and whether its document was fetched just now."""
-    if fed.ids.is_local(author):
-        async with fed.db.read() as s:
-            actor = await remote_repo.get_actor(s, author)
-            if actor is None or not actor.local or actor.deleted_at is not None:
-                return _fail(ProofFailure.ACTOR_UNAVAILABLE, f"no local actor {author}"), True
-            keys = await actor_repo.keys_of(s, actor.id)
-        return {k.key_id: (k.kind, author, k.public_pem) for k in keys
-                if k.kind == "ed25519"}, True
-    fetched = refresh
-    actor = None if refresh else await fed.known_actor(author)
-    if actor is None or not actor.inbox or not actor.ap_json:
-        fetched = True
-        try:
-            actor = await fed.fetch_actor(author)
-        except (FetchError, ParseError) as exc:
-            return _fail(ProofFailure.ACTOR_UNAVAILABLE, f"{author}: {exc}"), True
-    if actor.deleted_at is not None:
-        return _fail(ProofFailure.ACTOR_UNAVAILABLE, f"{author} was deleted"), fetched
-    try:
-        parsed = parse_actor(actor.ap_json or {})
-    except ParseError as exc:
-        return _fail(ProofFailure.ACTOR_UNAVAILABLE, f"{author}: {exc}"), fetched
-    if parsed.id != author:
-        return _fail(ProofFailure.ACTOR_UNAVAILABLE, f"{author} answered {parsed.id}"), fetched
-    return {m.id: (m.kind, m.controller, m.public_key_pem) for m in parsed.multikeys}, fetched
 
 
 async def sign_as(db, ids, actor, doc: dict) -> dict:  # noqa: ANN001
