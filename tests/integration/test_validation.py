@@ -246,3 +246,105 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
                                       id=add["id"])
     assert state_of(c, "SELECT count(*) FROM endorsements WHERE ap_id = :id",
                     id=forged["id"]) == 0
+
+
+def test_a_local_application_reviewed_through_the_api_with_a_mastodon_users_like_and_reply(
+        nodes):
+    from tests.fakepeer import FakePeer
+    from tests.integration.test_inbox_refusals import post_signed
+
+    a = nodes.start("a")
+    a_net = f"{a.base_url}/actors/network"
+    ok(a.cli("charter", "publish", write_json(a, "charter.json", CHARTER)))
+    token = ok(a.cli("reviewer", "add", "--handle", "claire", "--name", "Claire",
+                     "--college", "ssro")).strip().splitlines()[-1]
+    coop = org(a, "coop-a", "Coopérative des Combes", 45.0, 5.0)
+    ok(a.cli("org", "approve", "coop-a"))
+    epicerie = org(a, "epicerie", "Épicerie solidaire", 45.0, 5.0)
+    org_token = last_line(a.cli("token", "create", "epicerie"))
+    ok(a.cli("apply", "epicerie", "--answers", write_json(a, "answers.json", ANSWERS)))
+    again = a.cli("apply", "epicerie", "--answers", str(a.directory / "answers.json"))
+    assert again.returncode == 1 and "already has an open application" in again.stderr
+    assert state_of(a, "SELECT o.validation_status FROM organisations o JOIN actors a ON "
+                       "a.id = o.actor_id WHERE a.ap_id = :e", e=epicerie) == "pending"
+    app_iri = state_of(a, "SELECT ap_id FROM applications")
+    api = f"{a.base_url}/api/review/applications"
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    # the review API wants a reviewer (or the admin)
+    r = requests.get(api, timeout=10)
+    assert r.status_code == 401 and r.json()["status"] == 401
+    r = requests.get(api, headers={"Authorization": f"Bearer {org_token}"}, timeout=10)
+    assert r.status_code == 403 and "not a reviewer" in r.json()["detail"]
+    listed = requests.get(api, headers=bearer, timeout=10).json()["applications"]
+    assert [x["applicant"]["id"] for x in listed] == [epicerie]
+
+    # a fediverse user (Mastodon-like server) likes the application, another objects in a
+    # reply with #objection
+    with FakePeer() as peer:
+        alice, bob = peer.add_actor("alice"), peer.add_actor("bob")
+        like = {"@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{alice.id}#likes/1", "type": "Like", "actor": alice.id,
+                "object": app_iri}
+        assert post_signed(f"{a_net}/inbox", like, alice).status_code == 202
+        note = {"id": f"{bob.id}/statuses/1", "type": "Note", "attributedTo": bob.id,
+                "inReplyTo": app_iri, "to": [a_net],
+                "content": "<p>Les prix ne sont pas affichés <a href='x'>#objection</a></p>",
+                "tag": [{"type": "Hashtag", "name": "#objection"},
+                        {"type": "Hashtag", "name": "#college_consumers"}]}
+        create = {"@context": "https://www.w3.org/ns/activitystreams",
+                  "id": f"{bob.id}/statuses/1/activity", "type": "Create", "actor": bob.id,
+                  "object": note, "to": [a_net]}
+        assert post_signed(f"{a_net}/inbox", create, bob).status_code == 202
+        assert a.wait_for("SELECT count(*) FROM endorsements", [(2,)]) == [(2,)]
+    rows = dict(a.sql("SELECT endorser_ap_id, stance FROM endorsements"))
+    assert rows == {alice.id: "endorse", bob.id: "object"}
+    assert state_of(a, "SELECT content FROM endorsements WHERE stance = 'object'") == \
+        "Les prix ne sont pas affichés #objection"
+    declared = dict(a.sql("SELECT ap_id, declared FROM endorsers"))
+    assert (declared[alice.id], declared[bob.id]) == (None, "consumers")
+
+    # the reviewer endorses through the API, the validated member through the CLI
+    r = requests.post(f"{api}/1/endorse", json={"content": "Visite faite"}, headers=bearer,
+                      timeout=20)
+    assert r.status_code == 201, r.text
+    ok(a.cli("endorse", "1", "--as", "coop-a", "--college", "industry"))
+    for endorser, college in ((alice.id, "consumers"), (coop, None)):
+        r = requests.post(f"{a.base_url}/api/review/endorsers/confirm", headers=bearer,
+                          json={"endorser": endorser, "college": college}, timeout=20)
+        assert r.status_code == 200, r.text
+    r = requests.post(f"{a.base_url}/api/review/endorsers/confirm", headers=bearer,
+                      json={"endorser": bob.id, "college": "aliens"}, timeout=20)
+    assert r.status_code == 422 and r.json()["field"] == "college"
+    shown = requests.get(f"{api}/1", headers=bearer, timeout=10).json()
+    assert {k: sorted(v["endorser"] for v in vs)
+            for k, vs in shown["endorsements_by_college"].items() if vs} == {
+        "ssro": [f"{a.base_url}/actors/claire"], "industry": [coop],
+        "consumers": [alice.id], "unconfirmed": [bob.id]}
+    assert shown["rule"]["missing"] == ["1 unresolved objection(s)"]
+    r = requests.post(f"{api}/1/decide", json={"outcome": "validated"}, headers=bearer,
+                      timeout=20)
+    assert r.status_code == 409 and "unresolved objection" in r.json()["detail"]
+
+    # resolving the objection lets the rule decide; the member enters the collection
+    objection = next(v for v in shown["endorsements_by_college"]["unconfirmed"])["id"]
+    r = requests.post(f"{a.base_url}/api/review/objections/{objection}/resolve",
+                      json={"note": "Prix affichés depuis"}, headers=bearer, timeout=20)
+    assert r.status_code == 200, r.text
+    assert a.wait_for("SELECT state FROM applications", [("validated",)]) == [("validated",)]
+    assert state_of(a, "SELECT o.validation_status FROM organisations o JOIN actors a ON "
+                       "a.id = o.actor_id WHERE a.ap_id = :e", e=epicerie) == "validated"
+    page = activity_json(f"{a_net}/members?page=true").json()
+    assert epicerie in {i["member"] for i in page["orderedItems"]}
+    decision_iri = state_of(a, "SELECT decision_ap_id FROM applications")
+    decision = activity_json(decision_iri).json()
+    assert decision["type"] == "Accept" and decision["outcome"] == "validated"
+    assert {b["endorserKind"] for b in decision["basis"]} == {"reviewer", "peer", "user"}
+    signed = [b["endorsement"] for b in decision["basis"] if isinstance(b["endorsement"], dict)]
+    assert len(signed) == 2 and all(e["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+                                    for e in signed)
+    r = requests.post(f"{api}/1/decide", json={"outcome": "refused"}, headers=bearer,
+                      timeout=20)
+    assert r.status_code == 409 and "already validated" in r.json()["detail"]
+    r = requests.post(f"{api}/1/decide", json={"outcome": "maybe"}, headers=bearer, timeout=20)
+    assert r.status_code in (409, 422)
