@@ -200,6 +200,9 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
                          coop: ("industry", True), conso: ("consumers", True),
                          voisin: (None, True)}
 
+    page = requests.get(f"{c.base_url}/chains", params={"category": "flour"}, timeout=15).text
+    assert "3 soutiens vérifiés ici" in page or "3 endorsements verified here" in page, page
+
     # -- forgeries -------------------------------------------------------------------------
     a_inbox = f"{a.base_url}/actors/network/inbox"
     forged = {"@context": ["https://www.w3.org/ns/activitystreams"],

@@ -165,7 +165,9 @@ class ChainService:
                 return {}
             iris = [str(b.get("endorsement")) for d in found.values() for b in d.basis or []]
             known = await validation_repo.endorsements_by_iri(s, iris)
-        return {key: decision_summary(d, known) for key, d in found.items()
+        hosts = {urlsplit(e.endorser_ap_id).netloc.lower() for e in known.values()}
+        blocked = frozenset([h for h in hosts if await self.fed.is_blocked(h)])
+        return {key: decision_summary(d, known, blocked) for key, d in found.items()
                 if d.outcome == "validated"}
 
 

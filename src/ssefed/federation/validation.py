@@ -272,12 +272,16 @@ async def _applicant_learns(fed: Federation, app_id: int, facts: validation_as.D
         await publish_profile(fed.db, fed.ids, fed.config.node.base_url, applicant_id)
 
 
-def decision_voices(d: Decision, known: dict[str, Any]) -> list[Voice]:
-    """The voices of a stored decision's basis that this node holds as verified."""
+def decision_voices(d: Decision, known: dict[str, Any], blocked: frozenset[str] = frozenset()
+                    ) -> list[Voice]:
+    """The voices of a stored decision's basis, verified when this node holds the
+    endorsement as verified and its endorser is not on a domain this node blocks."""
     out = []
     for b in d.basis or []:
         iri = b.get("endorsement")
         row = known.get(iri)
+        if row is not None and _origin(row.endorser_ap_id) in blocked:
+            row = None
         out.append(Voice(str(iri), str(b.get("endorser") or (row.endorser_ap_id if row else "")),
                          str(b.get("stance") or "endorse"), b.get("college"),
                          b.get("peer") is True, b.get("resolved") is True, row is not None,
@@ -285,10 +289,12 @@ def decision_voices(d: Decision, known: dict[str, Any]) -> list[Voice]:
     return out
 
 
-def decision_summary(d: Decision, known: dict[str, Any]) -> dict[str, Any]:
+def decision_summary(d: Decision, known: dict[str, Any],
+                     blocked: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What a chain link shows of the decision behind its guarantee, as this node checks
-    it: the endorsements (each verified here or not) and whether the rule holds on them."""
-    vs = decision_voices(d, known)
+    it: the endorsements (each verified here or not; those of blocked domains are not
+    trusted) and whether the rule holds on them."""
+    vs = decision_voices(d, known, blocked)
     result = evaluate(Rule.from_json(d.rule), vs)
     return {"decision": d.ap_id, "rule_met": result.met, "missing": result.missing,
             "endorsements": [{"endorsement": v.endorsement, "endorser": v.endorser,
