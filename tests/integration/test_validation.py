@@ -351,3 +351,25 @@ def test_a_local_application_reviewed_through_the_api_with_a_mastodon_users_like
     assert r.status_code == 409 and "already validated" in r.json()["detail"]
     r = requests.post(f"{api}/1/decide", json={"outcome": "maybe"}, headers=bearer, timeout=20)
     assert r.status_code in (409, 422)
+
+    # a second application: the fediverse user likes it, then takes the like back
+    ok(a.cli("org", "add", "--handle", "cafe", "--name", "Café associatif"))
+    ok(a.cli("apply", "cafe", "--answers", str(a.directory / "answers.json")))
+    app2 = state_of(a, "SELECT ap_id FROM applications WHERE id = 2")
+    with FakePeer() as peer:
+        carol = peer.add_actor("carol")
+        like = {"@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{carol.id}#likes/2", "type": "Like", "actor": carol.id, "object": app2}
+        assert post_signed(f"{a_net}/inbox", like, carol).status_code == 202
+        assert a.wait_for("SELECT count(*) FROM endorsements WHERE application_ap_id = :a",
+                          [(1,)], a=app2) == [(1,)]
+        undo = {"@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{carol.id}#likes/2/undo", "type": "Undo", "actor": carol.id,
+                "object": like}
+        assert post_signed(f"{a_net}/inbox", undo, carol).status_code == 202
+        assert a.wait_for("SELECT count(*) FROM endorsements WHERE application_ap_id = :a "
+                          "AND withdrawn_at IS NULL", [(0,)], a=app2) == [(0,)]
+    r = requests.post(f"{api}/2/decide", json={"outcome": "refused", "note": "hors charte"},
+                      headers=bearer, timeout=20)
+    assert r.status_code == 201 and r.json()["outcome"] == "refused"
+    assert activity_json(r.json()["decision"]).json()["type"] == "Reject"

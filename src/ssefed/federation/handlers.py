@@ -16,6 +16,7 @@ from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
+from ssefed.db.repos import validation as validation_repo
 from ssefed.domain.errors import DomainError
 from ssefed.federation import outbound, validation
 from ssefed.federation.client import FetchError
@@ -174,6 +175,7 @@ class Handlers:
                     Interaction.ap_id == activity.object_id,
                     Interaction.actor_ap_id == activity.actor))
                 if removed.rowcount:
+                    await validation_repo.withdraw(s, activity.object_id or "", activity.actor)
                     return
                 follow = await follow_repo.by_ap_id(s, activity.object_id or "")
                 if follow is not None:
@@ -197,6 +199,8 @@ class Handlers:
             elif undone.type in ("Announce", "Like"):
                 await s.execute(delete(Interaction).where(
                     Interaction.ap_id == undone.id, Interaction.actor_ap_id == activity.actor))
+                if undone.type == "Like":  # a like of an application was an endorsement
+                    await validation_repo.withdraw(s, undone.id or "", activity.actor)
             else:
                 raise Ignored(f"Undo of {undone.type} has no effect here")
 

@@ -144,6 +144,15 @@ async def endorsements_by_iri(s: AsyncSession, iris: list[str]) -> dict[str, End
     return out
 
 
+async def withdraw(s: AsyncSession, ap_id: str, endorser: str) -> None:
+    """The endorser took its endorsement back (an Undo of its Like)."""
+    from ssefed.db.base import utcnow
+
+    row = await endorsement(s, ap_id)
+    if row is not None and row.endorser_ap_id == endorser and row.withdrawn_at is None:
+        row.withdrawn_at = utcnow()
+
+
 async def count_endorsements(s: AsyncSession, application_ap_id: str) -> int:
     return int(await s.scalar(select(func.count()).select_from(Endorsement).where(
         Endorsement.application_ap_id == application_ap_id,
