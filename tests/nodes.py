@@ -91,7 +91,8 @@ class Node:
         return rows
 
     def job_counts(self) -> dict[str, int]:
-        """Jobs of this node by state, read from its database."""
+        """Jobs of this node by state, read from its database (its periodic reminder
+        runs left out: they come on their own, one queued ahead at any time)."""
         import asyncio
 
         from ssefed.config import async_database_url
@@ -102,7 +103,7 @@ class Node:
             db = Database(async_database_url(self.database_url, self.directory))
             try:
                 async with db.read() as s:
-                    return await jobs.counts(s)
+                    return await jobs.counts(s, exclude=["freshness.remind"])
             finally:
                 await db.dispose()
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from ssefed.config import Config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
+from ssefed.domain import reminders
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
@@ -23,8 +24,8 @@ from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
-from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages, search,
-                        sparql, validation, wellknown)
+from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages,
+                        reconfirm, search, sparql, validation, wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -50,7 +51,8 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
 
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
             "network.members": network_members,
-            "follow.backfill": partial(backfill, handlers)}
+            "follow.backfill": partial(backfill, handlers),
+            **reminders.job_handlers(db, handlers.fed.config)}
 
 
 def batch_job_handlers(handlers: Handlers) -> dict:
@@ -82,6 +84,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     worker, deliverer = app[WORKER], app[DELIVERER]
     await app[FEDERATION].load()
     await deliverer.reclaim_own()
+    await reminders.schedule(app[DB], app[CONFIG].freshness)  # then every interval
     worker.start()
     deliverer.start()
     yield
@@ -149,4 +152,5 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     app.router.add_get("/claim/{secret}", claim.claim_form)
     app.router.add_post("/claim/{secret}", claim.claim_submit)
     edit.add_routes(app)
+    reconfirm.add_routes(app)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,26 @@ class SparqlConfig:
     concurrency: int = 2
 
 
+OFFER_KINDS = ("product", "service", "equipment", "premises", "skills", "tender")
+DEFAULT_OFFER_VALIDITY_DAYS = {"product": 180, "service": 365, "equipment": 365,
+                               "premises": 365, "skills": 365, "tender": 60}
+
+
+@dataclass(frozen=True)
+class FreshnessConfig:
+    validation_months: int = 12
+    # per kind of offer or demand: its validity when created without a validUntil
+    offer_validity_days: dict[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_OFFER_VALIDITY_DAYS))
+    remind_days_before: int = 30
+    remind_interval_hours: float = 24.0
+    email_hook: str = ""  # a command line (no shell) reading {to, subject, text} on stdin
+
+    @property
+    def email_command(self) -> list[str]:
+        return shlex.split(self.email_hook)
+
+
 @dataclass(frozen=True)
 class ValidationConfig:
     """The network's rule for deciding applications (participatory validation)."""
@@ -133,7 +154,6 @@ class ValidationConfig:
     min_peer_members: int = 1
     objections_block: bool = True
     auto_decide: bool = True  # validate as soon as the rule is met
-    validity_months: int = 12
 
 
 @dataclass(frozen=True)
@@ -147,6 +167,7 @@ class Config:
     chains: ChainsConfig = field(default_factory=ChainsConfig)
     sparql: SparqlConfig = field(default_factory=SparqlConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    freshness: FreshnessConfig = field(default_factory=FreshnessConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -173,6 +194,7 @@ SECTIONS: dict[str, type] = {
     "chains": ChainsConfig,
     "sparql": SparqlConfig,
     "validation": ValidationConfig,
+    "freshness": FreshnessConfig,
 }
 
 
@@ -226,6 +248,22 @@ def _coerce(section: str, key: str, typ: Any, value: Any, source: str) -> Any:
             except ValueError:
                 pass
         raise ConfigError(section, key, f"expected a number, got {value!r}", source)
+    if base == "dict[str, int]":  # a TOML table, or "key=N,key=N" from the environment
+        if from_env:
+            table: dict[str, Any] = {}
+            for part in value.replace(",", " ").split():
+                k, sep, v = part.partition("=")
+                try:
+                    table[k.strip()] = int(v) if sep else None
+                except ValueError:
+                    table[k.strip()] = v
+            value = table
+        if not isinstance(value, dict):
+            raise ConfigError(section, key, f"expected a table of integers, got {value!r}", source)
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(section, key, f"{k}: expected an integer, got {v!r}", source)
+        return dict(value)
     if base == "str":
         if isinstance(value, str):
             return value
@@ -268,6 +306,23 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
             raise err("chains", "trusted_networks", f"expected actor IRIs, got {iri!r}")
     if cfg.chains.max_hops > 16:
         raise err("chains", "max_hops", "must be at most 16")
+    fresh = cfg.freshness
+    unknown = sorted(set(fresh.offer_validity_days) - set(OFFER_KINDS))
+    if unknown:
+        raise err("freshness", "offer_validity_days", f"unknown kind {unknown[0]!r}; known: "
+                                                      f"{', '.join(OFFER_KINDS)}")
+    for kind, days in fresh.offer_validity_days.items():
+        if not 1 <= days <= 3650:
+            raise err("freshness", "offer_validity_days",
+                      f"{kind}: must be between 1 and 3650 days, got {days}")
+    if not 1 <= fresh.validation_months <= 120:
+        raise err("freshness", "validation_months", "must be between 1 and 120")
+    if not 1 <= fresh.remind_days_before <= 365:
+        raise err("freshness", "remind_days_before", "must be between 1 and 365")
+    try:
+        fresh.email_command
+    except ValueError as exc:
+        raise err("freshness", "email_hook", f"is not a command line: {exc}") from None
     if cfg.log.level.upper() not in LOG_LEVELS:
         raise err("log", "level", f"expected one of {', '.join(LOG_LEVELS)}, got {cfg.log.level!r}")
     positive = [("database", "pool_size"), ("database", "busy_timeout_ms"),
@@ -284,7 +339,7 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
                 ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
-                ("validation", "validity_months")]
+                ("freshness", "remind_interval_hours")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")
@@ -332,6 +387,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             if name in env:
                 values.setdefault(section, {})[f.name] = _coerce(section, f.name, f.type, env[name], name)
                 sources[(section, f.name)] = name
+    days = values.get("freshness", {}).get("offer_validity_days")
+    if days is not None:  # the kinds not named keep their default
+        values["freshness"]["offer_validity_days"] = {**DEFAULT_OFFER_VALIDITY_DAYS, **days}
     cfg = Config(**{s: SECTIONS[s](**values.get(s, {})) for s in SECTIONS}, path=found)
     if cfg.log.level != cfg.log.level.upper():
         cfg = dataclasses.replace(cfg, log=dataclasses.replace(cfg.log, level=cfg.log.level.upper()))

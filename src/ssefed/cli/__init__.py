@@ -24,7 +24,8 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from ssefed.cli import (admin, chains, demo, gaps, export, follow, importing, init, migrate,
-                            offer, org, proof, search, serve, sparql, token, validation)
+                            offer, org, proof, search, serve, sparql, stale, token,
+                            validation)
 
     parser = argparse.ArgumentParser(
         prog="ssefed", description="Node of a federated Social and Solidarity Economy network.")
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (init, migrate, serve, demo, org, offer, importing, export, sparql, token,
-                   follow, chains, search, gaps, proof, admin, validation):
+                   follow, chains, search, gaps, proof, stale, admin, validation):
         module.register(sub)
     return parser
 

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     async def go():  # noqa: ANN202
         async with database(config) as db:
             return await import_csv(db, LocalIds(config.node.base_url), config.node.domain,
-                                    args.file, progress=Progress())
+                                    args.file, progress=Progress(),
+                                    validity_days=config.freshness.offer_validity_days)
 
     report = asyncio.run(go())
     print(f"{report.rows} row(s): {report.created} {report.what}(s) created, "

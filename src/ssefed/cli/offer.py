@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rem = verbs.add_parser("remove", help="withdraw an offer; followers get a Delete")
     rem.add_argument("iri")
     rem.set_defaults(func=run_remove)
+    rc = verbs.add_parser("reconfirm", help="re-confirm an offer as it is: it holds for its "
+                                            "kind's period again ([freshness]); followers get "
+                                            "an Update")
+    rc.add_argument("iri")
+    rc.set_defaults(func=run_reconfirm)
     lst = verbs.add_parser("list", help="list offers and demands")
     lst.add_argument("--org", help="only this organisation's")
     lst.set_defaults(func=run_list)
@@ -88,7 +93,8 @@ def run_add(args: argparse.Namespace) -> int:
                 if org is None:
                     raise CommandError(f"@{args.org} is not an organisation")
                 offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
-                                        lat=org.lat, lon=org.lon)
+                                        lat=org.lat, lon=org.lon,
+                                        validity_days=config.freshness.offer_validity_days)
                 return offer.ap_id
 
     iri = asyncio.run(go())
@@ -136,6 +142,24 @@ def run_remove(args: argparse.Namespace) -> int:
 
     asyncio.run(go())
     print(f"removed {args.iri}")
+    return 0
+
+
+def run_reconfirm(args: argparse.Namespace) -> int:
+    from ssefed.domain.reconfirm import reconfirm_offer
+    from ssefed.domain.reminders import today_utc
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            async with db.read() as s:
+                _, actor = await _own_offer(s, args.iri)
+            return await reconfirm_offer(db, actor, args.iri, config.freshness,
+                                         today=today_utc())
+
+    done = asyncio.run(go())
+    print(f"re-confirmed {args.iri}: valid until {done.offers[0][1].isoformat()}")
     return 0
 
 

@@ -13,7 +13,8 @@ from ssefed.domain import organisations as org_domain
 from ssefed.domain.removal import remove_organisation
 from ssefed.vocab.ids import LocalIds
 
-FIELDS = ("name", "summary", "legal_form", "sectors", "lat", "lon", "address", "website")
+FIELDS = ("name", "summary", "legal_form", "sectors", "lat", "lon", "address", "website",
+          "email")
 
 
 def _options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -26,6 +27,9 @@ def _options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--address")
     p.add_argument("--summary")
     p.add_argument("--website")
+    p.add_argument("--email", help="its e-mail address (public unless the organisation "
+                                   "unticks it on /edit); reminders go there when "
+                                   "[freshness] email_hook is set")
     p.add_argument("--manually-approves-followers", dest="manual", action="store_true",
                    default=None, help="follow requests wait for `ssefed follow-requests accept`")
 
@@ -52,9 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     ap = verbs.add_parser("approve", help="validate a member: the network vouches for it (in "
                                           "its members collection) until a date")
     ap.add_argument("handle")
-    ap.add_argument("--until", metavar="DATE", help="end of validity, YYYY-MM-DD "
-                                                    "(default: in 12 months)")
+    ap.add_argument("--until", metavar="DATE", help="end of validity, YYYY-MM-DD (default: "
+                                                    "in [freshness] validation_months, 12)")
     ap.set_defaults(func=run_approve)
+    rc = verbs.add_parser("reconfirm", help="re-confirm a validated (or expired) member as it "
+                                            "is: its validation and all its current offers "
+                                            "are extended; each change federates")
+    rc.add_argument("handle")
+    rc.set_defaults(func=run_reconfirm)
     un = verbs.add_parser("unapprove", help="withdraw the network's validation of a member")
     un.add_argument("handle")
     un.set_defaults(func=run_unapprove)
@@ -94,12 +103,13 @@ def run_update(args: argparse.Namespace) -> int:
                 current = {"handle": row.handle, "name": row.name, "summary": row.summary,
                            "legal_form": org.legal_form, "sectors": org.sectors,
                            "lat": org.lat, "lon": org.lon, "address": org.address,
-                           "website": org.website}
+                           "website": org.website, "email": org.email}
                 data = org_domain.parse_organisation(given_options(args, FIELDS, current))
                 row.name, row.summary = data.name, data.summary
                 org.legal_form, org.sectors = data.legal_form, data.sectors
                 org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
                                                               data.website)
+                org.email = data.email
                 if args.manual is not None:
                     row.manually_approves_followers = args.manual
             return row
@@ -171,7 +181,9 @@ def _approve(args: argparse.Namespace, until) -> None:  # noqa: ANN001
 
 
 def run_approve(args: argparse.Namespace) -> int:
-    from datetime import date, timedelta
+    from datetime import date
+
+    from ssefed.domain.freshness import validation_end
 
     if args.until:
         try:
@@ -179,7 +191,7 @@ def run_approve(args: argparse.Namespace) -> int:
         except ValueError:
             raise CommandError(f"--until: {args.until!r} is not a date (YYYY-MM-DD)", 2) from None
     else:
-        until = date.today() + timedelta(days=365)
+        until = validation_end(date.today(), config_from(args).freshness.validation_months)
     _approve(args, until)
     note = " (already past: the validation counts as expired)" if until < date.today() else ""
     print(f"@{args.handle} validated by the network until {until.isoformat()}{note}")
@@ -189,4 +201,26 @@ def run_approve(args: argparse.Namespace) -> int:
 def run_unapprove(args: argparse.Namespace) -> int:
     _approve(args, None)
     print(f"@{args.handle} is no longer validated by the network")
+    return 0
+
+
+def run_reconfirm(args: argparse.Namespace) -> int:
+    from ssefed.domain.reconfirm import reconfirm_organisation
+    from ssefed.domain.reminders import today_utc
+
+    config = config_from(args)
+
+    async def go():  # noqa: ANN202
+        async with database(config) as db:
+            actor = await local_actor(db, args.handle)
+            return await reconfirm_organisation(db, LocalIds(config.node.base_url),
+                                                config.node.base_url, actor, config.freshness,
+                                                today=today_utc())
+
+    done = asyncio.run(go())
+    print(f"@{args.handle} re-confirmed: validated by the network until "
+          f"{done.validation_until.isoformat()}; {len(done.offers)} offer(s) and demand(s) "
+          "extended")
+    for iri, until in done.offers:
+        print(f"  {iri} until {until.isoformat()}")
     return 0

@@ -398,6 +398,8 @@ class SearchEntry(Base):
     market: Mapped[bool | None] = mapped_column(Boolean)
     category: Mapped[str | None] = mapped_column(IRI)
     validated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # until when its organisation's validation holds (an entry's guarantee ends with it)
+    validated_until: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)
 
 
@@ -563,3 +565,26 @@ class Decision(Base):
     basis: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+class Reminder(Base):
+    """A reminder sent to a local organisation: its validation, or one of its offers or
+    demands, ends on ``valid_until``. One per (subject, valid_until), so nothing is sent
+    twice; ``resolved_at`` is set when the organisation re-confirms it."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("subject", "valid_until", name="uq_reminders_subject_valid_until"),
+        CheckConstraint("subject_type IN ('validation', 'offer')", name="subject_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
+                                          index=True)
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(IRI)  # the organisation's actor IRI, or the offer's
+    title: Mapped[str] = mapped_column(String(500), default="")
+    valid_until: Mapped[date] = mapped_column(Date)
+    note_ap_id: Mapped[str] = mapped_column(IRI)  # the Note that told it
+    email_to: Mapped[str | None] = mapped_column(String(320))  # when the e-mail hook was given it
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

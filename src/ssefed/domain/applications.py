@@ -256,7 +256,7 @@ async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,  
     result, vs = await verdict(s, config, app, today)
     if outcome == "validated" and not result.met:
         raise Conflict("the network's rule is not met: " + "; ".join(result.missing))
-    until = valid_until(today, config.validation.validity_months) \
+    until = valid_until(today, config.freshness.validation_months) \
         if outcome == "validated" else None
     docs = await repo.endorsements_by_iri(s, [v.endorsement for v in vs])
     counted = {v.endorsement for v in result.counted}

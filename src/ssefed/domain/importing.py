@@ -22,7 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy.exc import DBAPIError
 
@@ -233,15 +233,18 @@ def read_rows(text: str, report: ImportReport) -> Iterator[Row]:
 
 
 async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
-                     progress: Callable[[int, int], None] | None = None) -> ImportReport:
+                     progress: Callable[[int, int], None] | None = None, *,
+                     validity_days: Mapping[str, int] | None = None) -> ImportReport:
     """Import a directory CSV (organisations, or the offers template); see the module
-    docstring for the guarantees."""
+    docstring for the guarantees. ``validity_days``: the period of new offers given
+    without an end date, per kind."""
     text = path.read_text(encoding="utf-8-sig")
     header = next(csv.reader(io.StringIO(text, newline="")), [])
     if detect(header) == "offers":
         from ssefed.domain import offers_import
 
-        return await offers_import.import_offers(db, ids, text, progress)
+        return await offers_import.import_offers(db, ids, text, progress,
+                                                 validity_days=validity_days)
     report = ImportReport()
     rows = list(read_rows(text, report))
     async with db.read() as s:

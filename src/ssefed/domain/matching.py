@@ -64,15 +64,16 @@ async def matches(db: Database, iri: str, *, limit: int = 10, radius_km: float |
                           SearchEntry.lon.between(lo_lon, hi_lon), dist <= radius_km]
         order.append(SearchEntry.id)
         cols = [SearchEntry.ap_id, SearchEntry.name, SearchEntry.node, SearchEntry.local,
-                SearchEntry.validated, SearchEntry.category, SearchEntry.kind,
-                SearchEntry.market, SearchEntry.lat, SearchEntry.lon]
+                SearchEntry.validated, SearchEntry.validated_until, SearchEntry.category,
+                SearchEntry.kind, SearchEntry.market, SearchEntry.lat, SearchEntry.lon]
         if dist is not None:
             cols.append(dist.label("distance"))
         rows = (await s.execute(select(*cols).where(and_(*conds)).order_by(*order)
                                 .limit(limit))).all()
     return {"for": iri, "categories": wanted, "matches": [
         {"id": r.ap_id, "name": r.name, "node": r.node, "local": r.local,
-         "validated": r.validated, "category": r.category, "kind": r.kind, "market": r.market,
+         "validated": r.validated and not (r.validated_until and r.validated_until < today),
+         "category": r.category, "kind": r.kind, "market": r.market,
          "distance_km": round(float(r.distance), 2)
          if dist is not None and r.distance is not None else None} for r in rows]}
 

@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ssefed.db.base import utcnow
 from ssefed.db.repos import imports as import_repo
 from ssefed.db.session import Database
+from ssefed.domain import freshness
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.importing import (
@@ -80,9 +81,13 @@ def _values(row: OfferRow, org: dict[str, Any]) -> dict[str, Any]:
 
 
 async def import_offers(db: Database, ids: LocalIds, text: str,
-                        progress: Callable[[int, int], None] | None = None) -> ImportReport:
-    """Import the offers template; see the module docstring."""
+                        progress: Callable[[int, int], None] | None = None, *,
+                        validity_days: Mapping[str, int] | None = None) -> ImportReport:
+    """Import the offers template; see the module docstring. A new offer without
+    ``valid_until`` holds for its kind's period of ``validity_days``; an offer imported
+    again without one keeps its end date."""
     report = ImportReport(what="offer")
+    today = utcnow().date()
     rows: list[OfferRow] = list(read_records(text, report, _offer_row))
     async with db.read() as s:
         orgs = await import_repo.local_organisations(s)
@@ -150,6 +155,10 @@ async def import_offers(db: Database, ids: LocalIds, text: str,
         values = _values(row, org)
         batch_keys.add(row.key)
         current = existing.get(row.key)
+        if values["valid_until"] is None and current is not None:
+            values["valid_until"] = current["valid_until"]
+        elif values["valid_until"] is None and validity_days:
+            values["valid_until"] = freshness.offer_end(values["kind"], today, validity_days)
         if current is None:
             batch.append(Plan(row, values, extra={"org": org, "ap_id": ids.new_offer()}))
         elif current["deleted_at"] is not None:  # withdrawn since: not brought back

@@ -3,6 +3,8 @@ queued in the same transaction as the change."""
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
@@ -40,11 +42,17 @@ async def announce(s: AsyncSession, network: Actor, object_iri: str) -> None:
 
 
 async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | None,
-                    lon: float | None, announce_it: bool = True) -> Offer:  # noqa: ANN001
-    """Create an offer or demand and queue its Create (and the network's Announce)."""
+                    lon: float | None, announce_it: bool = True,
+                    validity_days: Mapping[str, int] | None = None) -> Offer:  # noqa: ANN001
+    """Create an offer or demand and queue its Create (and the network's Announce). One
+    given without an end date holds for its kind's period of ``validity_days``
+    (``[freshness] offer_validity_days``)."""
     from ssefed.db.repos import actors as actor_repo
+    from ssefed.domain import freshness
     from ssefed.domain import offers as offer_domain
 
+    if data.valid_until is None and validity_days:
+        data.valid_until = freshness.offer_end(data.kind, utcnow().date(), validity_days)
     offer = await offer_domain.create(s, ids, actor, data, lat=lat, lon=lon)
     await publish_offer(s, actor, offer, "Create")
     if announce_it:

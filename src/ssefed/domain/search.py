@@ -16,7 +16,7 @@ from typing import Any
 from ssefed.db.base import utcnow
 from ssefed.db.repos import search as search_repo
 from ssefed.db.session import Database
-from ssefed.domain import categories
+from ssefed.domain import categories, freshness
 from ssefed.domain import text as text_mod
 from ssefed.domain.errors import InvalidInput
 
@@ -72,7 +72,7 @@ def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "direction": None,
              "kind": None, "market": None, "category": None,
              "validated": r.validation_status == "validated",
-             "valid_until": r.valid_until}, terms)
+             "validated_until": r.valid_until, "valid_until": r.valid_until}, terms)
 
 
 def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
@@ -91,7 +91,7 @@ def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "direction": r.direction, "kind": r.kind,
              "market": r.exchange == "sale", "category": r.category,
              "validated": r.validation_status == "validated",
-             "valid_until": r.valid_until}, terms)
+             "validated_until": r.org_valid_until, "valid_until": r.valid_until}, terms)
 
 
 async def _analyze_now_and_then(s, written: int) -> None:  # noqa: ANN001
@@ -280,9 +280,11 @@ async def search(db: Database, query: SearchQuery, *, today: date | None = None
             else "Proposal", "name": r.name, "node": r.node, "local": r.local,
             "summary": r.summary[:300],
             "location": {"lat": r.lat, "lon": r.lon} if r.lat is not None else None,
-            "validated": r.validated,
+            # a validation that ended no longer counts (the entry keeps its end date)
+            "validated": r.validated and not freshness.expired(r.validated_until, today),
+            "validationExpired": r.validated and freshness.expired(r.validated_until, today),
             "validUntil": r.valid_until.isoformat() if r.valid_until else None,
-            "expired": bool(r.valid_until and r.valid_until < today),
+            "expired": freshness.expired(r.valid_until, today),
             "sectors": sorted(t.removeprefix("sector:") for t in terms.get(r.id, [])
                               if t.startswith("sector:")),
         }

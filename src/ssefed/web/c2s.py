@@ -1,5 +1,9 @@
 """ActivityPub client-to-server: an organisation publishes, updates and withdraws its
-offers and demands by POSTing to its outbox with its bearer token."""
+offers and demands by POSTing to its outbox with its bearer token.
+
+An ``Update`` whose ``object`` is just an IRI (not an object) re-confirms it as it is:
+the organisation's own actor IRI re-confirms its validation and all its current offers
+(domain/reconfirm.py), one of its offers' IRIs that offer alone."""
 
 from __future__ import annotations
 
@@ -67,6 +71,8 @@ async def outbox_post(request: web.Request) -> web.Response:
     if verb not in ("Create", "Update", "Delete"):  # a bare object means Create
         body = {"type": "Create", "object": body}
         verb = "Create"
+    if verb == "Update" and isinstance(body.get("object"), str):
+        return await _reconfirm(request, body["object"])
     async with request.app[DB].write() as s:
         actor = await _authorised_actor(request, s)
         if verb == "Create":
@@ -74,7 +80,8 @@ async def outbox_post(request: web.Request) -> web.Response:
             data = _as_input(_proposal(body.get("object"), actor, iri))
             org = await s.get(Organisation, actor.id)
             offer = await add_offer(s, request.app[IDS], actor, data,
-                                    lat=org.lat if org else None, lon=org.lon if org else None)
+                                    lat=org.lat if org else None, lon=org.lon if org else None,
+                                    validity_days=config.freshness.offer_validity_days)
             status, location = 201, offer.ap_id
         else:
             target = first_id(body.get("object"))
@@ -98,3 +105,30 @@ async def outbox_post(request: web.Request) -> web.Response:
     request.app[DELIVERY_WAKE]()
     return web.json_response({"id": location, "status": verb.lower() + "d"}, status=status,
                              headers={"Location": location})
+
+
+async def _reconfirm(request: web.Request, iri: str) -> web.Response:
+    """``Update`` of a bare IRI: re-confirm the actor itself, or one of its offers, as is."""
+    from ssefed.domain import reconfirm
+    from ssefed.domain.reminders import today_utc
+
+    config, db = request.app[CONFIG], request.app[DB]
+    async with db.write() as s:
+        actor = await _authorised_actor(request, s)
+    if iri == actor.ap_id:
+        done = await reconfirm.reconfirm_organisation(db, request.app[IDS], config.node.base_url,
+                                                      actor, config.freshness,
+                                                      today=today_utc())
+    else:
+        async with db.read() as s:
+            offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True),
+                                                       Offer.deleted_at.is_(None)))
+        if offer is None or offer.actor_id != actor.id:
+            raise Problem(404, "Not Found", "the object of a re-confirming Update is the IRI of "
+                                            "this actor or of one of its current offers",
+                          field="/object")
+        done = await reconfirm.reconfirm_offer(db, actor, iri, config.freshness,
+                                               today=today_utc())
+    request.app[DELIVERY_WAKE]()
+    return web.json_response({"id": iri, "status": "reconfirmed", **done.as_json()},
+                             headers={"Location": iri})

@@ -175,12 +175,16 @@ def _profile_values(actor: Actor, org: Organisation) -> dict[str, str]:
 
 async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,  # noqa: ANN001
                      values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                     notice: str = "") -> web.Response:
+                     notice: str = "", alert: str = "") -> web.Response:
+    from ssefed.web.reconfirm import freshness_view
+
     offers = await offer_repo.by_actor(s, session.actor.id)
     return _page(request, "edit.html", status=status, session=session,
                  values=values or _profile_values(session.actor, session.org),
-                 errors=errors or {}, notice=notice, offers=offers, to_code=to_code,
-                 legal_forms=org_domain.LEGAL_FORMS,
+                 errors=errors or {}, notice=notice, alert=alert, offers=offers,
+                 to_code=to_code, legal_forms=org_domain.LEGAL_FORMS,
+                 fresh=await freshness_view(s, session.actor, session.org, offers,
+                                            request.app[CONFIG].freshness.remind_days_before),
                  handle=f"@{session.actor.handle}@{request.app[CONFIG].node.domain}")
 
 
@@ -191,7 +195,11 @@ async def edit_home(request: web.Request) -> web.Response:
             return _page(request, "edit_signin.html")
         notice = {"profile": "Profil enregistré. / Profile saved.",
                   "offer": "Offre enregistrée. / Offer saved.",
-                  "withdrawn": "Offre retirée. / Offer withdrawn."}.get(
+                  "withdrawn": "Offre retirée. / Offer withdrawn.",
+                  "reconfirmed": "Informations re-confirmées : la validation et les offres "
+                                 "sont prolongées. / Information re-confirmed: the "
+                                 "validation and the offers are extended.",
+                  "offer_reconfirmed": "Offre re-confirmée. / Offer re-confirmed."}.get(
             request.query.get("done", ""), "")
         return await _dashboard(request, s, session, notice=notice)
 
@@ -368,7 +376,8 @@ async def save_offer(request: web.Request) -> web.Response:
                                {exc.field.split("[")[0]: exc.message}, status=422)
         if offer is None:
             await add_offer(s, request.app[IDS], session.actor, parsed,
-                            lat=session.org.lat, lon=session.org.lon)
+                            lat=session.org.lat, lon=session.org.lon,
+                            validity_days=request.app[CONFIG].freshness.offer_validity_days)
         else:
             if parsed.lat is None:  # the form has no position: keep the offer's
                 parsed.lat, parsed.lon = offer.lat, offer.lon
@@ -403,6 +412,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/edit/offers/{offer}", offer_form)
     app.router.add_post("/edit/offers/{offer}", save_offer)
     app.router.add_post("/edit/offers/{offer}/withdraw", withdraw)
+    from ssefed.web import reconfirm
+
+    app.router.add_post("/edit/reconfirm", reconfirm.edit_reconfirm)
+    app.router.add_post("/edit/offers/{offer}/reconfirm", reconfirm.edit_reconfirm_offer)
 
 
 __all__ = ["add_routes", "sign_in_cookie", "CATEGORY_NS"]

@@ -105,6 +105,10 @@ async def release(s: AsyncSession, job_ids: list[int]) -> None:
                                 attempts=Job.attempts - 1, updated_at=utcnow()))
 
 
-async def counts(s: AsyncSession) -> dict[str, int]:
-    rows = await s.execute(select(Job.state, func.count()).group_by(Job.state))
+async def counts(s: AsyncSession, *, exclude: Sequence[str] = ()) -> dict[str, int]:
+    """Jobs by state (those of the ``exclude`` kinds left out)."""
+    q = select(Job.state, func.count()).group_by(Job.state)
+    if exclude:
+        q = q.where(Job.kind.not_in(list(exclude)))
+    rows = await s.execute(q)
     return {state: n for state, n in rows}

@@ -105,7 +105,7 @@ async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
                Actor.deleted_at.label("actor_deleted_at"), Organisation.sectors,
                Organisation.qualifiers, Organisation.lat.label("org_lat"),
                Organisation.lon.label("org_lon"), Organisation.legal_form,
-               Organisation.validation_status)
+               Organisation.validation_status, Organisation.valid_until.label("org_valid_until"))
         .join(Actor, Actor.id == Offer.actor_id)
         .outerjoin(Organisation, Organisation.actor_id == Actor.id)
         .where(Offer.id.in_(offer_ids)))).all())
@@ -184,6 +184,8 @@ def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | N
         conds.append(SearchEntry.market.is_(f["market"]))
     if f.get("validated_only"):
         conds.append(SearchEntry.validated.is_(True))
+        conds.append(or_(SearchEntry.validated_until.is_(None),
+                         SearchEntry.validated_until >= today))
     if f.get("fresh_only"):
         conds.append(or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today))
     for term in f.get("terms", []):
@@ -229,7 +231,7 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
             SearchEntry.summary, SearchEntry.node, SearchEntry.local, SearchEntry.lat,
             SearchEntry.lon, SearchEntry.legal_form, SearchEntry.direction, SearchEntry.kind,
             SearchEntry.market, SearchEntry.category, SearchEntry.validated,
-            SearchEntry.valid_until]
+            SearchEntry.validated_until, SearchEntry.valid_until]
     if dist is not None:
         q = select(*cols, dist.label("distance")).where(where)
         if after is not None:

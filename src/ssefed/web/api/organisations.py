@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import date
 
 from aiohttp import web
 
@@ -14,6 +15,7 @@ from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
 from ssefed.domain.publishing import add_offer
 from ssefed.domain.categories import to_code
+from ssefed.domain.errors import InvalidInput
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import Problem, read_json
 
@@ -92,13 +94,19 @@ async def create_offer(request: web.Request) -> web.Response:
         raise Problem(422, "Invalid input", "the handle of the organisation is required",
                       field="org")
     data = offer_domain.parse_offer(body)
+    if body.get("valid_until") is not None:  # else: its kind's period ([freshness])
+        try:
+            data.valid_until = date.fromisoformat(str(body["valid_until"]))
+        except ValueError:
+            raise InvalidInput("valid_until", "not a date (YYYY-MM-DD)") from None
     async with request.app[DB].write() as s:
         actor = await actor_repo.get_local_by_handle(s, body["org"])
         org = await s.get(Organisation, actor.id) if actor is not None else None
         if actor is None or org is None or actor.deleted_at is not None:
             raise Problem(422, "Invalid input", f"no organisation {body['org']!r} here",
                           field="org")
-        offer = await add_offer(s, request.app[IDS], actor, data, lat=org.lat, lon=org.lon)
+        offer = await add_offer(s, request.app[IDS], actor, data, lat=org.lat, lon=org.lon,
+                                validity_days=config.freshness.offer_validity_days)
         await s.refresh(offer, ["inputs"])
         result = offer_json(offer)
     request.app[WORKER].wake()

@@ -1,0 +1,73 @@
+"""ssefed stale: what expires soon and what has expired (validations, offers, demands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import date, timedelta
+
+from ssefed.cli import CommandError
+from ssefed.cli.common import config_from, database
+from ssefed.db.repos import freshness as fresh_repo
+from ssefed.domain import freshness
+
+MAX_ROWS = 10_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stale", help="validations, offers and demands of this node's "
+                                     "organisations that expire within N days, or have expired")
+    p.add_argument("--days", type=int, help="how far ahead (default: [freshness] "
+                                            "remind_days_before, 30)")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:  # noqa: ANN001
+    """Items ending by today + ``days`` (expired ones included), soonest first; and
+    whether the list was cut at MAX_ROWS."""
+    end = today + timedelta(days=days)
+    async with db.read() as s:
+        validations = await fresh_repo.validations_ending(s, start=None, end=end,
+                                                          limit=MAX_ROWS + 1)
+        offers = await fresh_repo.offers_ending(s, start=None, end=end, limit=MAX_ROWS + 1)
+    items = [{"type": "validation", "handle": r.handle, "title": r.name, "id": r.ap_id,
+              "valid_until": r.valid_until} for r in validations]
+    items += [{"type": r.direction, "handle": r.handle, "title": r.title, "id": r.ap_id,
+               "kind": r.kind, "valid_until": r.valid_until} for r in offers]
+    items.sort(key=lambda i: (i["valid_until"], i["type"] != "validation", i["handle"] or ""))
+    cut = len(items) > MAX_ROWS
+    for item in items:
+        item["state"] = freshness.state_of(item["valid_until"], today, days)
+        item["valid_until"] = item["valid_until"].isoformat()
+    return items[:MAX_ROWS], cut
+
+
+def run(args: argparse.Namespace) -> int:
+    from ssefed.domain.reminders import today_utc
+
+    config = config_from(args)
+    days = config.freshness.remind_days_before if args.days is None else args.days
+    if not 0 <= days <= 3650:
+        raise CommandError("--days must be between 0 and 3650", 2)
+    today = today_utc()
+
+    async def go() -> tuple[list[dict], bool]:
+        async with database(config) as db:
+            return await stale_items(db, days, today)
+
+    items, cut = asyncio.run(go())
+    if args.json:
+        print(json.dumps({"today": today.isoformat(), "days": days, "items": items,
+                          "truncated": cut}, ensure_ascii=False, indent=2))
+        return 0
+    expired = sum(i["state"] == "expired" for i in items)
+    if items:
+        print(f"{'STATE':<9} {'DATE':<10}  {'WHAT':<10} {'HANDLE':<24} TITLE")
+        for i in items:
+            print(f"{i['state']:<9} {i['valid_until']:<10}  {i['type']:<10} "
+                  f"@{(i['handle'] or '')[:23]:<23} {i['title'][:60]}")
+    print(f"{expired} expired, {len(items) - expired} expiring within {days} day(s)"
+          + (f" (cut at {MAX_ROWS})" if cut else ""))
+    return 0
