@@ -190,7 +190,8 @@ async def send_reminders(db: Database, config: Config, *, today: date | None = N
             if not items:  # another run told it meanwhile
                 continue
             doc, texts = note_activity(
-                network, rec, f"@{rec.handle}@{config.node.domain}", items, today,
+                network, rec, f"@{rec.handle}@{config.node.domain if actor.local else actor.domain}",
+                items, today,
                 create_id=create_id, edit_url=f"{base}/edit",
                 api_url=f"{base}/api/actors/{rec.handle}/reconfirm")
             inboxes = [] if actor.local else [i for i in [actor.inbox] if i]

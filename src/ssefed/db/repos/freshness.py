@@ -26,7 +26,7 @@ def _not_reminded(subject: Any, until: Any) -> Any:
 
 async def validations_ending(s: AsyncSession, *, start: date | None, end: date, limit: int,
                              unreminded: bool = False) -> list[Any]:
-    """Local organisations whose validation ends between ``start`` (None: any time before)
+    """Organisations (local, or of other nodes validated by this network) whose validation ends between ``start`` (None: any time before)
     and ``end``, soonest first: rows of actor id, IRI, handle, name, e-mail, valid_until.
     With ``unreminded``, only those not reminded of that end date yet."""
     q = (select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, Organisation.email,
@@ -38,7 +38,25 @@ async def validations_ending(s: AsyncSession, *, start: date | None, end: date, 
         q = q.where(Organisation.valid_until >= start)
     if unreminded:
         q = q.where(_not_reminded(Actor.ap_id, Organisation.valid_until))
-    return list(await s.execute(q.order_by(Organisation.valid_until, Actor.id).limit(limit)))
+    rows = list(await s.execute(q.order_by(Organisation.valid_until, Actor.id).limit(limit)))
+    # organisations of other nodes this network validated (participatory validation)
+    from sqlalchemy import literal
+
+    from ssefed.db.models import Application
+
+    r = (select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, literal(None).label("email"),
+                Application.valid_until)
+         .join(Application, Application.applicant_id == Actor.id)
+         .where(Application.local_network.is_(True), Application.state == "validated",
+                Actor.local.is_(False), Actor.deleted_at.is_(None),
+                Application.valid_until.is_not(None), Application.valid_until <= end))
+    if start is not None:
+        r = r.where(Application.valid_until >= start)
+    if unreminded:
+        r = r.where(_not_reminded(Actor.ap_id, Application.valid_until))
+    rows += list(await s.execute(r.order_by(Application.valid_until, Actor.id).limit(limit)))
+    rows.sort(key=lambda row: (row.valid_until, row.id))
+    return rows[:limit]
 
 
 async def offers_ending(s: AsyncSession, *, start: date | None, end: date, limit: int,
