@@ -352,6 +352,14 @@ def test_a_local_application_reviewed_through_the_api_with_a_mastodon_users_like
     r = requests.post(f"{api}/1/decide", json={"outcome": "maybe"}, headers=bearer, timeout=20)
     assert r.status_code in (409, 422)
 
+    # what expires soon, for the reviewers: the two validated members, in 12 months
+    r = requests.get(f"{a.base_url}/api/review/stale", params={"days": 400}, headers=bearer,
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    assert {i["id"] for i in r.json()["items"] if i["type"] == "validation"} >= {coop, epicerie}
+    assert requests.get(f"{a.base_url}/api/review/stale", params={"days": "x"},
+                        headers=bearer, timeout=10).json()["field"] == "days"
+
     # a second application: the fediverse user likes it, then takes the like back
     ok(a.cli("org", "add", "--handle", "cafe", "--name", "Café associatif"))
     ok(a.cli("apply", "cafe", "--answers", str(a.directory / "answers.json")))

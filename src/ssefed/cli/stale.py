@@ -9,8 +9,7 @@ from datetime import date, timedelta
 
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database
-from ssefed.db.repos import freshness as fresh_repo
-from ssefed.domain import freshness
+from ssefed.domain.reminders import stale_items
 
 MAX_ROWS = 10_000
 
@@ -22,26 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                                             "remind_days_before, 30)")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.set_defaults(func=run)
-
-
-async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:  # noqa: ANN001
-    """Items ending by today + ``days`` (expired ones included), soonest first; and
-    whether the list was cut at MAX_ROWS."""
-    end = today + timedelta(days=days)
-    async with db.read() as s:
-        validations = await fresh_repo.validations_ending(s, start=None, end=end,
-                                                          limit=MAX_ROWS + 1)
-        offers = await fresh_repo.offers_ending(s, start=None, end=end, limit=MAX_ROWS + 1)
-    items = [{"type": "validation", "handle": r.handle, "title": r.name, "id": r.ap_id,
-              "valid_until": r.valid_until} for r in validations]
-    items += [{"type": r.direction, "handle": r.handle, "title": r.title, "id": r.ap_id,
-               "kind": r.kind, "valid_until": r.valid_until} for r in offers]
-    items.sort(key=lambda i: (i["valid_until"], i["type"] != "validation", i["handle"] or ""))
-    cut = len(items) > MAX_ROWS
-    for item in items:
-        item["state"] = freshness.state_of(item["valid_until"], today, days)
-        item["valid_until"] = item["valid_until"].isoformat()
-    return items[:MAX_ROWS], cut
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ssefed.config import Config, FreshnessConfig
@@ -262,3 +262,26 @@ def job_handlers(db: Database, config: Config) -> dict:
             raise
 
     return {REMIND_JOB: remind, EMAIL_JOB: email}
+
+
+MAX_STALE_ROWS = 10_000
+
+
+async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:  # noqa: ANN001
+    """Items ending by today + ``days`` (expired ones included), soonest first; and
+    whether the list was cut at MAX_STALE_ROWS."""
+    end = today + timedelta(days=days)
+    async with db.read() as s:
+        validations = await fresh_repo.validations_ending(s, start=None, end=end,
+                                                          limit=MAX_STALE_ROWS + 1)
+        offers = await fresh_repo.offers_ending(s, start=None, end=end, limit=MAX_STALE_ROWS + 1)
+    items = [{"type": "validation", "handle": r.handle, "title": r.name, "id": r.ap_id,
+              "valid_until": r.valid_until} for r in validations]
+    items += [{"type": r.direction, "handle": r.handle, "title": r.title, "id": r.ap_id,
+               "kind": r.kind, "valid_until": r.valid_until} for r in offers]
+    items.sort(key=lambda i: (i["valid_until"], i["type"] != "validation", i["handle"] or ""))
+    cut = len(items) > MAX_STALE_ROWS
+    for item in items:
+        item["state"] = freshness.state_of(item["valid_until"], today, days)
+        item["valid_until"] = item["valid_until"].isoformat()
+    return items[:MAX_STALE_ROWS], cut

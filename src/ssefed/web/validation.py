@@ -258,6 +258,23 @@ async def review_endorsers(request: web.Request) -> web.Response:
                                               for e in rows]})
 
 
+async def review_stale(request: web.Request) -> web.Response:
+    """What expires soon (within ``days``, default [freshness] remind_days_before) and
+    what has expired: validations and offers, as ``ssefed stale`` lists them."""
+    from ssefed.domain.reminders import stale_items, today_utc
+
+    await _reviewer(request)
+    config = request.app[CONFIG]
+    try:
+        days = int(request.query.get("days", config.freshness.remind_days_before))
+    except ValueError:
+        raise Problem(422, "Invalid input", "days must be an integer", field="days") from None
+    if not 0 <= days <= 3660:
+        raise Problem(422, "Invalid input", "days must be between 0 and 3660", field="days")
+    items, cut = await stale_items(request.app[DB], days, today_utc())
+    return web.json_response({"days": days, "items": items, "truncated": cut})
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/charters", charters)
@@ -274,3 +291,4 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/review/endorsers/confirm", review_confirm)
     r.add_get("/api/review/endorsers", review_endorsers)
     r.add_post("/api/review/objections/{id}/resolve", review_resolve)
+    r.add_get("/api/review/stale", review_stale)
