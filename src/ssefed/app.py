@@ -23,8 +23,8 @@ from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
-from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages, search,
-                        sparql, wellknown)
+from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages,
+                        reports, search, sparql, wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -124,6 +124,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     chains.setup(app, ChainService(federation))
     search.setup(app)
     directory.setup(app)
+    reports.setup(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)

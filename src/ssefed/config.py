@@ -117,6 +117,11 @@ class ChainsConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    requests_per_minute: int = 5  # reports one client address may file (form and API)
+
+
+@dataclass(frozen=True)
 class SparqlConfig:
     timeout_seconds: float = 10.0
     max_memory_mb: int = 1024
@@ -134,6 +139,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     chains: ChainsConfig = field(default_factory=ChainsConfig)
     sparql: SparqlConfig = field(default_factory=SparqlConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -159,6 +165,7 @@ SECTIONS: dict[str, type] = {
     "worker": WorkerConfig,
     "chains": ChainsConfig,
     "sparql": SparqlConfig,
+    "reports": ReportsConfig,
 }
 
 
@@ -269,7 +276,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "max_hops"), ("chains", "suppliers_per_input"),
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
-                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency")]
+                ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
+                ("reports", "requests_per_minute")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

@@ -24,7 +24,7 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from ssefed.cli import (admin, chains, demo, gaps, export, follow, importing, init, migrate,
-                            offer, org, search, serve, sparql, token)
+                            offer, org, reports, search, serve, sparql, token)
 
     parser = argparse.ArgumentParser(
         prog="ssefed", description="Node of a federated Social and Solidarity Economy network.")
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (init, migrate, serve, demo, org, offer, importing, export, sparql, token,
-                   follow, chains, search, gaps, admin):
+                   follow, chains, search, gaps, admin, reports):
         module.register(sub)
     return parser
 

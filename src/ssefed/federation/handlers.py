@@ -18,6 +18,7 @@ from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import outbound
 from ssefed.federation.client import FetchError
+from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, proposals, to_as
 
@@ -51,6 +52,7 @@ class Handlers:
             "Undo": self.undo, "Create": self.create, "Update": self.update,
             "Delete": self.delete, "Announce": self.announce, "Like": self.like,
             "Add": self.membership_changed, "Remove": self.membership_changed,
+            "Flag": self.flag,
         }
 
     async def process(self, payload: dict[str, Any]) -> None:
@@ -283,6 +285,14 @@ class Handlers:
 
     async def like(self, activity: from_as.Activity) -> None:
         await self._interaction(activity, "Like")
+
+    # -- reports ---------------------------------------------------------------------------
+    async def flag(self, activity: from_as.Activity) -> None:
+        """A report that an organisation's information is wrong or outdated (Mastodon's
+        Flag): stored for the organisation and the reviewers (federation/reports.py)."""
+        why = await apply_flag(self.fed, activity)
+        if why is not None:
+            raise Ignored(why)
 
     # -- networks' members -----------------------------------------------------------------
     async def membership_changed(self, activity: from_as.Activity) -> None:
