@@ -363,7 +363,11 @@ def test_a_cross_site_form_post_is_refused(org):
     fetch = form_post(org, {"object": org.iri, "reason": "wrong"}, **{"Sec-Fetch-Site":
                                                                        "cross-site"})
     assert_problem(fetch, 403)
+    assert_problem(form_post(org, {"object": org.iri, "reason": "wrong"}, Origin="null"), 403)
     assert reports_of(org) == []
+    # a form posted from the node's own page (same origin) is taken
+    assert form_post(org, {"object": org.iri, "reason": "wrong"}).status_code == 303
+    assert len(reports_of(org)) == 1
 
 
 def test_reports_past_the_rate_limit_of_an_address_are_refused_with_429(nodes):

@@ -67,12 +67,13 @@ async def api_file_report(request: web.Request) -> web.Response:
 # -- the form on the organisation's page ---------------------------------------------------
 
 def _cross_site(request: web.Request) -> bool:
-    """A POST a page of another site made the browser send (where browsers say so)."""
+    """A POST a page of another site made the browser send (where browsers say so).
+    ``Origin: null`` (a sandboxed frame, a cross-site redirect) counts as another site."""
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         return True
     origin = request.headers.get("Origin")
     base = request.app[CONFIG].node.base_url.rstrip("/")
-    return origin is not None and origin not in ("null", base) and origin.rstrip("/") != base
+    return origin is not None and origin.rstrip("/") != base
 
 
 async def form_report(request: web.Request) -> web.Response:
