@@ -25,7 +25,7 @@ from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
 from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages,
-                        reconfirm, search, sparql, validation, wellknown)
+                        reconfirm, reports, search, sparql, validation, wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -127,6 +127,7 @@ def create_app(config: Config, db: Database | None = None) -> web.Application:
     search.setup(app)
     directory.setup(app)
     validation.setup(app)
+    reports.setup(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)
     app.router.add_post("/api/organisations", org_api.create_organisation)

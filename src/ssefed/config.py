@@ -118,6 +118,11 @@ class ChainsConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    requests_per_minute: int = 5  # reports one client address may file (form and API)
+
+
+@dataclass(frozen=True)
 class SparqlConfig:
     timeout_seconds: float = 10.0
     max_memory_mb: int = 1024
@@ -168,6 +173,7 @@ class Config:
     sparql: SparqlConfig = field(default_factory=SparqlConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     freshness: FreshnessConfig = field(default_factory=FreshnessConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -195,6 +201,7 @@ SECTIONS: dict[str, type] = {
     "sparql": SparqlConfig,
     "validation": ValidationConfig,
     "freshness": FreshnessConfig,
+    "reports": ReportsConfig,
 }
 
 
@@ -339,7 +346,7 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
                 ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
-                ("freshness", "remind_interval_hours")]
+                ("freshness", "remind_interval_hours"), ("reports", "requests_per_minute")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

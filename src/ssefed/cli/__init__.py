@@ -24,7 +24,7 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     from ssefed.cli import (admin, chains, demo, gaps, export, follow, importing, init, migrate,
-                            offer, org, proof, search, serve, sparql, stale, token,
+                            offer, org, proof, reports, search, serve, sparql, stale, token,
                             validation)
 
     parser = argparse.ArgumentParser(
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (init, migrate, serve, demo, org, offer, importing, export, sparql, token,
-                   follow, chains, search, gaps, proof, stale, admin, validation):
+                   follow, chains, search, gaps, proof, stale, admin, reports, validation):
         module.register(sub)
     return parser
 

@@ -588,3 +588,33 @@ class Reminder(Base):
     email_to: Mapped[str | None] = mapped_column(String(320))  # when the e-mail hook was given it
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+class Report(Base):
+    """A report that published information is wrong or outdated: received as an
+    ActivityPub ``Flag`` (``ap_id``: its id) or filed through the public form / API
+    (no ``ap_id``, no reporter). Open until one of the network's reviewers handles it."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        # a Flag naming objects of two organisations is one report for each
+        UniqueConstraint("ap_id", "actor_id", name="uq_reports_ap_id_actor_id"),
+        CheckConstraint("reason IN ('wrong', 'outdated', 'other')", name="reason"),
+        CheckConstraint("state IN ('open', 'handled')", name="state"),
+        CheckConstraint("source IN ('flag', 'form')", name="source"),
+        Index("ix_reports_actor_id_state", "actor_id", "state"),
+        Index("ix_reports_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ap_id: Mapped[str | None] = mapped_column(IRI)  # the Flag's id (dedupe)
+    source: Mapped[str] = mapped_column(String(8))
+    reporter_ap_id: Mapped[str | None] = mapped_column(IRI)  # the Flag's actor
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    object_ap_ids: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    reason: Mapped[str] = mapped_column(String(16), default="other")
+    text: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from ssefed.db.repos import validation as validation_repo
 from ssefed.domain.errors import DomainError
 from ssefed.federation import outbound, validation
 from ssefed.federation.client import FetchError
+from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, proposals, to_as, validation_as
 
@@ -53,7 +54,7 @@ class Handlers:
             "Undo": self.undo, "Create": self.create, "Update": self.update,
             "Delete": self.delete, "Announce": self.announce, "Like": self.like,
             "Add": self.membership_changed, "Remove": self.membership_changed,
-            "Join": self.join, "TentativeAccept": self.decision,
+            "Join": self.join, "TentativeAccept": self.decision, "Flag": self.flag,
         }
 
     async def process(self, payload: dict[str, Any]) -> None:
@@ -321,6 +322,14 @@ class Handlers:
         if await validation.on_like(self.fed, self.fed.config, activity.raw, activity.actor):
             self.wake()
         await self._interaction(activity, "Like")
+
+    # -- reports ---------------------------------------------------------------------------
+    async def flag(self, activity: from_as.Activity) -> None:
+        """A report that an organisation's information is wrong or outdated (Mastodon's
+        Flag): stored for the organisation and the reviewers (federation/reports.py)."""
+        why = await apply_flag(self.fed, activity)
+        if why is not None:
+            raise Ignored(why)
 
     # -- networks' members -----------------------------------------------------------------
     async def membership_changed(self, activity: from_as.Activity) -> None:

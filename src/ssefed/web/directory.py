@@ -20,8 +20,9 @@ from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import categories
 from ssefed.domain import freshness
+from ssefed.domain import reports as report_domain
 from ssefed.vocab import labels
-from ssefed.web.i18n import add_vary, negotiate, translate
+from ssefed.web.i18n import add_vary, format_date, negotiate, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, clusters, svg_map
@@ -196,8 +197,10 @@ async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisati
     return svg_map(points, title=translate(lang, "org.map_title", name=actor.name),
                    bbox=box, id_prefix="org-map")
 
-async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
-    """The HTML page of a local actor (a member organisation, or the network itself)."""
+async def organisation_page(request: web.Request, actor: Actor, *, status: int = 200,
+                            report_form: dict | None = None) -> web.Response:
+    """The HTML page of a local actor (a member organisation, or the network itself).
+    ``report_form``: the report form sent back with its error (web/reports.py)."""
     lang = negotiate(request)
     config = request.app[CONFIG]
     today = _today()
@@ -206,6 +209,8 @@ async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
         offers = await offer_repo.by_actor(s, actor.id)
         followers = await follow_repo.count(s, followed_id=actor.id)
         network = await actor_repo.get_network(s)
+        notices, open_reports = (await report_domain.open_notices(s, actor.id)
+                                 if org is not None else ([], 0))
     facts = None
     org_map = None
     if org is not None:
@@ -228,11 +233,35 @@ async def organisation_page(request: web.Request, actor: Actor) -> web.Response:
              for o in offers]
     offered = [i for i, o in zip(items, offers) if o.direction == "offer"]
     demanded = [i for i, o in zip(items, offers) if o.direction == "demand"]
+    report = None
+    if org is not None:
+        report = _report_view(lang, actor, offers, notices, open_reports, report_form,
+                              thanks=request.query.get("reported") == "1")
     response = render(request, "actor.html", lang=lang, actor=actor, org=org, facts=facts,
                       offered=offered, demanded=demanded, followers=followers,
-                      network=network, org_map=org_map,
+                      network=network, org_map=org_map, report=report,
                       handle=f"@{actor.handle}@{config.node.domain}")
+    response.set_status(status)
     return _alternate(response, actor.ap_id)
+
+
+def _report_view(lang: str, actor: Actor, offers: list[Offer], notices: list, total: int,
+                 form: dict | None, *, thanks: bool) -> dict:
+    """The open reports' notices (category and date only) and the report form."""
+    values = (form or {}).get("values") or {"object": actor.ap_id, "reason": "", "text": ""}
+    error = (form or {}).get("error")
+    return {
+        "notices": [translate(lang, "report.notice_" + reason, date=format_date(day, lang))
+                    for reason, day in notices],
+        "more": max(0, total - len(notices)),
+        "objects": [(actor.ap_id, translate(lang, "report.object_org"))]
+                   + [(o.ap_id, o.title) for o in offers],
+        "reasons": [(r, translate(lang, "report.reason_" + r)) for r in report_domain.REASONS],
+        "typed": values, "error_field": (form or {}).get("error_field"),
+        "error": (translate(lang, "report.error_" + error, max=report_domain.MAX_TEXT)
+                  if error else None),
+        "thanks": thanks and form is None, "max_text": report_domain.MAX_TEXT,
+    }
 
 
 # --- an offer's page --------------------------------------------------------------------

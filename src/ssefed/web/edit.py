@@ -32,6 +32,7 @@ from ssefed.db.models import Actor, Offer, Organisation, Token
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
+from ssefed.domain import reports as report_domain
 from ssefed.domain import tokens
 from ssefed.domain.categories import CATEGORY_NS, to_code
 from ssefed.domain.errors import InvalidInput
@@ -179,7 +180,9 @@ async def _dashboard(request: web.Request, s, session: Session, *, status: int =
     from ssefed.web.reconfirm import freshness_view
 
     offers = await offer_repo.by_actor(s, session.actor.id)
-    return _page(request, "edit.html", status=status, session=session,
+    reports = await report_domain.open_for(s, session.actor.id)
+    return _page(request, "edit.html", status=status, session=session, reports=reports,
+                 offer_titles={o.ap_id: o.title for o in offers},
                  values=values or _profile_values(session.actor, session.org),
                  errors=errors or {}, notice=notice, alert=alert, offers=offers,
                  to_code=to_code, legal_forms=org_domain.LEGAL_FORMS,

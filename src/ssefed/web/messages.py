@@ -153,4 +153,61 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
     "offer.map_caption": {"fr": "Lieu : {lat}, {lon} (latitude, longitude).",
                           "en": "Place: {lat}, {lon} (latitude, longitude)."},
 
+    # reports (organisation page)
+    "report.open_title": {"fr": "Signalements en cours", "en": "Open reports"},
+    "report.badge": {"fr": "signalé", "en": "reported"},
+    "report.notice_wrong": {"fr": "Des informations de cette page ont été signalées comme "
+                                  "erronées le {date}.",
+                            "en": "Information on this page was reported as wrong on {date}."},
+    "report.notice_outdated": {"fr": "Des informations de cette page ont été signalées comme "
+                                     "obsolètes le {date}.",
+                               "en": "Information on this page was reported as outdated on "
+                                     "{date}."},
+    "report.notice_other": {"fr": "Des informations de cette page ont été signalées le {date} "
+                                  "(autre motif).",
+                            "en": "Information on this page was reported on {date} (other "
+                                  "reason)."},
+    "report.more": {"fr": ("Et {n} autre signalement en cours.",
+                           "Et {n} autres signalements en cours."),
+                    "en": ("And {n} other open report.", "And {n} other open reports.")},
+    "report.being_checked": {"fr": "Le réseau vérifie ces informations avec l'organisation.",
+                             "en": "The network is checking this information with the "
+                                   "organisation."},
+    "report.form_title": {"fr": "Signaler une information erronée ou obsolète",
+                          "en": "Report wrong or outdated information"},
+    "report.form_intro": {"fr": "Une information de cette page est fausse ou n'est plus à "
+                                "jour ? Dites-le au réseau et à l'organisation. Aucun compte "
+                                "n'est nécessaire, et votre texte n'est pas publié.",
+                          "en": "Is something on this page wrong or no longer up to date? "
+                                "Tell the network and the organisation. No account is "
+                                "needed, and your text is not published."},
+    "report.object": {"fr": "Ce qui est concerné", "en": "What it is about"},
+    "report.object_org": {"fr": "L'organisation elle-même (sa fiche)",
+                          "en": "The organisation itself (its profile)"},
+    "report.reason": {"fr": "Motif", "en": "Reason"},
+    "report.reason_wrong": {"fr": "Information erronée", "en": "Wrong information"},
+    "report.reason_outdated": {"fr": "Information obsolète (plus à jour)",
+                               "en": "Outdated information (no longer true)"},
+    "report.reason_other": {"fr": "Autre", "en": "Other"},
+    "report.text": {"fr": "Précisions (facultatif, {max} caractères au plus)",
+                    "en": "Details (optional, at most {max} characters)"},
+    "report.send": {"fr": "Envoyer le signalement", "en": "Send the report"},
+    "report.thanks": {"fr": "Merci : votre signalement a été transmis au réseau et à "
+                            "l'organisation.",
+                      "en": "Thank you: your report was passed on to the network and the "
+                            "organisation."},
+    "report.not_sent": {"fr": "Le signalement n'a pas été envoyé :",
+                        "en": "The report was not sent:"},
+    "report.error_object": {"fr": "choisissez l'organisation ou une de ses offres.",
+                            "en": "choose the organisation or one of its offers."},
+    "report.error_reason": {"fr": "choisissez un motif.", "en": "choose a reason."},
+    "report.error_text": {"fr": "les précisions sont trop longues ({max} caractères au plus).",
+                          "en": "the details are too long (at most {max} characters)."},
+    "report.error_rate": {"fr": "trop de signalements depuis votre adresse ; réessayez dans "
+                                "une minute.",
+                          "en": "too many reports from your address; try again in a minute."},
+    "report.error_full": {"fr": "cette organisation a déjà de nombreux signalements en cours ; "
+                                "le réseau les examine.",
+                          "en": "this organisation already has many open reports; the "
+                                "network is looking at them."},
 }

@@ -25,7 +25,23 @@ async def api_search(request: web.Request) -> web.Response:
     &category=&validated_only=&fresh_only=&near=LAT,LON&radius_km=&limit=&cursor="""
     query = parse_search(params_of(request))
     result = await request.app[SEARCH].search(query)
+    await _with_open_reports(request, result["items"])
     return web.json_response(result, headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def _with_open_reports(request: web.Request, items: list[dict]) -> None:
+    """Local organisations carry ``openReports``: reports of wrong or outdated
+    information not yet handled by the network."""
+    from ssefed.domain import reports as report_domain
+
+    iris = [i["id"] for i in items if i.get("local") and i.get("type") == "Organization"]
+    if not iris:
+        return
+    async with request.app[DB].read() as s:
+        counts = await report_domain.open_counts(s, iris)
+    for item in items:
+        if item["id"] in counts:
+            item["openReports"] = counts[item["id"]]
 
 
 def setup(app: web.Application) -> None:

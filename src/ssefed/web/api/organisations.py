@@ -13,6 +13,7 @@ from ssefed.db.models import Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
+from ssefed.domain import reports as report_domain
 from ssefed.domain.publishing import add_offer
 from ssefed.domain.categories import to_code
 from ssefed.domain.errors import InvalidInput
@@ -64,10 +65,12 @@ async def list_organisations(request: web.Request) -> web.Response:
     async with request.app[DB].read() as s:
         rows = await org_repo.list_local(s, limit=limit, offset=offset)
         offers = await offer_repo.by_actors(s, [actor.id for actor, _ in rows])
+        reported = await report_domain.open_counts(s, [actor.ap_id for actor, _ in rows])
         items = []
         for actor, org in rows:
             item = organisation_json(actor, org)
             item["offers"] = [offer_json(o) for o in offers.get(actor.id, [])]
+            item["openReports"] = reported.get(actor.ap_id, 0)
             items.append(item)
     return web.json_response({"items": items, "limit": limit, "offset": offset})
 
