@@ -360,6 +360,16 @@ def test_a_local_application_reviewed_through_the_api_with_a_mastodon_users_like
     assert requests.get(f"{a.base_url}/api/review/stale", params={"days": "x"},
                         headers=bearer, timeout=10).json()["field"] == "days"
 
+    # a report of outdated information, handled by the reviewer with its own token
+    filed = requests.post(f"{a.base_url}/api/reports", timeout=10,
+                          json={"object": epicerie, "reason": "outdated", "text": "Fermée"})
+    assert filed.status_code == 201, filed.text
+    listed = requests.get(f"{a.base_url}/api/reports", headers=bearer, timeout=10).json()
+    assert [i["organisation"]["id"] for i in listed["items"]] == [epicerie]
+    r = requests.post(f"{a.base_url}/api/reports/{filed.json()['id']}/handle", headers=bearer,
+                      json={"note": "Rouverte"}, timeout=10)
+    assert r.status_code == 200 and r.json()["handled_by"] == f"{a.base_url}/actors/claire"
+
     # a second application: the fediverse user likes it, then takes the like back
     ok(a.cli("org", "add", "--handle", "cafe", "--name", "Café associatif"))
     ok(a.cli("apply", "cafe", "--answers", str(a.directory / "answers.json")))

@@ -19,7 +19,6 @@ from aiohttp import web
 from ssefed.db.repos import actors as actor_repo
 from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import InvalidInput
-from ssefed.web.api.organisations import require_admin
 from ssefed.web.chains import RateLimiter
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import Problem, problem, read_body, read_json
@@ -112,11 +111,18 @@ async def form_report(request: web.Request) -> web.Response:
         "Cache-Control": "no-store"})
 
 
-# -- the reviewers' API (admin token) ------------------------------------------------------
+# -- the reviewers' API (a reviewer's token or the admin token) -----------------------------
+
+async def reviewer_or_admin(request: web.Request) -> str:
+    from ssefed.web.validation import reviewer_or_admin as check
+
+    return await check(request)
+
 
 async def api_list_reports(request: web.Request) -> web.Response:
-    """GET /api/reports[?all=true][&limit=N] (admin): open reports (or all), newest first."""
-    require_admin(request)
+    """GET /api/reports[?all=true][&limit=N] (a reviewer or the admin): open reports (or
+    all), newest first."""
+    await reviewer_or_admin(request)
     include_handled = request.query.get("all", "").lower() in ("1", "true", "yes")
     raw_limit = request.query.get("limit", str(MAX_LISTED))
     if not raw_limit.isdigit() or int(raw_limit) < 1:
@@ -129,8 +135,9 @@ async def api_list_reports(request: web.Request) -> web.Response:
 
 async def api_handle_report(request: web.Request) -> web.Response:
     """POST /api/reports/{id}/handle (admin) [{"note": "…", "by": "…"}]: the report is
-    handled (it leaves the organisation's page); 404 unknown, 409 already handled."""
-    require_admin(request)
+    handled (it leaves the organisation's page); 404 unknown, 409 already handled. A
+    reviewer's token makes the reviewer the one who handled it."""
+    who = await reviewer_or_admin(request)
     ident = request.match_info["id"]
     if not ident.isdigit() or len(ident) > 18:
         raise Problem(404, "Not Found", f"no report {ident}")
@@ -146,7 +153,7 @@ async def api_handle_report(request: web.Request) -> web.Response:
                 raise Problem(400, "Bad Request", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidInput("body", "expected a JSON object (note, by)")
-    note, by = body.get("note"), body.get("by", "admin")
+    note, by = body.get("note"), body.get("by", who)
     if note is not None and not isinstance(note, str):
         raise InvalidInput("note", "must be a string")
     if not isinstance(by, str):

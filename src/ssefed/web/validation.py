@@ -107,7 +107,7 @@ async def decision(request: web.Request) -> web.Response:
 
 
 # -- reviewers' API ------------------------------------------------------------------------
-async def _reviewer(request: web.Request) -> str:
+async def reviewer_or_admin(request: web.Request) -> str:
     """Who acts: a reviewer (its actor IRI) by its token, or the admin ('admin')."""
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer "):
@@ -157,7 +157,7 @@ async def application_json(s, config, app: Application, applicant: Actor, *,  # 
 
 
 async def review_applications(request: web.Request) -> web.Response:
-    await _reviewer(request)
+    await reviewer_or_admin(request)
     states = tuple(request.query.get("state", "pending,needs_more").split(","))
     config = request.app[CONFIG]
     async with request.app[DB].read() as s:
@@ -176,7 +176,7 @@ async def _local_application(s, request: web.Request) -> tuple[Application, Acto
 
 
 async def review_application(request: web.Request) -> web.Response:
-    await _reviewer(request)
+    await reviewer_or_admin(request)
     async with request.app[DB].read() as s:
         app, applicant = await _local_application(s, request)
         return web.json_response(await application_json(s, request.app[CONFIG], app,
@@ -184,7 +184,7 @@ async def review_application(request: web.Request) -> web.Response:
 
 
 async def review_decide(request: web.Request) -> web.Response:
-    by = await _reviewer(request)
+    by = await reviewer_or_admin(request)
     body = await read_json(request, 64 * 1024)
     if not isinstance(body, dict):
         raise Problem(422, "Invalid input", "expected a JSON object", field="/")
@@ -202,7 +202,7 @@ async def review_endorse(request: web.Request) -> web.Response:
     """A reviewer endorses (or objects to) an application with its own account."""
     from ssefed.federation import validation as fed_validation
 
-    by = await _reviewer(request)
+    by = await reviewer_or_admin(request)
     if by == "admin":
         raise Problem(403, "Forbidden", "endorse with a reviewer's token, not the admin's")
     body = await read_json(request, 64 * 1024)
@@ -224,7 +224,7 @@ async def review_endorse(request: web.Request) -> web.Response:
 
 
 async def review_confirm(request: web.Request) -> web.Response:
-    by = await _reviewer(request)
+    by = await reviewer_or_admin(request)
     body = await read_json(request, 64 * 1024)
     if not isinstance(body, dict) or not isinstance(body.get("endorser"), str):
         raise Problem(422, "Invalid input", "expected {endorser, college}", field="/endorser")
@@ -236,7 +236,7 @@ async def review_confirm(request: web.Request) -> web.Response:
 
 
 async def review_resolve(request: web.Request) -> web.Response:
-    by = await _reviewer(request)
+    by = await reviewer_or_admin(request)
     body = await read_json(request, 64 * 1024)
     note = text((body or {}).get("note") if isinstance(body, dict) else None, "note",
                 required=True)
@@ -251,7 +251,7 @@ async def review_resolve(request: web.Request) -> web.Response:
 
 
 async def review_endorsers(request: web.Request) -> web.Response:
-    await _reviewer(request)
+    await reviewer_or_admin(request)
     async with request.app[DB].read() as s:
         rows = await repo.unconfirmed_endorsers(s)
     return web.json_response({"unconfirmed": [{"endorser": e.ap_id, "declared": e.declared}
@@ -263,7 +263,7 @@ async def review_stale(request: web.Request) -> web.Response:
     what has expired: validations and offers, as ``ssefed stale`` lists them."""
     from ssefed.domain.reminders import stale_items, today_utc
 
-    await _reviewer(request)
+    await reviewer_or_admin(request)
     config = request.app[CONFIG]
     try:
         days = int(request.query.get("days", config.freshness.remind_days_before))
