@@ -339,6 +339,9 @@ def test_a_local_application_reviewed_through_the_api_with_a_mastodon_users_like
                        "a.id = o.actor_id WHERE a.ap_id = :e", e=epicerie) == "validated"
     page = activity_json(f"{a_net}/members?page=true").json()
     assert epicerie in {i["member"] for i in page["orderedItems"]}
+    html = requests.get(epicerie, headers={"Accept": "text/html", "Accept-Language": "en"},
+                        timeout=10).text
+    assert "Participatory validation: 3 endorsements (consumers, industry, ssro)" in html
     decision_iri = state_of(a, "SELECT decision_ap_id FROM applications")
     decision = activity_json(decision_iri).json()
     assert decision["type"] == "Accept" and decision["outcome"] == "validated"

@@ -197,6 +197,28 @@ async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisati
     return svg_map(points, title=translate(lang, "org.map_title", name=actor.name),
                    bbox=box, id_prefix="org-map")
 
+async def _validation_basis(request: web.Request, actor: Actor) -> dict | None:
+    """What the participatory validation of this organisation rests on: the newest
+    decision of this network (endorsements counted, their colleges), or its open
+    application."""
+    from ssefed.db.repos import validation as validation_repo
+
+    async with request.app[DB].read() as s:
+        network = await actor_repo.get_network(s)
+        found = await validation_repo.decisions_of(s, [actor.ap_id])
+        d = found.get((network.ap_id, actor.ap_id)) if network else None
+        if d is not None and d.outcome == "validated":
+            counted = [b for b in d.basis or [] if b.get("counted")]
+            return {"decision": d.ap_id, "count": len(counted),
+                    "colleges": sorted({b["college"] for b in counted if b.get("college")})}
+        app = await validation_repo.open_application(s, network.ap_id, actor.id) \
+            if network else None
+        if app is not None:
+            return {"application": app.ap_id,
+                    "count": await validation_repo.count_endorsements(s, app.ap_id)}
+    return None
+
+
 async def organisation_page(request: web.Request, actor: Actor, *, status: int = 200,
                             report_form: dict | None = None) -> web.Response:
     """The HTML page of a local actor (a member organisation, or the network itself).
@@ -237,7 +259,9 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
     if org is not None:
         report = _report_view(lang, actor, offers, notices, open_reports, report_form,
                               thanks=request.query.get("reported") == "1")
+    validation = await _validation_basis(request, actor) if org is not None else None
     response = render(request, "actor.html", lang=lang, actor=actor, org=org, facts=facts,
+                      validation=validation,
                       offered=offered, demanded=demanded, followers=followers,
                       network=network, org_map=org_map, report=report,
                       handle=f"@{actor.handle}@{config.node.domain}")

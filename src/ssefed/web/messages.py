@@ -77,6 +77,13 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
 
     # guarantee (validation by the network)
     "guarantee.title": {"fr": "Garantie du réseau", "en": "The network's guarantee"},
+    "guarantee.decision": {
+        "fr": "Validation participative : {count} soutiens ({colleges}).",
+        "en": "Participatory validation: {count} endorsements ({colleges})."},
+    "guarantee.decision_link": {"fr": "la décision", "en": "the decision"},
+    "guarantee.application": {
+        "fr": "Demande d'adhésion en cours : {count} soutiens pour l'instant.",
+        "en": "Membership application under review: {count} endorsements so far."},
     "guarantee.badge_validated": {"fr": "validée", "en": "validated"},
     "guarantee.badge_expired": {"fr": "validation expirée", "en": "validation expired"},
     "guarantee.badge_unvalidated": {"fr": "non validée", "en": "not validated"},
