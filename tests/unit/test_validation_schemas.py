@@ -257,6 +257,27 @@ def test_each_decision_verb_goes_with_its_outcome_only(verb, outcome):
         assert err.value.path == "/outcome"
 
 
+def test_a_decision_passes_whatever_thresholds_the_network_configured():
+    doc = decision_accept()
+    doc["rule"] = Rule(min_endorsements=150, min_colleges=7, min_peer_members=0,
+                       objections_block=False).to_json()
+    proposals.check_schema("decision", doc)
+
+
+def test_an_endorsement_at_the_length_limit_of_its_comment_passes():
+    doc = _endorsement(4, f"{B}/actors/biocoop-chambery", content="é" * 2000)
+    assert validation_as.read_endorsement(doc).content == "é" * 2000
+
+
+def test_the_cli_refuses_a_comment_longer_than_an_endorsement_holds(tmp_path, capsys):
+    from ssefed.cli import main
+
+    code = main(["--config", str(tmp_path / "ssefed.toml"), "endorse", "1", "--as", "claire",
+                 "--comment", "x" * 2001])
+    err = capsys.readouterr().err
+    assert code == 2 and "--comment" in err and "2000" in err and "Traceback" not in err
+
+
 # -- the readers refuse what the schemas refuse -----------------------------------------
 
 
