@@ -11,7 +11,7 @@ from typing import Any
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database, federation
 from ssefed.domain import applications
-from ssefed.domain.validation import COLLEGES, college as check_college, read_charter_spec
+from ssefed.domain.validation import COLLEGES, college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
 from ssefed.vocab.ids import LocalIds
 
@@ -201,13 +201,14 @@ def run_endorse(args: argparse.Namespace) -> int:
     config = config_from(args)
     if args.object and not args.comment.strip():
         raise CommandError("--comment: an objection needs its reason", 2)
+    comment = text(args.comment, "--comment")  # bounded as the endorsement schema is
 
     async def go():  # noqa: ANN202
         async with federation(config) as fed:
             return await validation.endorse(
                 fed, config, args.handle, args.application,
                 stance="object" if args.object else "endorse", college=args.college,
-                content=args.comment)
+                content=comment)
 
     r = _peer(go())
     print(f"{'objection' if args.object else 'endorsement'} by @{args.handle} sent: {r.facts.id}")

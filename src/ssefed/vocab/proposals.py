@@ -42,12 +42,12 @@ class SchemaError(ValueError):
         self.path, self.message = path, message
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMAS_DIR / "json-schema" / f"{name}.schema.json").read_text())
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(_schema(name))
 
@@ -68,7 +68,7 @@ def _as_draft7(node: Any) -> Any:
     return node
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def _compiled(name: str) -> Callable[[Any], Any]:
     """The schema compiled to Python once (about 20 times faster than walking it): it
     decides; jsonschema, the reference, only explains a failure (path and message)."""

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ssefed.vocab import from_as
+from ssefed.vocab.proposals import check_schema
 from ssefed.vocab.to_as import AS_CONTEXT, PUBLIC, SSEFED_NS, iso
 
 DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
@@ -149,9 +150,11 @@ def is_endorsement(obj: Any) -> bool:
 
 
 def read_endorsement(obj: dict[str, Any]) -> EndorsementFacts:
-    """An endorsement object, checked (ValueError naming the field)."""
+    """An endorsement object, checked against ``endorsement.schema.json`` (SchemaError, a
+    ValueError, with the JSON Pointer of the field) and read (ValueError naming the field)."""
     from ssefed.domain.validation import COLLEGES, STANCES
 
+    check_schema("endorsement", obj)
     iri = obj.get("id")
     if not isinstance(iri, str) or not iri.startswith(("https://", "http://")):
         raise ValueError("object.id: missing or not an http(s) IRI")
@@ -191,6 +194,10 @@ def is_decision(raw: dict[str, Any]) -> bool:
 
 
 def read_decision(raw: dict[str, Any]) -> DecisionFacts:
+    """A decision activity, checked against ``decision.schema.json`` (SchemaError with the
+    JSON Pointer of the field); its basis's endorsements are checked one by one when they
+    are verified."""
+    check_schema("decision", raw)
     iri, network = raw.get("id"), from_as.first_id(raw.get("actor"))
     application, applicant = raw.get("application"), from_as.first_id(raw.get("target"))
     if not isinstance(iri, str) or not network or not isinstance(application, str) \
