@@ -64,6 +64,7 @@ def test_a_rule_read_from_a_decision_is_bounded_and_defaults_what_is_missing():
     assert Rule.from_json({"minEndorsements": 5, "minColleges": "x", "objectionsBlock": 1}) \
         == Rule(5, 2, 1, True)
     assert Rule.from_json({"minEndorsements": 10**9}).min_endorsements == 3
+    assert Rule.from_json({"minEndorsements": 150}).min_endorsements == 150
     assert Rule.from_json(Rule(4, 3, 0, False).to_json()) == Rule(4, 3, 0, False)
 
 

@@ -77,7 +77,7 @@ class Rule:
 
         def number(key: str, default: int) -> int:
             v = doc.get(key)
-            return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100 \
+            return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**6 \
                 else default
 
         block = doc.get("objectionsBlock")

@@ -38,6 +38,8 @@ VALIDATION_TERMS: dict[str, Any] = {
     "minEndorsements": "ssefed:minEndorsements", "minColleges": "ssefed:minColleges",
     "minPeerMembers": "ssefed:minPeerMembers", "objectionsBlock": "ssefed:objectionsBlock",
     "applicationState": "ssefed:applicationState",
+    "endorsementsCount": "ssefed:endorsementsCount",
+    "counted": "ssefed:counted", "resolved": "ssefed:resolved",
     "validUntil": {"@id": "ssefed:validUntil", "@type": "http://www.w3.org/2001/XMLSchema#date"},
 }
 CONTEXT: list[Any] = [AS_CONTEXT, DATA_INTEGRITY_CONTEXT, VALIDATION_TERMS]
