@@ -181,7 +181,8 @@ def test_context_does_not_redefine_activitystreams_terms():
     assert not as_terms & set(_context())
 
 
-@pytest.mark.parametrize("terms", [to_as.OFFER_TERMS, to_as.INLINE_TERMS, validation_as.VALIDATION_TERMS],
+@pytest.mark.parametrize("terms", [to_as.OFFER_TERMS, to_as.INLINE_TERMS,
+                                   validation_as.VALIDATION_TERMS],
                          ids=["offer", "inline", "validation"])
 def test_context_keeps_the_meaning_of_the_terms_ssefed_already_sends(terms):
     context = _context()
@@ -559,8 +560,10 @@ def _validation_documents():
     return sorted(built.BUILT.items())
 
 
-@pytest.mark.parametrize("name,build", _validation_documents(), ids=lambda v: v if isinstance(v, str) else "")
-def test_the_ssefed_context_gives_validation_documents_the_same_meaning_as_the_inline_terms(name, build):
+@pytest.mark.parametrize("name,build", _validation_documents(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_the_ssefed_context_gives_validation_documents_the_same_meaning_as_inline_terms(name,
+                                                                                      build):
     doc = _without(build(), NOT_INLINE_YET)
     assert doc["@context"][-1] is validation_as.VALIDATION_TERMS or \
         doc["@context"][-1] == validation_as.VALIDATION_TERMS
