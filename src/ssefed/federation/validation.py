@@ -10,7 +10,9 @@ from the endorser's origin. A node never takes a relaying network's word for it.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,6 +144,19 @@ async def on_endorsement(fed: Federation, config, obj: dict[str, Any], sender: s
         await applications.maybe_decide(fed.db, config, fed.ids, {app.id})
 
 
+async def _signed_word(fed: Federation, config, facts: validation_as.EndorsementFacts,  # noqa: ANN001
+                       app_id: int) -> None:
+    """Record what an actor said of an application in an activity it signed itself (a
+    like, a reply), then let the rule decide."""
+    async with fed.db.write() as s:
+        try:
+            await applications.record_endorsement(
+                s, config, fed.ids, applications.Received(facts, None, "signature"))
+        except Conflict as exc:
+            raise ValueError(str(exc)) from None
+    await applications.maybe_decide(fed.db, config, fed.ids, {app_id})
+
+
 async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) -> bool:  # noqa: ANN001
     """A ``Like`` of one of this network's open applications (a Mastodon user's way to
     endorse it): an endorsement without a declared college. False when it is not one."""
@@ -154,13 +169,7 @@ async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) 
         return False
     facts = validation_as.EndorsementFacts(raw["id"][:2048], actor_iri, app.ap_id, None,
                                            "endorse", None, "")
-    async with fed.db.write() as s:
-        try:
-            await applications.record_endorsement(
-                s, config, fed.ids, applications.Received(facts, None, "signature"))
-        except Conflict as exc:
-            raise ValueError(str(exc)) from None
-    await applications.maybe_decide(fed.db, config, fed.ids, {app.id})
+    await _signed_word(fed, config, facts, app.id)
     return True
 
 
@@ -186,19 +195,10 @@ async def on_objection_reply(fed: Federation, config, obj: dict[str, Any], actor
         declared = check_college(declared)
     except InvalidInput:
         declared = None
-    import html
-    import re
-
     text = html.unescape(re.sub(r"<[^>]+>", " ", str(obj.get("content") or "")))
     facts = validation_as.EndorsementFacts(str(obj["id"])[:2048], actor_iri, app.ap_id, None,
                                            stance, declared, " ".join(text.split())[:2000])
-    async with fed.db.write() as s:
-        try:
-            await applications.record_endorsement(
-                s, config, fed.ids, applications.Received(facts, None, "signature"))
-        except Conflict as exc:
-            raise ValueError(str(exc)) from None
-    await applications.maybe_decide(fed.db, config, fed.ids, {app.id})
+    await _signed_word(fed, config, facts, app.id)
     return True
 
 
