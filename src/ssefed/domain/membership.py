@@ -46,13 +46,7 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
     else:
         org.validation_status, org.valid_until = "validated", until
     await s.flush()
-    item = to_as.membership(network.ap_id, row, org)
-    verb = "Add" if until is not None else "Remove"
-    doc = to_as.activity(network.ap_id, verb, item, to=[to_as.PUBLIC],
-                         cc=[f"{network.ap_id}/followers"], published=utcnow())
-    doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
-    doc["@context"] = to_as.MEMBERS_CONTEXT
-    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
+    await publish_remote_member(s, network, row, org.validation_status, org.valid_until)
     from ssefed.db.repos import validation as validation_repo
 
     others = tuple(await validation_repo.outgoing_validated(s, row.id, date.today()))
@@ -66,8 +60,9 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
 
 async def publish_remote_member(s, network: Actor, member: Actor, state: str,  # noqa: ANN001
                                 until: date | None) -> None:
-    """In the open write session: tell the network's followers that a member on another
-    node joined (or left) its members collection, so they read it again."""
+    """In the open write session: tell the network's followers that a member (of this
+    node or another) joined (``Add``) or left (``Remove``) its members collection, so
+    they read it again."""
     from types import SimpleNamespace
 
     item = to_as.membership(network.ap_id, member,
