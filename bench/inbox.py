@@ -363,7 +363,9 @@ def parse_args() -> argparse.Namespace:
 
 
 async def node_counts(url: str) -> tuple[int, dict[str, int]]:
-    """inbox_items stored, and jobs by state, read from the node's database."""
+    """inbox_items stored, and the jobs that apply received activities (``inbox.process``)
+    by state, read from the node's database; periodic jobs (reminders) are always pending
+    and are not counted."""
     from sqlalchemy import text
 
     from ssefed.db.session import Database
@@ -373,7 +375,8 @@ async def node_counts(url: str) -> tuple[int, dict[str, int]]:
         async with db.read() as s:
             items = int(await s.scalar(text("SELECT count(*) FROM inbox_items")))
             jobs = {st: n for st, n in await s.execute(
-                text("SELECT state, count(*) FROM jobs GROUP BY state"))}
+                text("SELECT state, count(*) FROM jobs WHERE kind = 'inbox.process' "
+                     "GROUP BY state"))}
             return items, jobs
     finally:
         await db.dispose()

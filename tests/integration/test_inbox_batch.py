@@ -23,6 +23,7 @@ from tests.conftest import SHARED
 PROPOSAL = json.loads((SHARED / "fixtures" / "peers" / "fep0837-proposal-offer-full.json")
                       .read_text())
 ALICE = "https://market.example/users/alice"
+NETWORK = "https://network.example/actors/network"
 
 
 def _create(n: int, obj: dict, verb: str = "Create") -> dict:
@@ -52,7 +53,8 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
                 await remote_repo.upsert_actor(
                     s, ap_id=ALICE, domain="market.example", handle="alice", type_="Person",
                     name="Alice", summary="", inbox=f"{ALICE}/inbox", shared_inbox=None,
-                    manually_approves=False, ap_json={"id": ALICE}, fetched_at=utcnow(),
+                    manually_approves=False, ap_json={"id": ALICE, "memberOf": NETWORK},
+                    fetched_at=utcnow(),
                     keys=[])
             docs = [
                 _create(1, _offer(1)),
@@ -74,12 +76,14 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
                          + await inbox_repo.list_by_state(s, "rejected", 50)]
                 offers = [tuple(r) for r in (await s.execute(text(
                     "SELECT ap_id, title, price FROM offers ORDER BY ap_id"))).all()]
-            return results, sorted(items), offers
+                jobs = [tuple(r) for r in (await s.execute(text(
+                    "SELECT kind, payload FROM jobs WHERE kind = 'network.members'"))).all()]
+            return results, sorted(items), offers, jobs
         finally:
             await fed.close()
             await db.dispose()
 
-    results, items, offers = asyncio.run(run())
+    results, items, offers, jobs = asyncio.run(run())
     assert results == [None] * 6
     states = {name: (state, error) for name, state, error in items}
     assert states["create-1"] == ("processed", None)
@@ -89,3 +93,7 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
     assert states["like-6"] == ("processed", None)
     assert [(o[0].rsplit("/", 1)[1], o[1], float(o[2])) for o in offers] == [
         ("p1", "Offering used bike", 30.0), ("p3", "Renamed bike", 30.0)]
+    # Alice says she is a member of a network: its members collection is to be read
+    # once, so the guarantee of her offers can be checked
+    assert [(kind, json.loads(p) if isinstance(p, str) else p) for kind, p in jobs] == [
+        ("network.members", {"network": NETWORK})]

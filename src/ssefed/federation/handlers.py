@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Follow, InboxItem, Interaction, RemoteObject
@@ -357,18 +358,11 @@ class Handlers:
     async def _check_networks(self, author: Actor) -> None:
         """A remote organisation names the networks vouching for it: read the members
         collections of those this node never read, so its guarantee can be checked."""
-        from ssefed.db.repos import networks as network_repo
         from ssefed.federation.networks import names_networks
 
-        claimed = names_networks(author.ap_json)[:5]
-        if not claimed:
-            return
-        async with self.db.write() as s:
-            known = await network_repo.checked(s, claimed)
-            for network in claimed:
-                if network not in known:
-                    await job_repo.enqueue(s, "network.members", {"network": network},
-                                           dedupe_key=f"network.members:first:{network}")
+        if names_networks(author.ap_json):
+            async with self.db.write() as s:
+                await check_networks(s, [author.ap_json])
 
     async def _interaction(self, activity: from_as.Activity, type_: str) -> None:
         if not activity.id or not activity.object_id:
@@ -378,6 +372,22 @@ class Handlers:
             if exists is None:
                 s.add(Interaction(ap_id=activity.id, type=type_, actor_ap_id=activity.actor,
                                   object_ap_id=activity.object_id))
+
+
+async def check_networks(s: AsyncSession, actor_docs: list[dict[str, Any] | None]) -> None:
+    """In the write session ``s``: queue the first read of the members collections of the
+    networks these remote organisations name (at most 5 each) that this node never read."""
+    from ssefed.db.repos import networks as network_repo
+    from ssefed.federation.networks import names_networks
+
+    claimed = list(dict.fromkeys(n for doc in actor_docs for n in names_networks(doc)[:5]))
+    if not claimed:
+        return
+    known = await network_repo.checked(s, claimed)
+    for network in claimed:
+        if network not in known:
+            await job_repo.enqueue(s, "network.members", {"network": network},
+                                   dedupe_key=f"network.members:first:{network}")
 
 
 def _checked_object(obj: dict[str, Any], actor_iri: str | None) -> tuple[str, str | None, str]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from ssefed.db.repos import received as received_repo
-from ssefed.federation.handlers import Handlers, same_origin
+from ssefed.federation.handlers import Handlers, check_networks, same_origin
 from ssefed.vocab import from_as, proposals
 
 log = logging.getLogger("ssefed.inbox")
@@ -105,18 +105,17 @@ async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]]
                 fast = [f for f, ok in zip(fast, known) if ok]
                 outcomes = await _store(s, fast, authors)
                 await received_repo.mark_items(s, rejected + outcomes)
+                # as Handlers._store_object does: read the members collections of the
+                # networks a remote organisation names, so the guarantee of its offers can
+                # be checked (one query for the batch's authors, in the same transaction)
+                await check_networks(s, list((await received_repo.actor_documents(
+                    s, sorted({f.attributed for f in fast}))).values()))
         except DBAPIError as exc:
             log.warning("a batch of %d received offers was refused (%s): applying them one "
                         "by one", len(fast), str(exc).splitlines()[0][:200])
             slow += [f.index for f in fast]
             async with db.write() as s:
                 await received_repo.mark_items(s, rejected)
-    for author_iri in sorted({f.attributed for f in fast}):
-        # as Handlers._store_object does: read the members collections of the networks
-        # a remote organisation names, so the guarantee of its offers can be checked
-        author = await handlers.fed.known_actor(author_iri)
-        if author is not None:
-            await handlers._check_networks(author)  # noqa: SLF001
     for index in sorted(slow):
         try:
             await handlers.process(payloads[index])

@@ -33,6 +33,14 @@ async def actors(s: AsyncSession, iris: list[str]) -> dict[str, tuple[int, bool,
     return {ap_id: (i, local, inbox) for ap_id, i, local, inbox in rows}
 
 
+async def actor_documents(s: AsyncSession, iris: list[str]) -> dict[str, dict[str, Any] | None]:
+    """{ap_id: ap_json} of the stored actors among ``iris``."""
+    if not iris:
+        return {}
+    rows = await s.execute(select(ACTORS.c.ap_id, ACTORS.c.ap_json).where(ACTORS.c.ap_id.in_(iris)))
+    return {ap_id: doc for ap_id, doc in rows}
+
+
 async def offers(s: AsyncSession, ap_ids: list[str]) -> dict[str, tuple[int, bool, int]]:
     """{ap_id: (id, local, actor id)} of the stored offers among ``ap_ids``."""
     rows = await s.execute(select(OFFERS.c.ap_id, OFFERS.c.id, OFFERS.c.local,
