@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ssefed.config import Config
 from ssefed.db import migrate
+from ssefed.db.repos import received as received_repo
 from ssefed.db.session import Database, open_database
 from ssefed.domain import reminders
 from ssefed.domain.actors import ensure_keys
@@ -29,7 +30,7 @@ from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
-from ssefed.worker.runner import Worker
+from ssefed.worker.runner import JobBatch, Worker
 
 log = logging.getLogger("ssefed")
 
@@ -61,11 +62,15 @@ def batch_job_handlers(handlers: Handlers) -> dict:
     together by federation/inbox_batch.py, which runs what remains one by one. The worker
     runs again (with its retry policy) the positions returned."""
 
-    async def inbox_process(payloads: list[dict]) -> set[int]:
-        rest = sorted(await handlers.process_many(payloads))
+    async def inbox_process(batch: JobBatch) -> set[int]:
+        async with handlers.db.read() as s:  # the stored activities, read once for both
+            stored = await received_repo.items(s, [int(p["item"]) for p in batch.payloads])
+        rest = sorted(await handlers.process_many(batch, stored))
         if not rest:
             return set()
-        results = await inbox_batch.process_batch(handlers, [payloads[i] for i in rest])
+        part = batch.part(rest)
+        results = await inbox_batch.process_batch(handlers, part.payloads, stored, part)
+        batch.done.update(rest[j] for j in part.done)
         return {i for i, result in zip(rest, results) if result is not None}
 
     return {"inbox.process": inbox_process}

@@ -24,6 +24,7 @@ from ssefed.federation.client import FetchError
 from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, proposals, to_as, validation_as
+from ssefed.worker.runner import JobBatch
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -242,24 +243,25 @@ class Handlers:
                 await offer_repo.upsert_remote(s, author.id, proposal, obj)
             await _write_object(s, obj, object_id, object_type, attributed)
 
-    async def process_many(self, payloads: list[dict[str, Any]]) -> set[int]:
-        """Job entry point for a batch of ``inbox.process`` jobs: the common case (a Create
-        of a plain object sent by its own author) is applied for all of them in one
-        transaction, with their items marked in it. Returns the positions of the payloads
-        left to ``process`` (other verbs, offers, objects to fetch), one by one."""
-        async with self.db.read() as s:
-            items = await inbox_repo.get_many(s, [int(p["item"]) for p in payloads])
+    async def process_many(self, batch: JobBatch,
+                           stored: dict[int, tuple[str, dict[str, Any]]]) -> set[int]:
+        """Job entry point for a batch of ``inbox.process`` jobs, given their stored items
+        ({item id: (state, activity)}): the common case (a Create of a plain object sent by
+        its own author) is applied for all of them in one transaction, with their items
+        marked and their jobs finished in it. Returns the positions of the payloads left to
+        ``process`` (other verbs, offers, objects to fetch), one by one."""
         rest: set[int] = set()
-        simple: list[tuple[InboxItem, dict[str, Any], str, str, str | None]] = []
+        simple: list[tuple[int, dict[str, Any], str, str, str | None]] = []
         outcomes: list[tuple[int, str, str | None]] = []
-        for i, payload in enumerate(payloads):
-            item = items.get(int(payload["item"]))
-            if item is None or item.state != "pending":
+        for i, payload in enumerate(batch.payloads):
+            item_id = int(payload["item"])
+            state, doc = stored.get(item_id, ("gone", None))
+            if state != "pending":
                 continue  # already applied (a job run twice)
             try:
-                activity = from_as.parse_activity(item.ap_json)
+                activity = from_as.parse_activity(doc)
             except (from_as.ParseError, ValueError) as exc:
-                outcomes.append((item.id, "rejected", str(exc)))
+                outcomes.append((item_id, "rejected", str(exc)))
                 continue
             obj = activity.object
             if (activity.type != "Create" or obj is None or proposals.is_proposal(obj)
@@ -269,21 +271,24 @@ class Handlers:
                 rest.add(i)
                 continue
             try:
-                simple.append((item, obj, *_checked_object(obj, activity.actor)))
+                simple.append((item_id, obj, *_checked_object(obj, activity.actor)))
             except ValueError as exc:
-                outcomes.append((item.id, "rejected", str(exc)))
-        if simple or outcomes:
+                outcomes.append((item_id, "rejected", str(exc)))
+        handled = set(range(len(batch.payloads))) - rest
+        if handled:
             async with self.db.write() as s:
                 known = {row.ap_id: row for row in await s.scalars(
                     select(RemoteObject).where(RemoteObject.ap_id.in_(
                         {object_id for _, _, object_id, _, _ in simple})))} if simple else {}
-                for item, obj, object_id, object_type, attributed in simple:
+                for item_id, obj, object_id, object_type, attributed in simple:
                     try:
                         await _write_object(s, obj, object_id, object_type, attributed, known)
-                        outcomes.append((item.id, "processed", None))
+                        outcomes.append((item_id, "processed", None))
                     except ValueError as exc:  # raised before anything was written
-                        outcomes.append((item.id, "rejected", str(exc)))
+                        outcomes.append((item_id, "rejected", str(exc)))
                 await inbox_repo.mark_many(s, outcomes)
+                await batch.finish(s, handled)
+            batch.done.update(handled)
         return rest
 
     async def delete(self, activity: from_as.Activity) -> None:

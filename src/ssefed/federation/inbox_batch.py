@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from ssefed.db.repos import received as received_repo
 from ssefed.federation.handlers import Handlers, check_networks, same_origin
 from ssefed.vocab import from_as, proposals
+from ssefed.worker.runner import JobBatch
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -66,14 +67,18 @@ def _read(activity: from_as.Activity, obj: dict[str, Any]) -> tuple[str, str, An
     return attributed, str(object_type or "Object")[:64], proposals.read_proposal(obj)
 
 
-async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]]
-                        ) -> list[BaseException | None]:
+async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]],
+                        stored: dict[int, tuple[str, dict[str, Any]]] | None = None,
+                        batch: JobBatch | None = None) -> list[BaseException | None]:
     """Apply the stored activities of ``payloads`` (``inbox.process`` jobs); one result
-    per job: None when done, the exception when it is to be retried."""
+    per job: None when done, the exception when it is to be retried. ``stored``: the items
+    already read ({id: (state, activity)}); ``batch``: the jobs of ``payloads``, those
+    applied here are finished in the same transaction (see JobBatch)."""
     db = handlers.db
     ids = [int(p["item"]) for p in payloads]
-    async with db.read() as s:
-        stored = await received_repo.items(s, ids)
+    if stored is None:
+        async with db.read() as s:
+            stored = await received_repo.items(s, ids)
     results: list[BaseException | None] = [None] * len(payloads)
     slow: list[int] = []
     fast: list[_Fast] = []
@@ -95,7 +100,8 @@ async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]]
             continue
         seen.add(obj["id"])
         fast.append(_Fast(index, item_id, obj, proposal, attributed, type_))
-    if fast or rejected:
+    applied: set[int] = set()  # positions applied here (not by the one-by-one path)
+    if fast or rejected or len(slow) < len(payloads):
         try:
             async with db.write() as s:
                 authors = await received_repo.actors(s, sorted({f.attributed for f in fast}))
@@ -110,12 +116,20 @@ async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]]
                 # be checked (one query for the batch's authors, in the same transaction)
                 await check_networks(s, list((await received_repo.actor_documents(
                     s, sorted({f.attributed for f in fast}))).values()))
+                applied = set(range(len(payloads))) - set(slow)
+                if batch is not None:
+                    await batch.finish(s, applied)
         except DBAPIError as exc:
             log.warning("a batch of %d received offers was refused (%s): applying them one "
                         "by one", len(fast), str(exc).splitlines()[0][:200])
             slow += [f.index for f in fast]
+            applied = set(range(len(payloads))) - set(slow)
             async with db.write() as s:
                 await received_repo.mark_items(s, rejected)
+                if batch is not None:
+                    await batch.finish(s, applied)
+        if batch is not None:
+            batch.done.update(applied)
     for index in sorted(slow):
         try:
             await handlers.process(payloads[index])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
 
@@ -21,10 +22,34 @@ from ssefed.worker.retry import next_delay
 log = logging.getLogger("ssefed.worker")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+BATCH_SIZE = 256  # jobs of one kind applied together when no request is being answered
+FOREGROUND_BATCH_SIZE = 32  # ... and while requests are answered (shorter write transactions)
+
+
+@dataclass
+class JobBatch:
+    """Jobs of one kind handed to their batch handler together. The handler may mark jobs
+    done in its own write transaction (``finish``, then ``done.update`` once committed):
+    the worker then has no transaction of its own to spend on them."""
+
+    payloads: list[dict[str, Any]]
+    job_ids: list[int]
+    done: set[int] = field(default_factory=set)  # positions whose job the handler finished
+
+    def part(self, positions: list[int]) -> JobBatch:
+        """The sub-batch of the jobs at ``positions`` (its ``done`` is its own)."""
+        return JobBatch([self.payloads[i] for i in positions],
+                        [self.job_ids[i] for i in positions])
+
+    async def finish(self, s: Any, positions: set[int] | list[int]) -> None:  # noqa: ANN401
+        """In the handler's write session ``s``: mark the jobs at ``positions`` done."""
+        await job_repo.finish_many(s, [self.job_ids[i] for i in sorted(positions)
+                                       if i not in self.done])
+
+
 # Applies many jobs of one kind at once; returns the positions of those it left to the
 # kind's one-job handler (which then runs them one by one, each with its own retries).
-BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[set[int]]]
-BATCH_SIZE = 32
+BatchHandler = Callable[[JobBatch], Awaitable[set[int]]]
 
 
 class PermanentError(Exception):
@@ -48,6 +73,9 @@ class Worker:
         self._running: dict[int, asyncio.Task] = {}
         self._loop_task: asyncio.Task | None = None
         self._rest_until = 0.0  # while requests are answered, no claims before (monotonic)
+        # On SQLite writes are serialised: batches of one kind run one after the other
+        # (the next one claimed and waiting, so it starts as soon as the previous ends).
+        self._batch_locks: dict[str, asyncio.Lock] = {}
 
     def wake(self) -> None:
         """New work was queued: look for it now rather than at the next poll."""
@@ -75,8 +103,8 @@ class Worker:
                         batched = {j.kind for j in claimed} & set(self.batch_handlers)
                         if batched:  # fill the batches up, in the same transaction
                             claimed += await job_repo.claim(
-                                s, limit=self.batch_size * len(batched)
-                                - sum(j.kind in batched for j in claimed), kinds=batched,
+                                s, limit=self._batch_size() * len(batched)
+                                - sum(j.kind in batched for j in claimed), kinds=sorted(batched),
                                 lock_seconds=self.lock_seconds,
                                 skip_locked=not self.db.is_sqlite)
                 except Exception:  # database away: log, wait, try again
@@ -94,10 +122,11 @@ class Worker:
         task); jobs beyond that are given back. Returns those given back."""
         units: list[list] = []
         batches: dict[str, list] = {}
+        size = self._batch_size()
         for job in claimed:
             if job.kind in self.batch_handlers:
                 batch = batches.get(job.kind)
-                if batch is None or len(batch) >= self.batch_size:
+                if batch is None or len(batch) >= size:
                     batch = batches[job.kind] = []
                     units.append(batch)
                 batch.append(job)
@@ -106,7 +135,7 @@ class Worker:
         extra = [job.id for unit in units[free:] for job in unit]
         for unit in units[:free]:
             jobs = [(job.id, job.kind, job.payload, job.attempts) for job in unit]
-            if len(jobs) == 1:
+            if len(jobs) == 1 and jobs[0][1] not in self.batch_handlers:
                 task = asyncio.create_task(self._run(*jobs[0]))
             else:
                 task = asyncio.create_task(self._run_batch(jobs))
@@ -121,6 +150,13 @@ class Worker:
             except Exception:  # noqa: BLE001 - they are claimed again when their lock expires
                 log.exception("giving back %d jobs failed", len(extra))
         return extra
+
+    def _batch_size(self) -> int:
+        """Large batches amortise each transaction's round trips; while requests are being
+        answered, smaller ones keep the write lock (SQLite) short for them."""
+        if self.db.foreground_recent():
+            return min(self.batch_size, FOREGROUND_BATCH_SIZE)
+        return self.batch_size
 
     async def _rest(self, seconds: float) -> None:
         try:
@@ -146,15 +182,24 @@ class Worker:
         """Jobs of one kind with a batch handler; what it leaves (or all of them, if it
         fails) run one by one as usual."""
         kind = jobs[0][1]
+        if not self.db.is_sqlite:
+            await self._run_batch_of(kind, jobs)
+            return
+        async with self._batch_locks.setdefault(kind, asyncio.Lock()):
+            await self._run_batch_of(kind, jobs)
+
+    async def _run_batch_of(self, kind: str, jobs: list[tuple[int, str, dict[str, Any], int]]
+                            ) -> None:
         started = time.monotonic()
+        batch = JobBatch([payload for _, _, payload, _ in jobs], [job[0] for job in jobs])
         try:
-            rest = await self.batch_handlers[kind]([payload for _, _, payload, _ in jobs])
+            rest = await self.batch_handlers[kind](batch)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the one-job path retries each by policy
             log.exception("batch of %d %s jobs failed; running them one by one", len(jobs), kind)
-            rest = set(range(len(jobs)))
-        handled = [job[0] for i, job in enumerate(jobs) if i not in rest]
+            rest = set(range(len(jobs))) - batch.done
+        handled = [job[0] for i, job in enumerate(jobs) if i not in rest and i not in batch.done]
         if handled:
             async with self.db.write() as s:
                 await job_repo.finish_many(s, handled)
