@@ -31,6 +31,7 @@ from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
 
 log = logging.getLogger("ssefed.delivery")
+FLUSH_DELAY = 0.05  # seconds a finished delivery may wait to be marked done with others
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Deliverer:
         self._failing: dict[str, int] = {}
         self._signers: dict[int, asyncio.Future] = {}
         self._bodies: dict[int, bytes] = {}
+        self._actors: dict[int, int] = {}  # activity id -> its actor's id
         self._done: list[tuple[int, int]] = []
         self._done_event = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
@@ -138,16 +140,29 @@ class Deliverer:
                 if self._per_host.get(h, 0) + self._queued_per_host.get(h, 0)
                 >= self._host_limit(h)}
         try:
-            async with self.db.write() as s:
-                claimed = await activity_repo.claim_deliveries(
-                    s, limit=limit, lock_seconds=self.lock_seconds,
-                    skip_locked=not self.db.is_sqlite, exclude_hosts=full)
-            missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
-            if missing:
-                async with self.db.read() as s:
-                    for activity_id, doc in (await activity_repo.activity_documents(
-                            s, missing)).items():
-                        self._remember_body(activity_id, doc)
+            if self.db.has_direct_writes:
+                # Deliveries answered since the last time are marked done in the same
+                # transaction (one hop or round trip for both).
+                done, self._done = self._done, []
+                try:
+                    rows = await activity_repo.finish_and_claim(
+                        self.db, done=done, limit=limit, lock_seconds=self.lock_seconds,
+                        exclude_hosts=full)
+                except BaseException:
+                    self._done[:0] = done
+                    raise
+                claimed = await self._claimed(rows)
+            else:
+                async with self.db.write() as s:
+                    claimed = await activity_repo.claim_deliveries(
+                        s, limit=limit, lock_seconds=self.lock_seconds,
+                        skip_locked=not self.db.is_sqlite, exclude_hosts=full)
+                missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
+                if missing:
+                    async with self.db.read() as s:
+                        for activity_id, doc in (await activity_repo.activity_documents(
+                                s, missing)).items():
+                            self._remember_body(activity_id, doc)
         except Exception:  # noqa: BLE001 - database away: wait and retry
             log.exception("claiming deliveries failed")
             return []
@@ -170,6 +185,25 @@ class Deliverer:
             except Exception:  # noqa: BLE001 - they come back when their lock expires
                 log.exception("giving back %d deliveries failed", len(surplus))
         return claimed
+
+    async def _claimed(self, rows: list[tuple]) -> list[Claimed]:
+        """Claimed rows with their activity's actor (the activities' bodies and actors are
+        read once per fan-out, not per claim)."""
+        missing = {row[1] for row in rows if row[1] not in self._actors
+                   or row[1] not in self._bodies}
+        if missing:
+            async with self.db.read() as s:
+                docs = await activity_repo.activity_documents(s, missing)
+                actors = await activity_repo.activity_actors(s, missing)
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            self._actors.update(actors)
+            for activity_id, doc in docs.items():
+                self._remember_body(activity_id, doc)
+        return [Claimed(i, activity_id, self._actors[activity_id], inbox, host, attempts,
+                        created_at)
+                for i, activity_id, inbox, host, attempts, created_at in rows
+                if activity_id in self._actors]
 
     def _start_queued(self) -> None:
         """Start queued deliveries while there are free slots, overall and per host."""
@@ -329,6 +363,12 @@ class Deliverer:
         BACKGROUND.set(True)
         while not self._stopping.is_set():
             await self._done_event.wait()
+            # A short wait gathers more rows per transaction, and the next claim, which
+            # marks them done in its own transaction, usually takes them first.
+            try:
+                await asyncio.wait_for(self._stopping.wait(), FLUSH_DELAY)
+            except asyncio.TimeoutError:
+                pass
             self._done_event.clear()
             try:
                 await self._flush_done()
@@ -341,6 +381,10 @@ class Deliverer:
             return
         done, self._done = self._done, []
         try:
+            if self.db.has_direct_writes:
+                await activity_repo.finish_and_claim(self.db, done=done, limit=0,
+                                                     lock_seconds=self.lock_seconds)
+                return
             async with self.db.write() as s:
                 await activity_repo.finish_deliveries(s, done)
         except BaseException:

@@ -37,7 +37,8 @@ class Federation:
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
             max_redirects=fed.max_redirects, spec_for=self._specs.get,
             remember_spec=self._remember_spec, is_blocked=self.is_blocked,
-            signing_threads=config.worker.signing_threads)
+            signing_threads=config.worker.signing_threads,
+            signing_process=config.worker.signing_process)
         self._instance_signer: Signer | None = None
         self.down_hosts: set[str] = set()  # hosts failing deliveries (in-memory view)
         self.proof_refetched: dict[str, float] = {}  # actor -> last refetch for a proof key
