@@ -19,6 +19,7 @@ Frames, both ways: a 4-byte big-endian length, then the payload.
   node -> child  b"K" key(u32) pem        register a private key under a number
                  b"S" n(u32) n × [id(u32) key(u32) alg(u8) len(u32) data]
   child -> node  b"R" n(u32) n × [id(u32) ok(u8) len(u32) signature-or-error-text]
+                 (a batch is answered in several such frames, the first ones small)
 """
 
 from __future__ import annotations
@@ -252,6 +253,12 @@ def _read_exactly(stream, n: int) -> bytes:  # noqa: ANN001
     return data
 
 
+def _answer(stdout, items: list[bytes]) -> None:  # noqa: ANN001
+    payload = b"".join(items)
+    stdout.write(struct.pack(">IcI", 5 + len(payload), b"R", len(items)) + payload)
+    stdout.flush()
+
+
 def child_main(argv: list[str]) -> int:
     if argv:
         _die_with_parent(int(argv[0]))
@@ -276,7 +283,9 @@ def child_main(argv: list[str]) -> int:
                 continue
             if kind != b"S" or n > MAX_BATCH:
                 return 2
-            pos, out = 5, []
+            # Answers go back in growing chunks (1, 2, 4 ... 16 signatures): the first
+            # request of a burst is not kept waiting for the whole batch to be signed.
+            pos, out, chunk = 5, [], 1
             for _ in range(n):
                 request, key, code, size = struct.unpack_from(">IIBI", frame, pos)
                 pos += 13
@@ -289,9 +298,11 @@ def child_main(argv: list[str]) -> int:
                 except Exception as exc:  # noqa: BLE001 - told to the node, which signs itself
                     value, ok = repr(exc)[:500].encode(), 0
                 out.append(struct.pack(">IBI", request, ok, len(value)) + value)
-            payload = b"".join(out)
-            stdout.write(struct.pack(">IcI", 5 + len(payload), b"R", n) + payload)
-            stdout.flush()
+                if len(out) >= chunk:
+                    _answer(stdout, out)
+                    out, chunk = [], min(2 * chunk, 16)
+            if out:
+                _answer(stdout, out)
     except (EOFError, BrokenPipeError, struct.error):
         return 0
 
