@@ -26,6 +26,7 @@ from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos.activities import Claimed
 from ssefed.db.session import BACKGROUND
+from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
@@ -106,6 +107,7 @@ class Deliverer:
         self._actors: dict[int, int] = {}  # activity id -> its actor's id
         self._done: list[tuple[int, int]] = []
         self._done_event = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
         self._flush_task: asyncio.Task | None = None
 
@@ -253,6 +255,8 @@ class Deliverer:
             self._per_host[host] = max(0, self._per_host.get(host, 1) - 1)
         if not self._stopping.is_set():
             self._start_queued()  # the freed slot goes to the next claimed delivery now
+        if not self._running and not self._queue:
+            self._flush_now.set()  # nothing else to wait for: mark the last ones done now
         self._wake.set()
 
     async def _signer(self, actor_id: int) -> Signer:
@@ -267,8 +271,12 @@ class Deliverer:
             raise
 
     async def _load_signer(self, actor_id: int) -> Signer:
-        async with self.db.read() as s:
-            actor = await s.get(Actor, actor_id)
+        async with self.db.read() as s:  # usually the key is there: one read
+            rsa = next((k for k in await actor_repo.keys_of(s, actor_id)
+                        if k.kind == "rsa" and k.private_pem), None)
+            actor = None if rsa is not None else await s.get(Actor, actor_id)
+        if rsa is not None:
+            return Signer(rsa.key_id, rsa.private_pem)
         return await self.fed.signer_for(actor)
 
     def _remember_body(self, activity_id: int, doc: dict[str, Any]) -> None:
@@ -363,12 +371,14 @@ class Deliverer:
         BACKGROUND.set(True)
         while not self._stopping.is_set():
             await self._done_event.wait()
-            # A short wait gathers more rows per transaction, and the next claim, which
-            # marks them done in its own transaction, usually takes them first.
-            try:
-                await asyncio.wait_for(self._stopping.wait(), FLUSH_DELAY)
-            except asyncio.TimeoutError:
-                pass
+            # While others are in flight, a short wait gathers more rows per transaction,
+            # and the next claim, which marks them done in its own, usually takes them first.
+            if self._running or self._queue:
+                self._flush_now.clear()
+                try:
+                    await asyncio.wait_for(self._flush_now.wait(), FLUSH_DELAY)
+                except asyncio.TimeoutError:
+                    pass
             self._done_event.clear()
             try:
                 await self._flush_done()
@@ -403,6 +413,7 @@ class Deliverer:
         self._stopping.set()
         self._wake.set()
         self._done_event.set()
+        self._flush_now.set()
         if self._loop_task is not None:
             await self._loop_task
         if self._flush_task is not None:
