@@ -95,6 +95,8 @@ class Deliverer:
         self.concurrency, self.per_host = concurrency, per_host
         self.poll_interval, self.lock_seconds, self.policy = poll_interval, lock_seconds, policy
         self._wake = asyncio.Event()
+        self._drained = False  # the last claim found every due delivery
+        self._wakes = 0  # wake() calls: one during a claim may bring rows it did not see
         self._stopping = asyncio.Event()
         self._running: dict[int, tuple[str, asyncio.Task]] = {}
         self._queue: list[Claimed] = []  # claimed, waiting for a slot (oldest first)
@@ -112,6 +114,9 @@ class Deliverer:
         self._flush_task: asyncio.Task | None = None
 
     def wake(self) -> None:
+        """New deliveries may be due."""
+        self._drained = False
+        self._wakes += 1
         self._wake.set()
 
     def start(self) -> None:
@@ -124,8 +129,11 @@ class Deliverer:
             self._wake.clear()  # before looking for work, so no wake-up is lost
             room = 2 * self.concurrency - len(self._running) - len(self._queue)
             # Claim in batches: one transaction for at least half the slots, not per slot.
-            if room >= max(1, self.concurrency // 2) or (room > 0 and not self._queue
-                                                         and len(self._running) < 2):
+            # Once a claim found nothing more due, finished deliveries do not claim again
+            # (an empty transaction each); a wake-up or the poll interval does.
+            if not self._drained and (room >= max(1, self.concurrency // 2)
+                                      or (room > 0 and not self._queue
+                                          and len(self._running) < 2)):
                 claimed = await self._claim(room)
                 if claimed:
                     self._start_queued()
@@ -135,30 +143,39 @@ class Deliverer:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
-                pass
+                self._drained = False
 
     async def _claim(self, limit: int) -> list[Claimed]:
         full = {h for h in set(self._per_host) | set(self._queued_per_host)
                 if self._per_host.get(h, 0) + self._queued_per_host.get(h, 0)
                 >= self._host_limit(h)}
+        wakes = self._wakes
         try:
             if self.db.has_direct_writes:
                 # Deliveries answered since the last time are marked done in the same
                 # transaction (one hop or round trip for both).
                 done, self._done = self._done, []
+                known = frozenset(a for a in self._actors if a in self._bodies)
                 try:
-                    rows = await activity_repo.finish_and_claim(
+                    rows, activities = await activity_repo.finish_and_claim(
                         self.db, done=done, limit=limit, lock_seconds=self.lock_seconds,
-                        exclude_hosts=full)
+                        exclude_hosts=full, known_activities=known)
                 except BaseException:
                     self._done[:0] = done
                     raise
+                if len(self._actors) > 4096:
+                    self._actors.clear()
+                for activity_id, (actor_id, doc) in activities.items():
+                    self._actors[activity_id] = actor_id
+                    self._remember_body(activity_id, doc)
                 claimed = await self._claimed(rows)
+                self._drained = len(rows) < limit and not full and wakes == self._wakes
             else:
                 async with self.db.write() as s:
                     claimed = await activity_repo.claim_deliveries(
                         s, limit=limit, lock_seconds=self.lock_seconds,
                         skip_locked=not self.db.is_sqlite, exclude_hosts=full)
+                self._drained = len(claimed) < limit and not full and wakes == self._wakes
                 missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
                 if missing:
                     async with self.db.read() as s:
@@ -181,6 +198,7 @@ class Deliverer:
             self._queued_at[delivery.id] = now
             self._queued_per_host[delivery.host] = self._queued_per_host.get(delivery.host, 0) + 1
         if surplus:
+            self._drained = False  # they are due again
             try:
                 async with self.db.write() as s:
                     await activity_repo.release_deliveries(s, surplus)
@@ -312,8 +330,10 @@ class Deliverer:
             if self._failing.pop(d.host, 0) or d.host in self.fed.down_hosts:
                 self.fed.back_up(d.host)
                 async with self.db.write() as s:
-                    if await host_repo.record_success(s, d.host):
-                        await activity_repo.retry_host_now(s, d.host)
+                    due = (await host_repo.record_success(s, d.host)
+                           and await activity_repo.retry_host_now(s, d.host))
+                if due:
+                    self.wake()
             return
         if status == 410:
             await self._gone(d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -121,13 +122,25 @@ def _sqlite_time(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
+_SQLITE_ACTIVITIES = "SELECT id, actor_id, ap_json FROM activities WHERE id IN ({marks})"
+_PG_ACTIVITIES = "SELECT id, actor_id, ap_json FROM activities WHERE id = ANY($1::int[])"
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
 async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # noqa: ANN001
-                           lock_seconds: int, exclude_hosts: set[str] = frozenset()
-                           ) -> list[tuple[int, int, str, str, int, datetime]]:
+                           lock_seconds: int, exclude_hosts: set[str] = frozenset(),
+                           known_activities: frozenset[int] = frozenset()
+                           ) -> tuple[list[tuple[int, int, str, str, int, datetime]],
+                                      dict[int, tuple[int, Any]]]:
     """Mark ``done`` (delivery id, answer status) delivered, then claim up to ``limit`` due
     deliveries (as claim_deliveries), in one transaction (``db``: ssefed.db.session.Database,
-    with has_direct_writes). On PostgreSQL the statement is run again if the connection
-    breaks: rows a lost first run claimed come back when their lock expires."""
+    with has_direct_writes). Also returns {activity id: (actor id, document)} of the claimed
+    rows' activities not in ``known_activities``. On PostgreSQL the statement is run again
+    if the connection breaks: rows a lost first run claimed come back when their lock
+    expires."""
     now = utcnow()
     until = now + timedelta(seconds=lock_seconds)
     exclude = sorted(exclude_hosts)
@@ -138,24 +151,33 @@ async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # no
         params = [until_stamp, stamp, stamp, limit, *exclude]
         finished = [(status, stamp, delivery_id) for delivery_id, status in done]
 
-        def run(conn) -> list[tuple]:  # noqa: ANN001 - sqlite3.Connection, in its thread
+        def run(conn) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001 - in its thread
             if finished:
                 conn.executemany(_SQLITE_DONE, finished)
-            return conn.execute(sql, params).fetchall() if limit > 0 else []
+            if limit <= 0:
+                return [], []
+            claimed = conn.execute(sql, params).fetchall()
+            wanted = sorted({r[1] for r in claimed} - known_activities)
+            found = conn.execute(_SQLITE_ACTIVITIES.format(marks=", ".join("?" * len(wanted))),
+                                 wanted).fetchall() if wanted else []
+            return claimed, found
 
+        claimed, found = await db.sqlite_direct_write(run)
         rows = [(i, a, inbox, host, attempts, _sqlite_time(created), run_at)
-                for i, a, inbox, host, attempts, created, run_at in
-                await db.sqlite_direct_write(run)]
+                for i, a, inbox, host, attempts, created, run_at in claimed]
     else:
         ids, statuses = [d for d, _ in done], [st for _, st in done]
 
-        async def run_pg(conn) -> list[tuple]:  # noqa: ANN001 - asyncpg.Connection
-            return [tuple(r) for r in await conn.fetch(_PG_CLAIM, now, ids, statuses, until,
-                                                       exclude, max(0, limit))]
+        async def run_pg(conn) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001 - asyncpg
+            claimed = [tuple(r) for r in await conn.fetch(_PG_CLAIM, now, ids, statuses, until,
+                                                          exclude, max(0, limit))]
+            wanted = sorted({r[1] for r in claimed} - known_activities)
+            found = [tuple(r) for r in await conn.fetch(_PG_ACTIVITIES, wanted)] if wanted else []
+            return claimed, found
 
-        rows = await db.pg_direct(run_pg)
+        rows, found = await db.pg_direct(run_pg)
     rows.sort(key=lambda r: (r[6], r[0]))
-    return [r[:6] for r in rows]
+    return [r[:6] for r in rows], {i: (actor, _json(doc)) for i, actor, doc in found}
 
 
 async def activity_actors(s: AsyncSession, activity_ids: set[int]) -> dict[int, int]:
