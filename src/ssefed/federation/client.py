@@ -51,6 +51,16 @@ def address_is_public(ip: str) -> bool:
                 or addr.is_reserved or addr.is_unspecified)
 
 
+@functools.lru_cache(maxsize=1024)  # the same hosts, request after request
+def _non_public_literal(host: str) -> bool:
+    """Is ``host`` an IP address literal that is not public?"""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address_is_public(host)
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves names, then refuses any answer that is not a public address."""
 
@@ -173,11 +183,7 @@ class FederationClient:
         if parts.username or parts.password:
             raise FetchError("refused", "URLs with credentials are refused")
         host = parts.hostname.lower()
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None and not self.allow_private and not address_is_public(host):
+        if not self.allow_private and _non_public_literal(host):
             raise FetchError("refused", f"non-public address {host}")
         if host in ("localhost",) and not self.allow_private:
             raise FetchError("refused", "localhost")

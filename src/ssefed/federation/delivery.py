@@ -280,6 +280,8 @@ class Deliverer:
     async def _signer(self, actor_id: int) -> Signer:
         """The actor's signer, loaded once (concurrent first deliveries share the load)."""
         signer = self._signers.get(actor_id)
+        if signer is not None and signer.done() and signer.exception() is None:
+            return signer.result()  # the usual case: no shield, no new future
         if signer is None:
             signer = self._signers[actor_id] = asyncio.ensure_future(self._load_signer(actor_id))
         try:
