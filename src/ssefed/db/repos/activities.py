@@ -95,25 +95,49 @@ async def claim_deliveries(s: AsyncSession, *, limit: int, lock_seconds: int, sk
 # marked done are never those claimed (they are excluded by id). Returned rows:
 # (id, activity_id, inbox, host, attempts, created_at), in claim order (run_at, id).
 
-_DUE = ("((state = 'pending' AND run_at <= {now}) OR (state = 'running' AND locked_until < {now}))"
-        " AND host NOT IN (SELECT host FROM hosts WHERE open_until > {now})")
+# Due rows are looked for in two parts, each walking the (state, run_at) index and stopping
+# after ``limit`` rows: pending and due, and running with an expired lock (their worker
+# died; few). One condition with an OR would read and sort every pending row per claim.
+# (SQLite is told the index: its statistics may call the state column unselective.)
+_OPEN = "host NOT IN (SELECT host FROM hosts WHERE open_until > {now})"
 _SQLITE_DONE = ("UPDATE deliveries SET state = 'done', locked_until = NULL, last_status = ?, "
                 "last_error = NULL, updated_at = ? WHERE id = ?")
-_SQLITE_CLAIM = ("UPDATE deliveries SET state = 'running', attempts = attempts + 1, "
-                 "locked_until = ?, updated_at = ? WHERE id IN (SELECT id FROM deliveries WHERE "
-                 + _DUE.format(now="?3") + "{exclude} ORDER BY run_at, id LIMIT ?4) "
-                 "RETURNING id, activity_id, inbox, host, attempts, created_at, run_at")
+_SQLITE_CLAIM = """
+UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = ?1,
+       updated_at = ?2
+WHERE id IN (SELECT id FROM (
+    SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
+                   WHERE state = 'pending' AND run_at <= ?3 AND """ + _OPEN.format(now="?3") + """{exclude}
+                   ORDER BY run_at, id LIMIT ?4)
+    UNION ALL
+    SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
+                   WHERE state = 'running' AND locked_until < ?3 AND """ + _OPEN.format(now="?3") + """{exclude}
+                   LIMIT ?4)
+) ORDER BY run_at, id LIMIT ?4)
+RETURNING id, activity_id, inbox, host, attempts, created_at, run_at
+"""
+# On PostgreSQL, pending rows are taken in run_at order only (the index order; rows due
+# at the same time come in insertion order): adding id would sort all of them again.
 _PG_CLAIM = """
 WITH done AS (
     UPDATE deliveries d SET state = 'done', locked_until = NULL, last_status = u.status,
            last_error = NULL, updated_at = $1
     FROM unnest($2::int[], $3::int[]) AS u(id, status) WHERE d.id = u.id
+), pending AS (
+    SELECT id, run_at FROM deliveries
+    WHERE state = 'pending' AND run_at <= $1 AND """ + _OPEN.format(now="$1") + """
+          AND host <> ALL($5::text[])
+    ORDER BY run_at LIMIT $6 FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id, run_at FROM deliveries
+    WHERE state = 'running' AND locked_until < $1 AND """ + _OPEN.format(now="$1") + """
+          AND host <> ALL($5::text[]) AND id <> ALL($2::int[])
+    LIMIT $6 FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $4,
        updated_at = $1
-WHERE id IN (SELECT id FROM deliveries WHERE """ + _DUE.format(now="$1") + """
-             AND host <> ALL($5::text[]) AND id <> ALL($2::int[])
-             ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED)
+WHERE id = ANY(ARRAY(SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) due
+                     ORDER BY run_at, id LIMIT $6))  -- an array: looked up by primary key
 RETURNING id, activity_id, inbox, host, attempts, created_at, run_at
 """
 
@@ -147,7 +171,8 @@ async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # no
     if db.is_sqlite:
         stamp, until_stamp = (t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in (now, until))
         marks = ", ".join(f"?{5 + i}" for i in range(len(exclude)))
-        sql = _SQLITE_CLAIM.format(exclude=f" AND host NOT IN ({marks})" if exclude else "")
+        sql = _SQLITE_CLAIM.format(exclude=f"\n                   AND host NOT IN ({marks})"
+                                   if exclude else "")
         params = [until_stamp, stamp, stamp, limit, *exclude]
         finished = [(status, stamp, delivery_id) for delivery_id, status in done]
 
