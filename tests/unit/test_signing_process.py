@@ -182,3 +182,21 @@ def test_data_beyond_the_bound_is_signed_in_the_event_loop():
             await sp.close()
 
     asyncio.run(main())
+
+
+def test_more_keys_than_the_child_holds_are_all_signed_by_the_child(monkeypatch):
+    monkeypatch.setattr(signproc, "MAX_KEYS", 2)
+    pairs = [keys.generate("ed25519") for _ in range(5)]
+
+    async def main() -> None:
+        sp = await _started(SigningProcess(lambda *a: pytest.fail("signed in the loop")))
+        try:
+            for _ in range(2):  # interleaved in one batch: old numbers, forget, new numbers
+                sigs = await asyncio.gather(*(sp.sign(p.private_pem, None, b"%d" % i)
+                                              for i, p in enumerate(pairs)))
+                for i, (p, sig) in enumerate(zip(pairs, sigs)):
+                    httpsig.verify_bytes(p.public_pem, None, b"%d" % i, sig)
+        finally:
+            await sp.close()
+
+    asyncio.run(main())

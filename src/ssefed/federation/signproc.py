@@ -17,6 +17,7 @@ beyond that the node signs in the event loop.
 
 Frames, both ways: a 4-byte big-endian length, then the payload.
   node -> child  b"K" key(u32) pem        register a private key under a number
+                 b"C" 0(u32)             forget every key
                  b"S" n(u32) n × [id(u32) key(u32) alg(u8) len(u32) data]
   child -> node  b"R" n(u32) n × [id(u32) ok(u8) len(u32) signature-or-error-text]
                  (a batch is answered in several such frames, the first ones small)
@@ -64,18 +65,21 @@ class SigningProcess:
         self._keys: dict[str, int] = {}
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         self._batch: list[bytes] = []
-        self._frames: list[bytes] = []  # key registrations to send before the batch
+        self._frames: list[bytes] = []  # frames to send, in order, before the batch
         self._flush_scheduled = False
         self._next_id = 0
         self._starts: list[float] = []
         self._closed = False
+        self._wanted = False
 
     @property
     def ready(self) -> bool:
         return self._proc is not None and self._proc.returncode is None and self._reader is not None
 
     def start(self) -> None:
-        """Start the child in the background (signing is local until it is up)."""
+        """Start the child in the background (signing is local until it is up); after
+        this, a child that died is started again on the next request (within limits)."""
+        self._wanted = True
         if self._closed or self._starting is not None or self.ready:
             return
         now = time.monotonic()
@@ -111,14 +115,18 @@ class SigningProcess:
     async def sign(self, private_pem: str, algorithm: str | None, data: bytes) -> bytes:
         """The raw signature of ``data`` (as httpsig.sign_bytes gives it)."""
         if not self.ready or len(self._waiting) >= MAX_IN_FLIGHT or len(data) > MAX_DATA:
-            if not self.ready:
+            if not self.ready and self._wanted:
                 self.start()
             return self._sign_locally(private_pem, algorithm, data)
         code = _ALG_CODE.get(algorithm or "")
         key = self._keys.get(private_pem)
         if key is None:
-            if len(self._keys) >= MAX_KEYS or len(private_pem) > MAX_PEM or code is None:
+            if len(private_pem) > MAX_PEM or code is None:
                 return self._sign_locally(private_pem, algorithm, data)
+            if len(self._keys) >= MAX_KEYS:  # the child forgets them all (after the
+                self._seal_batch()            # requests made before), numbers start again
+                self._keys.clear()
+                self._frames.append(struct.pack(">IcI", 5, b"C", 0))
             key = self._keys[private_pem] = len(self._keys)
             pem = private_pem.encode("ascii")
             self._frames.append(struct.pack(">IcI", 5 + len(pem), b"K", key) + pem)
@@ -142,18 +150,22 @@ class SigningProcess:
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             self._fail_all()
             return
-        out = self._frames
-        self._frames = []
-        batch, self._batch = self._batch, []
-        for i in range(0, len(batch), MAX_BATCH):
-            part = batch[i:i + MAX_BATCH]
-            payload = b"".join(part)
-            out.append(struct.pack(">IcI", 5 + len(payload), b"S", len(part)) + payload)
+        self._seal_batch()
+        out, self._frames = self._frames, []
         try:
             proc.stdin.write(b"".join(out))
         except (ConnectionError, RuntimeError) as exc:
             log.warning("signing process unreachable: %s", exc)
             self._fail_all()
+
+    def _seal_batch(self) -> None:
+        """The requests made so far become frames, after the frames already waiting."""
+        batch, self._batch = self._batch, []
+        for i in range(0, len(batch), MAX_BATCH):
+            part = batch[i:i + MAX_BATCH]
+            payload = b"".join(part)
+            self._frames.append(struct.pack(">IcI", 5 + len(payload), b"S", len(part))
+                                + payload)
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -178,8 +190,9 @@ class SigningProcess:
                         continue
                     if ok:
                         future.set_result(value)
-                    else:
-                        future.set_exception(ValueError(value.decode("utf-8", "replace")))
+                    else:  # signed again in the event loop, which raises the same error
+                        log.debug("signing process: %s", value.decode("utf-8", "replace"))
+                        future.set_exception(SigningUnavailable())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - EOF, a bad frame: the child is gone
@@ -276,6 +289,9 @@ def child_main(argv: list[str]) -> int:
             frame = _read_exactly(stdin, length)
             kind = frame[:1]
             (n,) = struct.unpack_from(">I", frame, 1)
+            if kind == b"C":
+                keys.clear()
+                continue
             if kind == b"K":
                 if (n >= MAX_KEYS or len(frame) - 5 > MAX_PEM) or (n not in keys and len(keys) >= MAX_KEYS):
                     return 2
