@@ -293,7 +293,7 @@ def child_main(argv: list[str]) -> int:
                 keys.clear()
                 continue
             if kind == b"K":
-                if (n >= MAX_KEYS or len(frame) - 5 > MAX_PEM) or (n not in keys and len(keys) >= MAX_KEYS):
+                if n >= MAX_KEYS or len(frame) - 5 > MAX_PEM:
                     return 2
                 keys[n] = frame[5:].decode("ascii")
                 continue

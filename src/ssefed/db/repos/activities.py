@@ -120,11 +120,13 @@ UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until =
        updated_at = ?2
 WHERE id IN (SELECT id FROM (
     SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
-                   WHERE state = 'pending' AND run_at <= ?3 AND """ + _OPEN.format(now="?3") + """{exclude}
+                   WHERE state = 'pending' AND run_at <= ?3
+                         AND """ + _OPEN.format(now="?3") + """{exclude}
                    ORDER BY run_at, id LIMIT ?4)
     UNION ALL
     SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
-                   WHERE state = 'running' AND locked_until < ?3 AND """ + _OPEN.format(now="?3") + """{exclude}
+                   WHERE state = 'running' AND locked_until < ?3
+                         AND """ + _OPEN.format(now="?3") + """{exclude}
                    LIMIT ?4)
 ) ORDER BY run_at, id LIMIT ?4)
 RETURNING id, activity_id, inbox, host, attempts, created_at, run_at
