@@ -83,8 +83,8 @@ class Deliverer:
 
     Claimed rows wait in a small local queue (at most ``concurrency`` more than are in
     flight), so a freed slot starts the next POST at once instead of after a claim
-    transaction; finished rows are marked done by a task of their own, so claiming never
-    waits for it. Rows claimed but not started are given back on stop, or when their
+    transaction; finished rows are marked done by the next claim, in its transaction, or
+    by a task of their own when no claim comes within FLUSH_DELAY. Rows claimed but not started are given back on stop, or when their
     host's circuit opens.
     """
 
