@@ -421,6 +421,17 @@ def process_cpu(pid: int, system_only: bool = False) -> float:
     return sum(int(x) for x in fields[12 if system_only else 11:13]) / _TCK
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of a process (e.g. the node's signing process), from /proc."""
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return sorted(set(out))
+
+
 def postgres_cpu() -> float:
     """CPU seconds of every PostgreSQL server process on the box (read from /proc)."""
     total = 0.0

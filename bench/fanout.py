@@ -328,7 +328,10 @@ async def run_scenario(scenario: str, node: common.Node, ndb: NodeDb, sinks: Sin
     if args.profile:
         prof = await common.py_spy_record(node.pid, scratch.path / f"fanout-{dbkind}-{scenario}-{rnd}.raw")
     pg0 = await pg.stats(node.database_url) if dbkind == "postgresql" else {}
+    # the node's own children (its signing process) are counted apart
     meter = common.CpuMeter(dbkind == "postgresql", node=node.pid,
+                            **{f"node_child{i}": pid
+                               for i, pid in enumerate(common.child_pids(node.pid))},
                             **{f"sink{i}": pid for i, pid in enumerate(sinks.pids)}).start()
     log(f"[{dbkind}/{scenario}] POST /api/offers as {handle} ({expected} deliveries expected)")
     wall0 = time.time()

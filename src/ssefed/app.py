@@ -88,6 +88,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     worker, deliverer = app[WORKER], app[DELIVERER]
     await app[FEDERATION].load()
+    app[FEDERATION].client.start()
     await deliverer.reclaim_own()
     await reminders.schedule(app[DB], app[CONFIG].freshness)  # then every interval
     worker.start()

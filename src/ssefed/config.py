@@ -97,6 +97,7 @@ class WorkerConfig:
     lock_seconds: int = 300
     shutdown_grace_seconds: float = 10.0
     signing_threads: int = 2
+    signing_process: bool = True
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from ssefed import __version__
-from ssefed.federation import httpsig
+from ssefed.federation import httpsig, signproc
 
 AS2_ACCEPT = ('application/activity+json, application/ld+json; '
               'profile="https://www.w3.org/ns/activitystreams";q=0.9, application/json;q=0.5')
@@ -49,6 +49,16 @@ def address_is_public(ip: str) -> bool:
         addr = addr.ipv4_mapped
     return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
                 or addr.is_reserved or addr.is_unspecified)
+
+
+@functools.lru_cache(maxsize=1024)  # the same hosts, request after request
+def _non_public_literal(host: str) -> bool:
+    """Is ``host`` an IP address literal that is not public?"""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address_is_public(host)
 
 
 class GuardedResolver(AbstractResolver):
@@ -98,7 +108,8 @@ class FederationClient:
                  spec_for: Callable[[str], str | None] = lambda host: None,
                  remember_spec: Callable[[str, str], Awaitable[None]] | None = None,
                  is_blocked: Callable[[str], Awaitable[bool]] | None = None,
-                 limit: int = 100, limit_per_host: int = 8, signing_threads: int = 0) -> None:
+                 limit: int = 100, limit_per_host: int = 8, signing_threads: int = 0,
+                 signing_process: bool = False) -> None:
         self.allow_private = allow_private
         self.timeout, self.delivery_timeout = timeout, delivery_timeout
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
@@ -109,6 +120,15 @@ class FederationClient:
         # it runs on the other cores while the event loop goes on with the requests.
         self._signing_threads = signing_threads
         self._signing_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        # Better: a child process of the node signs (no GIL shared with the event loop);
+        # until it is up, or if it fails, requests are signed here.
+        self._signing = (signproc.SigningProcess(httpsig.sign_bytes) if signing_process
+                         else None)
+
+    def start(self) -> None:
+        """Start what the client runs beside the event loop (the signing process)."""
+        if self._signing is not None:
+            self._signing.start()
 
     async def __aenter__(self) -> FederationClient:
         return self
@@ -134,9 +154,15 @@ class FederationClient:
         if self._signing_pool is not None:
             pool, self._signing_pool = self._signing_pool, None
             pool.shutdown(wait=False)
+        if self._signing is not None:
+            await self._signing.close()
 
     async def _signature(self, spec: str, method: str, url: str, headers: dict[str, str],
                          body: bytes | None, signer: Signer) -> dict[str, str]:
+        if self._signing is not None:
+            prepare = httpsig.prepare_rfc9421 if spec == "rfc9421" else httpsig.prepare_cavage
+            p = prepare(method, url, headers, body, signer.key_id, signer.private_pem)
+            return p.complete(await self._signing.sign(signer.private_pem, p.algorithm, p.data))
         sign = httpsig.sign_rfc9421 if spec == "rfc9421" else httpsig.sign_cavage
         call = functools.partial(sign, method, url, headers, body, signer.key_id,
                                  signer.private_pem)
@@ -157,11 +183,7 @@ class FederationClient:
         if parts.username or parts.password:
             raise FetchError("refused", "URLs with credentials are refused")
         host = parts.hostname.lower()
-        try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None and not self.allow_private and not address_is_public(host):
+        if not self.allow_private and _non_public_literal(host):
             raise FetchError("refused", f"non-public address {host}")
         if host in ("localhost",) and not self.allow_private:
             raise FetchError("refused", "localhost")

@@ -26,11 +26,13 @@ from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos.activities import Claimed
 from ssefed.db.session import BACKGROUND
+from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
 
 log = logging.getLogger("ssefed.delivery")
+FLUSH_DELAY = 0.05  # seconds a finished delivery may wait to be marked done with others
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,8 @@ class Deliverer:
 
     Claimed rows wait in a small local queue (at most ``concurrency`` more than are in
     flight), so a freed slot starts the next POST at once instead of after a claim
-    transaction; finished rows are marked done by a task of their own, so claiming never
-    waits for it. Rows claimed but not started are given back on stop, or when their
+    transaction; finished rows are marked done by the next claim, in its transaction, or
+    by a task of their own when no claim comes within FLUSH_DELAY. Rows claimed but not started are given back on stop, or when their
     host's circuit opens.
     """
 
@@ -93,6 +95,8 @@ class Deliverer:
         self.concurrency, self.per_host = concurrency, per_host
         self.poll_interval, self.lock_seconds, self.policy = poll_interval, lock_seconds, policy
         self._wake = asyncio.Event()
+        self._drained = False  # the last claim found every due delivery
+        self._wakes = 0  # wake() calls: one during a claim may bring rows it did not see
         self._stopping = asyncio.Event()
         self._running: dict[int, tuple[str, asyncio.Task]] = {}
         self._queue: list[Claimed] = []  # claimed, waiting for a slot (oldest first)
@@ -102,12 +106,17 @@ class Deliverer:
         self._failing: dict[str, int] = {}
         self._signers: dict[int, asyncio.Future] = {}
         self._bodies: dict[int, bytes] = {}
+        self._actors: dict[int, int] = {}  # activity id -> its actor's id
         self._done: list[tuple[int, int]] = []
         self._done_event = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
         self._flush_task: asyncio.Task | None = None
 
     def wake(self) -> None:
+        """New deliveries may be due."""
+        self._drained = False
+        self._wakes += 1
         self._wake.set()
 
     def start(self) -> None:
@@ -120,8 +129,11 @@ class Deliverer:
             self._wake.clear()  # before looking for work, so no wake-up is lost
             room = 2 * self.concurrency - len(self._running) - len(self._queue)
             # Claim in batches: one transaction for at least half the slots, not per slot.
-            if room >= max(1, self.concurrency // 2) or (room > 0 and not self._queue
-                                                         and len(self._running) < 2):
+            # Once a claim found nothing more due, finished deliveries do not claim again
+            # (an empty transaction each); a wake-up or the poll interval does.
+            if not self._drained and (room >= max(1, self.concurrency // 2)
+                                      or (room > 0 and not self._queue
+                                          and len(self._running) < 2)):
                 claimed = await self._claim(room)
                 if claimed:
                     self._start_queued()
@@ -131,23 +143,45 @@ class Deliverer:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
-                pass
+                self._drained = False
 
     async def _claim(self, limit: int) -> list[Claimed]:
         full = {h for h in set(self._per_host) | set(self._queued_per_host)
                 if self._per_host.get(h, 0) + self._queued_per_host.get(h, 0)
                 >= self._host_limit(h)}
+        wakes = self._wakes
         try:
-            async with self.db.write() as s:
-                claimed = await activity_repo.claim_deliveries(
-                    s, limit=limit, lock_seconds=self.lock_seconds,
-                    skip_locked=not self.db.is_sqlite, exclude_hosts=full)
-            missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
-            if missing:
-                async with self.db.read() as s:
-                    for activity_id, doc in (await activity_repo.activity_documents(
-                            s, missing)).items():
-                        self._remember_body(activity_id, doc)
+            if self.db.has_direct_writes:
+                # Deliveries answered since the last time are marked done in the same
+                # transaction (one hop or round trip for both).
+                done, self._done = self._done, []
+                known = frozenset(a for a in self._actors if a in self._bodies)
+                try:
+                    rows, activities = await activity_repo.finish_and_claim(
+                        self.db, done=done, limit=limit, lock_seconds=self.lock_seconds,
+                        exclude_hosts=full, known_activities=known)
+                except BaseException:
+                    self._done[:0] = done
+                    raise
+                if len(self._actors) > 4096:
+                    self._actors.clear()
+                for activity_id, (actor_id, doc) in activities.items():
+                    self._actors[activity_id] = actor_id
+                    self._remember_body(activity_id, doc)
+                claimed = await self._claimed(rows)
+                self._drained = len(rows) < limit and not full and wakes == self._wakes
+            else:
+                async with self.db.write() as s:
+                    claimed = await activity_repo.claim_deliveries(
+                        s, limit=limit, lock_seconds=self.lock_seconds,
+                        skip_locked=not self.db.is_sqlite, exclude_hosts=full)
+                self._drained = len(claimed) < limit and not full and wakes == self._wakes
+                missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
+                if missing:
+                    async with self.db.read() as s:
+                        for activity_id, doc in (await activity_repo.activity_documents(
+                                s, missing)).items():
+                            self._remember_body(activity_id, doc)
         except Exception:  # noqa: BLE001 - database away: wait and retry
             log.exception("claiming deliveries failed")
             return []
@@ -164,12 +198,32 @@ class Deliverer:
             self._queued_at[delivery.id] = now
             self._queued_per_host[delivery.host] = self._queued_per_host.get(delivery.host, 0) + 1
         if surplus:
+            self._drained = False  # they are due again
             try:
                 async with self.db.write() as s:
                     await activity_repo.release_deliveries(s, surplus)
             except Exception:  # noqa: BLE001 - they come back when their lock expires
                 log.exception("giving back %d deliveries failed", len(surplus))
         return claimed
+
+    async def _claimed(self, rows: list[tuple]) -> list[Claimed]:
+        """Claimed rows with their activity's actor (the activities' bodies and actors are
+        read once per fan-out, not per claim)."""
+        missing = {row[1] for row in rows if row[1] not in self._actors
+                   or row[1] not in self._bodies}
+        if missing:
+            async with self.db.read() as s:
+                docs = await activity_repo.activity_documents(s, missing)
+                actors = await activity_repo.activity_actors(s, missing)
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            self._actors.update(actors)
+            for activity_id, doc in docs.items():
+                self._remember_body(activity_id, doc)
+        return [Claimed(i, activity_id, self._actors[activity_id], inbox, host, attempts,
+                        created_at)
+                for i, activity_id, inbox, host, attempts, created_at in rows
+                if activity_id in self._actors]
 
     def _start_queued(self) -> None:
         """Start queued deliveries while there are free slots, overall and per host."""
@@ -219,11 +273,15 @@ class Deliverer:
             self._per_host[host] = max(0, self._per_host.get(host, 1) - 1)
         if not self._stopping.is_set():
             self._start_queued()  # the freed slot goes to the next claimed delivery now
+        if not self._running and not self._queue:
+            self._flush_now.set()  # nothing else to wait for: mark the last ones done now
         self._wake.set()
 
     async def _signer(self, actor_id: int) -> Signer:
         """The actor's signer, loaded once (concurrent first deliveries share the load)."""
         signer = self._signers.get(actor_id)
+        if signer is not None and signer.done() and signer.exception() is None:
+            return signer.result()  # the usual case: no shield, no new future
         if signer is None:
             signer = self._signers[actor_id] = asyncio.ensure_future(self._load_signer(actor_id))
         try:
@@ -233,8 +291,12 @@ class Deliverer:
             raise
 
     async def _load_signer(self, actor_id: int) -> Signer:
-        async with self.db.read() as s:
-            actor = await s.get(Actor, actor_id)
+        async with self.db.read() as s:  # usually the key is there: one read
+            rsa = next((k for k in await actor_repo.keys_of(s, actor_id)
+                        if k.kind == "rsa" and k.private_pem), None)
+            actor = None if rsa is not None else await s.get(Actor, actor_id)
+        if rsa is not None:
+            return Signer(rsa.key_id, rsa.private_pem)
         return await self.fed.signer_for(actor)
 
     def _remember_body(self, activity_id: int, doc: dict[str, Any]) -> None:
@@ -270,8 +332,10 @@ class Deliverer:
             if self._failing.pop(d.host, 0) or d.host in self.fed.down_hosts:
                 self.fed.back_up(d.host)
                 async with self.db.write() as s:
-                    if await host_repo.record_success(s, d.host):
-                        await activity_repo.retry_host_now(s, d.host)
+                    due = (await host_repo.record_success(s, d.host)
+                           and await activity_repo.retry_host_now(s, d.host))
+                if due:
+                    self.wake()
             return
         if status == 410:
             await self._gone(d)
@@ -329,6 +393,14 @@ class Deliverer:
         BACKGROUND.set(True)
         while not self._stopping.is_set():
             await self._done_event.wait()
+            # While others are in flight, a short wait gathers more rows per transaction,
+            # and the next claim, which marks them done in its own, usually takes them first.
+            if self._running or self._queue:
+                self._flush_now.clear()
+                try:
+                    await asyncio.wait_for(self._flush_now.wait(), FLUSH_DELAY)
+                except asyncio.TimeoutError:
+                    pass
             self._done_event.clear()
             try:
                 await self._flush_done()
@@ -341,6 +413,10 @@ class Deliverer:
             return
         done, self._done = self._done, []
         try:
+            if self.db.has_direct_writes:
+                await activity_repo.finish_and_claim(self.db, done=done, limit=0,
+                                                     lock_seconds=self.lock_seconds)
+                return
             async with self.db.write() as s:
                 await activity_repo.finish_deliveries(s, done)
         except BaseException:
@@ -359,6 +435,7 @@ class Deliverer:
         self._stopping.set()
         self._wake.set()
         self._done_event.set()
+        self._flush_now.set()
         if self._loop_task is not None:
             await self._loop_task
         if self._flush_task is not None:

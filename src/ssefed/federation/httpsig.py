@@ -252,9 +252,23 @@ def verify_bytes(public_key_pem: str | PublicKey, algorithm: str | None, data: b
 
 # --- digests -------------------------------------------------------------------------------
 
+_last_digest: tuple[bytes, str] = (b"", "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
+
+
 def digest_header(body: bytes) -> str:
     """RFC 3230 ``Digest`` value as Mastodon sends it: ``SHA-256=<base64>``."""
-    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+    global _last_digest
+    last = _last_digest
+    if last[0] is body:  # a fan-out posts the same body object again and again
+        return last[1]
+    value = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+    _last_digest = (body, value)
+    return value
+
+
+@functools.lru_cache(maxsize=8)  # requests signed in the same second share their Date
+def _date_header(second: int) -> str:
+    return email.utils.format_datetime(datetime.fromtimestamp(second, timezone.utc), usegmt=True)
 
 
 def content_digest_header(body: bytes) -> str:
@@ -469,19 +483,36 @@ def _signing_base(info: SignedRequestInfo, method: str, url: str, headers: Mappi
         raise ValueError(exc.detail) from exc
 
 
-def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                key_id: str, private_key_pem: str, now: datetime | None = None, *,
-                covered: Sequence[str] | None = None) -> dict[str, str]:
-    """Sign as Mastodon does; return the headers to add: Host, Date, Digest (POST or body), Signature.
+@dataclass
+class PreparedSignature:
+    """A request signature short of its private-key operation: ``headers`` to add, the
+    bytes to sign with ``algorithm`` (for sign_bytes), and how the signature is written.
+    ``complete(sign_bytes(pem, algorithm, data))`` gives the headers to add."""
 
-    ``covered`` defaults to ``(request-target) host date [digest]``. RSA keys sign
-    ``algorithm="rsa-sha256"``; Ed25519 keys, or a ``(created)`` in ``covered``, give ``hs2019``.
-    """
+    headers: dict[str, str]
+    algorithm: str | None
+    data: bytes
+    _spec: str
+    _template: str
+
+    def complete(self, raw_signature: bytes) -> dict[str, str]:
+        if self._spec == "rfc9421":  # the template is the Signature-Input value
+            label = self._template.split("=", 1)[0]
+            return {**self.headers, "Signature-Input": self._template,
+                    "Signature": f"{label}={sfv.serialize_bare_item(raw_signature)}"}
+        signature = base64.b64encode(raw_signature).decode("ascii")
+        return {**self.headers, "Signature": f'{self._template}{signature}"'}
+
+
+def prepare_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+                   key_id: str, private_key_pem: str, now: datetime | None = None, *,
+                   covered: Sequence[str] | None = None) -> PreparedSignature:
+    """sign_cavage up to the private-key operation (see PreparedSignature)."""
     key = _load_private_key(private_key_pem)
     when = _utc(now)
     if '"' in key_id:
         raise ValueError("keyId cannot hold a double quote")
-    out = {"Host": _url(url).authority, "Date": email.utils.format_datetime(when, usegmt=True)}
+    out = {"Host": _url(url).authority, "Date": _date_header(int(when.timestamp()))}
     if body is not None or method.upper() == "POST":
         out["Digest"] = digest_header(body or b"")
     names = tuple(covered or ("(request-target)", "host", "date") + (("digest",) if "Digest" in out else ()))
@@ -492,21 +523,29 @@ def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes |
     created = int(when.timestamp()) if "(created)" in names else None
     info = SignedRequestInfo("cavage", key_id, algorithm, names, created)
     data = _signing_base(info, method, url, _merge(headers, out))
-    signature = base64.b64encode(sign_bytes(private_key_pem, None, data)).decode("ascii")
     extra = f"created={created}," if created is not None else ""
-    out["Signature"] = (f'keyId="{key_id}",algorithm="{algorithm}",{extra}'
-                        f'headers="{" ".join(names)}",signature="{signature}"')
-    return out
+    template = (f'keyId="{key_id}",algorithm="{algorithm}",{extra}'
+                f'headers="{" ".join(names)}",signature="')
+    return PreparedSignature(out, None, data, "cavage", template)
 
 
-def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-                 key_id: str, private_key_pem: str, now: datetime | None = None, *,
-                 covered: Sequence[str] | None = None, label: str = "sig1",
-                 include_alg: bool = True) -> dict[str, str]:
-    """Sign per RFC 9421; return the headers to add: Content-Digest (with body), Signature-Input,
-    Signature. ``covered`` defaults to ``@method @target-uri [content-digest]``; params are
-    ``created``, ``keyid`` and ``alg`` (``rsa-v1_5-sha256`` / ``ed25519`` / ``ecdsa-p256-sha256``).
+def sign_cavage(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+                key_id: str, private_key_pem: str, now: datetime | None = None, *,
+                covered: Sequence[str] | None = None) -> dict[str, str]:
+    """Sign as Mastodon does; return the headers to add: Host, Date, Digest (POST or body), Signature.
+
+    ``covered`` defaults to ``(request-target) host date [digest]``. RSA keys sign
+    ``algorithm="rsa-sha256"``; Ed25519 keys, or a ``(created)`` in ``covered``, give ``hs2019``.
     """
+    p = prepare_cavage(method, url, headers, body, key_id, private_key_pem, now, covered=covered)
+    return p.complete(sign_bytes(private_key_pem, p.algorithm, p.data))
+
+
+def prepare_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+                    key_id: str, private_key_pem: str, now: datetime | None = None, *,
+                    covered: Sequence[str] | None = None, label: str = "sig1",
+                    include_alg: bool = True) -> PreparedSignature:
+    """sign_rfc9421 up to the private-key operation (see PreparedSignature)."""
     algorithm = _key_algorithm(_load_private_key(private_key_pem))
     out: dict[str, str] = {}
     if body is not None:
@@ -520,9 +559,20 @@ def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes 
                              label=label, component_params=((),) * len(names),
                              signature_params=sig_params)
     data = _signing_base(info, method, url, _merge(headers, out))
-    out["Signature-Input"] = f"{label}={sig_params}"
-    out["Signature"] = f"{label}={sfv.serialize_bare_item(sign_bytes(private_key_pem, algorithm, data))}"
-    return out
+    return PreparedSignature(out, algorithm, data, "rfc9421", f"{label}={sig_params}")
+
+
+def sign_rfc9421(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+                 key_id: str, private_key_pem: str, now: datetime | None = None, *,
+                 covered: Sequence[str] | None = None, label: str = "sig1",
+                 include_alg: bool = True) -> dict[str, str]:
+    """Sign per RFC 9421; return the headers to add: Content-Digest (with body), Signature-Input,
+    Signature. ``covered`` defaults to ``@method @target-uri [content-digest]``; params are
+    ``created``, ``keyid`` and ``alg`` (``rsa-v1_5-sha256`` / ``ed25519`` / ``ecdsa-p256-sha256``).
+    """
+    p = prepare_rfc9421(method, url, headers, body, key_id, private_key_pem, now,
+                        covered=covered, label=label, include_alg=include_alg)
+    return p.complete(sign_bytes(private_key_pem, p.algorithm, p.data))
 
 
 # --- verification --------------------------------------------------------------------------

@@ -31,13 +31,15 @@ class Federation:
         self._specs: dict[str, str] = {}
         self._blocks: set[str] = set()
         self._blocks_at = 0.0
-        self._blocks_lock = asyncio.Lock()
+        self._blocks_reload: asyncio.Future | None = None
+        self._blocks_generation = 0
         self.client = FederationClient(
             allow_private=fed.allow_private_addresses, timeout=fed.fetch_timeout_seconds,
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
             max_redirects=fed.max_redirects, spec_for=self._specs.get,
             remember_spec=self._remember_spec, is_blocked=self.is_blocked,
-            signing_threads=config.worker.signing_threads)
+            signing_threads=config.worker.signing_threads,
+            signing_process=config.worker.signing_process)
         self._instance_signer: Signer | None = None
         self.down_hosts: set[str] = set()  # hosts failing deliveries (in-memory view)
         self.proof_refetched: dict[str, float] = {}  # actor -> last refetch for a proof key
@@ -64,11 +66,16 @@ class Federation:
     async def is_blocked(self, host: str) -> bool:
         """Is ``host`` (a domain, with or without port) or a parent domain blocked?"""
         if time.monotonic() - self._blocks_at > BLOCKS_TTL:
-            async with self._blocks_lock:  # one reload for all concurrent callers
-                if time.monotonic() - self._blocks_at > BLOCKS_TTL:
-                    async with self.db.read() as s:
-                        self._blocks = await host_repo.blocked_domains(s)
-                    self._blocks_at = time.monotonic()
+            # One reload for all concurrent callers, all woken together when it is done
+            # (a lock would let them through one per turn of the event loop).
+            if self._blocks_reload is None or self._blocks_reload.done():
+                self._blocks_reload = asyncio.ensure_future(self._reload_blocks())
+            reload = self._blocks_reload
+            try:
+                await asyncio.shield(reload)
+            finally:
+                if reload.done() and self._blocks_reload is reload:
+                    self._blocks_reload = None
         if not self._blocks:
             return False
         name = host.lower().rsplit(":", 1)[0] if host.count(":") == 1 else host.lower()
@@ -76,8 +83,17 @@ class Federation:
         candidates = {host.lower(), name} | {".".join(parts[i:]) for i in range(len(parts) - 1)}
         return bool(candidates & self._blocks)
 
+    async def _reload_blocks(self) -> None:
+        started, generation = time.monotonic(), self._blocks_generation
+        async with self.db.read() as s:
+            blocks = await host_repo.blocked_domains(s)
+        if generation == self._blocks_generation:  # not forgotten meanwhile
+            self._blocks, self._blocks_at = blocks, started
+
     def forget_blocks(self) -> None:
         self._blocks_at = 0.0
+        self._blocks_generation += 1
+        self._blocks_reload = None  # a reload under way may have read the old list
 
     async def signer_for(self, actor: Actor) -> Signer:
         """The RSA signer of a local actor (its keys are made on first use)."""
