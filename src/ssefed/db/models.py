@@ -373,7 +373,10 @@ class SearchEntry(Base):
     __table_args__ = (
         CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
         Index("ix_search_entries_lat_lon", "lat", "lon"),
-        Index("ix_search_entries_cell", "cell", "entry_type"),
+        # a radius query reads its candidates, tests the circle and counts the facets
+        # from this index alone (migration 0015)
+        Index("ix_search_entries_place", "cell", "entry_type", "x", "y", "z", "lat", "lon",
+              "legal_form", "kind", "division"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -391,6 +394,10 @@ class SearchEntry(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     cell: Mapped[int | None] = mapped_column(Integer)  # grid cell of 0.1° (db/repos/search.py)
+    # the position as a unit vector: "within r km" is a dot product (db/repos/search.py)
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    z: Mapped[float | None] = mapped_column(Float)
     legal_form: Mapped[str | None] = mapped_column(String(64))
     division: Mapped[str | None] = mapped_column(String(2))  # NACE division of its first sector
     direction: Mapped[str | None] = mapped_column(String(8))
@@ -409,11 +416,13 @@ class SearchTerm(Base):
     categories with their broader ones."""
 
     __tablename__ = "search_terms"
-    __table_args__ = (Index("ix_search_terms_term_entry", "term", "entry_id"),)
+    # a term in a circle is a short range of (term, cell) (migration 0015)
+    __table_args__ = (Index("ix_search_terms_term_cell", "term", "cell", "entry_id"),)
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id", ondelete="CASCADE"),
                                           primary_key=True)
     term: Mapped[str] = mapped_column(String(2100), primary_key=True)
+    cell: Mapped[int | None] = mapped_column(Integer)  # its entry's (SearchEntry.cell)
 
 
 class SearchState(Base):

@@ -67,7 +67,7 @@ def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "offer_id": None, "local": r.local, "node": r.domain,
              "name": r.name[:500], "summary": summary[:2000],
              "words": text_mod.indexed(r.name, summary, r.locality),
-             "lat": r.lat, "lon": r.lon, "cell": search_repo.cell_of(r.lat, r.lon),
+             "lat": r.lat, "lon": r.lon, **search_repo.place_of(r.lat, r.lon),
              "legal_form": r.legal_form, "division": _division(r.sectors),
              "direction": None,
              "kind": None, "market": None, "category": None,
@@ -86,7 +86,7 @@ def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "offer_id": r.id, "local": r.local, "node": r.domain,
              "name": r.title[:500], "summary": (r.summary or "")[:2000],
              "words": text_mod.indexed(r.title, r.summary or "", labels, r.actor_name),
-             "lat": lat, "lon": lon, "cell": search_repo.cell_of(lat, lon),
+             "lat": lat, "lon": lon, **search_repo.place_of(lat, lon),
              "legal_form": r.legal_form, "division": _division(r.sectors),
              "direction": r.direction, "kind": r.kind,
              "market": r.exchange == "sale", "category": r.category,
@@ -146,7 +146,10 @@ class SearchQuery:
 
 
 def _fingerprint(filters: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(filters, sort_keys=True, default=str).encode()
+    # "order": a cursor by distance holds a closeness since 0015; older cursors by
+    # distance (which held kilometres) are refused rather than misread
+    signed = {**filters, "order": "closeness"} if "near" in filters else filters
+    return hashlib.sha256(json.dumps(signed, sort_keys=True, default=str).encode()
                           ).hexdigest()[:16]
 
 
@@ -299,8 +302,8 @@ async def search(db: Database, query: SearchQuery, *, today: date | None = None
     nxt = None
     if more:
         last = rows[-1]
-        key = (float(last.distance), last.id) if last.distance is not None else (last.name,
-                                                                                 last.id)
+        # by distance the key is the closeness (db/repos/search.py), by name the name
+        key = (float(last.page_key) if last.distance is not None else last.page_key, last.id)
         nxt = _cursor(query.fingerprint, key)
     return {"total": total, "items": items, "facets": facets, "next": nxt}
 
