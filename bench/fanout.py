@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/fanout.py [--db sqlite|postgresql|both] [--followers 10000]
         [--hosts 100] [--delivery-concurrency 64] [--per-host 8] [--rounds 1]
-        [--scenarios shared,direct] [--node-env KEY=VALUE] [--profile] [--timeout 3600]
+        [--scenarios shared,direct] [--no-warm-up] [--node-env KEY=VALUE] [--profile]
+        [--timeout 3600]
 
 Sinks: --hosts aiohttp servers on as many 127.0.0.1 ports, in --sink-procs separate
 processes (`bench/fanout.py _sinks`), each answering 202 to POST /inbox (shared inbox)
@@ -24,7 +25,7 @@ Measured, per scenario: one offer is published through the product's real path (
 /api/offers with the admin token: the offer, its Create and one `deliveries` row per
 inbox are stored in one transaction, the deliverer is woken). The clock runs from just
 before that POST until every delivery of that activity is `done` in the `deliveries`
-table (polled every 20 ms near the end, 100 ms before); rate = deliveries / that time. The sinks must have received
+table (polled every 5 ms near the end, 100 ms before); rate = deliveries / that time. The sinks must have received
 exactly that many signed POSTs.
 
 Bound, per scenario, after the node is stopped: a bare aiohttp client process
@@ -38,8 +39,15 @@ Also printed: a timeline (POST answered, first and last POST received by a sink,
 `done`), CPU per delivery of the node, the sinks and (PostgreSQL) the database server,
 PostgreSQL's counters per delivery, and with --profile a py-spy summary of the node.
 --rounds N publishes N offers one after the other per scenario: the first (cold: first
-delivery of that actor since the node started) is the headline figure, the others show
-the warm node.
+delivery of that actor, and to those hosts, since the node started) is the headline
+figure, the others show the warm node (signer cached, connections kept alive).
+
+Warm-up (unless --no-warm-up): before the scenarios, a third organisation publishes one
+offer to 10 hosts of their own (100 followers with shared inboxes), not measured, so that
+the node measured is a running node, not one whose code paths (statement caches, the
+signing process) are used for the first time; the measured actor's signer and the
+connections to the measured hosts stay cold. --no-warm-up measures the node's very first
+publication after it started.
 
 Targets: >= 1,000 deliveries/s and >= 50 % of the bound. Each run makes its own
 databases (SQLite file in a temporary directory; PostgreSQL database made with CREATE
@@ -224,6 +232,10 @@ def parse_args() -> argparse.Namespace:
                    help="offers published one after the other per scenario (default 1); the "
                         "first is the headline figure, later ones show the warm node "
                         "(signer cached, keep-alive connections to the sinks)")
+    p.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                   help="measure the node's very first publication after it started (by "
+                        "default one offer of another organisation to 10 other hosts goes "
+                        "first, not measured)")
     p.add_argument("--sink-procs", type=int, default=2,
                    help="processes serving the sink hosts (default 2)")
     p.add_argument("--node-env", action="append", default=[], metavar="KEY=VALUE",
@@ -239,8 +251,11 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-async def populate(url: str, org_ids: dict[str, int], ports: list[int], followers: int) -> float:
-    """Remote follower actors and accepted follows, inserted directly (benchmark set-up)."""
+async def populate(url: str, org_ids: dict[str, int], ports: list[int], followers: int,
+                   warm_up: tuple[int, list[int]] | None = None) -> float:
+    """Remote follower actors and accepted follows, inserted directly (benchmark set-up).
+    ``warm_up``: (organisation id, ports) of the warm-up publication: 10 followers with a
+    shared inbox per port, on ports of their own."""
     from sqlalchemy import insert, select
 
     from ssefed.db.base import utcnow
@@ -249,9 +264,12 @@ async def populate(url: str, org_ids: dict[str, int], ports: list[int], follower
 
     t = time.perf_counter()
     db = Database(url)
+    plan = [(scenario, org_id, scenario[0], ports, followers)  # prefix s... / d...
+            for scenario, org_id in org_ids.items()]
+    if warm_up is not None:
+        plan.append(("shared", warm_up[0], "w", warm_up[1], 10 * len(warm_up[1])))
     try:
-        for scenario, org_id in org_ids.items():
-            prefix = scenario[0]  # s... / d...
+        for scenario, org_id, prefix, ports, followers in plan:
             now = utcnow()
             rows = []
             for i in range(followers):
@@ -317,7 +335,7 @@ async def wait_keys(ndb: NodeDb, org_ids: dict[str, int], timeout: float = 120) 
 async def run_scenario(scenario: str, node: common.Node, ndb: NodeDb, sinks: Sinks,
                        org_id: int, handle: str, expected: int, args: argparse.Namespace,
                        scratch: common.Scratch, pg: common.PgDatabases, dbkind: str,
-                       rnd: int = 1) -> dict:
+                       rnd: int = 1, profile: bool = True) -> dict:
     await sinks.reset()
     token = node.admin_token()
     offer = {"org": handle, "direction": "offer", "kind": "product", "role": "production",
@@ -325,7 +343,7 @@ async def run_scenario(scenario: str, node: common.Node, ndb: NodeDb, sinks: Sin
              "summary": "Blé tendre de variété ancienne, cultivé en agriculture biologique, "
                         "disponible en vrac ou en sacs de 25 kg, livraison dans la vallée."}
     prof = None
-    if args.profile:
+    if args.profile and profile:
         prof = await common.py_spy_record(node.pid, scratch.path / f"fanout-{dbkind}-{scenario}-{rnd}.raw")
     pg0 = await pg.stats(node.database_url) if dbkind == "postgresql" else {}
     # the node's own children (its signing process) are counted apart
@@ -368,7 +386,7 @@ async def run_scenario(scenario: str, node: common.Node, ndb: NodeDb, sinks: Sin
             log(f"[{dbkind}/{scenario}]   {total - remaining} done, {states} after "
                 f"{time.perf_counter() - t0:.1f} s")
             next_report += 5
-        await asyncio.sleep(0.1 if remaining > 1000 else 0.02)
+        await asyncio.sleep(0.1 if remaining > 1000 else 0.005)
     t_done = time.perf_counter()
     wall_done = time.time()
     cpu = meter.stop()
@@ -466,7 +484,7 @@ async def run_bound(scenario: str, job: Path, expected: int, sinks: Sinks,
 
 async def bench_one(dbkind: str, args: argparse.Namespace, scratch: common.Scratch,
                     pg: common.PgDatabases, sinks: Sinks, ports: list[int],
-                    scenarios: list[str]) -> list[dict]:
+                    scenarios: list[str], warm_ports: list[int]) -> list[dict]:
     node_db = "" if dbkind == "sqlite" else await pg.create("fanout")
     env = {"SSEFED_WORKER_DELIVERY_CONCURRENCY": str(args.delivery_concurrency),
            "SSEFED_WORKER_DELIVERY_PER_HOST": str(args.per_host)}
@@ -483,7 +501,7 @@ async def bench_one(dbkind: str, args: argparse.Namespace, scratch: common.Scrat
         ndb = NodeDb(node.sqlalchemy_url())
         token = node.admin_token()
         org_ids: dict[str, int] = {}
-        for scenario in scenarios:
+        for scenario in scenarios + (["warmup"] if warm_ports else []):
             handle = f"bench-{scenario}"
             status, body = await common.http_json(
                 "POST", f"{node.base_url}/api/organisations",
@@ -493,17 +511,28 @@ async def bench_one(dbkind: str, args: argparse.Namespace, scratch: common.Scrat
             org_ids[scenario] = (await ndb.rows(
                 "SELECT id FROM actors WHERE local = :t AND handle = :h", t=True, h=handle))[0][0]
         await wait_keys(ndb, org_ids)
-        took = await populate(node.sqlalchemy_url(), org_ids, ports, args.followers)
+        warm_id = org_ids.pop("warmup", None)
+        took = await populate(node.sqlalchemy_url(), org_ids, ports, args.followers,
+                              (warm_id, warm_ports) if warm_id is not None else None)
         log(f"[{dbkind}] set-up: {len(scenarios)} × {args.followers} remote followers over "
             f"{len(ports)} hosts inserted in {took:.1f} s")
         await asyncio.sleep(1.0)
+        if warm_id is not None:
+            # A running node, not one that has just started: one publication by another
+            # organisation, to other hosts, first (code paths, caches and the signing
+            # process warm; the measured actor's signer and its hosts' connections cold).
+            log(f"[{dbkind}] warm-up: one offer of bench-warmup to {len(warm_ports)} other "
+                "hosts (not measured)")
+            await run_scenario("warm-up", node, ndb, sinks, warm_id, "bench-warmup",
+                               len(warm_ports), args, scratch, pg, dbkind, 0, profile=False)
         for scenario in scenarios:
             expected = len(ports) if scenario == "shared" else args.followers
             rounds = []
             for rnd in range(1, args.rounds + 1):
                 if args.rounds > 1:
                     log(f"[{dbkind}/{scenario}] round {rnd}/{args.rounds}"
-                        + (" (cold: first delivery of this actor since the node started)"
+                        + (" (cold: first delivery of this actor and to these hosts since "
+                           "the node started)"
                            if rnd == 1 else " (warm: signer cached, connections reused)"))
                 rounds.append(await run_scenario(
                     scenario, node, ndb, sinks, org_ids[scenario], f"bench-{scenario}",
@@ -548,18 +577,21 @@ async def bench(args: argparse.Namespace) -> int:
           f"{args.delivery_concurrency}, per host {args.per_host}", flush=True)
     scratch = common.Scratch(args.keep)
     ports: list[int] = []
-    while len(ports) < args.hosts:
+    n_warm = 10 if args.warm_up else 0
+    while len(ports) < args.hosts + n_warm:
         p = common.free_port()
         if p not in ports:
             ports.append(p)
-    sinks = Sinks(ports, args.sink_procs)
+    ports, warm_ports = ports[:args.hosts], ports[args.hosts:]
+    sinks = Sinks(ports + warm_ports, args.sink_procs)
     results: list[dict] = []
     try:
         await sinks.start()
         log(f"sinks: {args.hosts} hosts on 127.0.0.1:{min(ports)}..{max(ports)}, "
             f"pids {sinks.pids}")
         for dbkind in dbs:
-            results += await bench_one(dbkind, args, scratch, pg, sinks, ports, scenarios)
+            results += await bench_one(dbkind, args, scratch, pg, sinks, ports, scenarios,
+                                       warm_ports)
     finally:
         await sinks.stop()
         await pg.drop_all()
