@@ -80,15 +80,34 @@ class Node:
 
         return asyncio.run(read())
 
-    def wait_for(self, query: str, expected, timeout: float = 20, **params):  # noqa: ANN001, ANN003, ANN201
-        """Poll ``query`` until it returns ``expected`` (or a callable accepts the rows)."""
-        deadline = time.monotonic() + timeout
-        rows = self.sql(query, **params)
+    def wait_for(self, query: str, expected, timeout: float = 20, interval: float = 0.1,
+                 **params):  # noqa: ANN001, ANN003, ANN201
+        """Poll ``query`` every ``interval`` seconds until it returns ``expected`` (or a
+        callable accepts the rows); one connection for the whole wait, so that a poll
+        costs a query, not an engine."""
+        import asyncio
+
+        from sqlalchemy import text
+
+        from ssefed.config import async_database_url
+        from ssefed.db.session import Database
+
         check = expected if callable(expected) else (lambda r: r == expected)
-        while not check(rows) and time.monotonic() < deadline:
-            time.sleep(0.1)
-            rows = self.sql(query, **params)
-        return rows
+
+        async def poll() -> list[tuple]:
+            db = Database(async_database_url(self.database_url, self.directory))
+            deadline = time.monotonic() + timeout
+            try:
+                while True:
+                    async with db.read() as s:
+                        rows = [tuple(r) for r in await s.execute(text(query), params)]
+                    if check(rows) or time.monotonic() >= deadline:
+                        return rows
+                    await asyncio.sleep(interval)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(poll())
 
     def job_counts(self) -> dict[str, int]:
         """Jobs of this node by state, read from its database (its periodic reminder
