@@ -374,9 +374,9 @@ class SearchEntry(Base):
         CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
         Index("ix_search_entries_lat_lon", "lat", "lon"),
         # a radius query reads its candidates, tests the circle and counts the facets
-        # from this index alone (migration 0015)
+        # from this index alone (migrations 0015, 0016)
         Index("ix_search_entries_place", "cell", "entry_type", "x", "y", "z", "lat", "lon",
-              "legal_form", "kind", "division"),
+              "legal_form", "kind", "division", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -416,13 +416,36 @@ class SearchTerm(Base):
     categories with their broader ones."""
 
     __tablename__ = "search_terms"
-    # a term in a circle is a short range of (term, cell) (migration 0015)
-    __table_args__ = (Index("ix_search_terms_term_cell", "term", "cell", "entry_id"),)
+    # a term in a circle is a short range of (term, type, cell) (migrations 0015, 0016)
+    __table_args__ = (Index("ix_search_terms_term_type_cell", "term", "entry_type", "cell",
+                            "entry_id"),)
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id", ondelete="CASCADE"),
                                           primary_key=True)
     term: Mapped[str] = mapped_column(String(2100), primary_key=True)
-    cell: Mapped[int | None] = mapped_column(Integer)  # its entry's (SearchEntry.cell)
+    # its entry's (SearchEntry): what the per-cell counts need without a join (0016)
+    cell: Mapped[int | None] = mapped_column(Integer)
+    entry_type: Mapped[str | None] = mapped_column(String(16))
+    legal_form: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    division: Mapped[str | None] = mapped_column(String(2))
+
+
+class SearchCell(Base):
+    """How many search entries (term '') or entries carrying a term fall in a grid cell
+    with these facet values ('' for none): kept by triggers on search_entries and
+    search_terms (migration 0016), so a radius query sums the cells inside its circle."""
+
+    __tablename__ = "search_cells"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    term: Mapped[str] = mapped_column(String(2100), primary_key=True)
+    entry_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cell: Mapped[int] = mapped_column(Integer, primary_key=True)
+    legal_form: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    division: Mapped[str] = mapped_column(String(2), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class SearchState(Base):

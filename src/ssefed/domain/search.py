@@ -134,6 +134,8 @@ async def sync(db: Database, *, full: bool = False) -> int:
             await _analyze_now_and_then(s, written)
     async with db.write() as s:
         await search_repo.set_synced(s, started)
+    if full or written >= 20 * SYNC_BATCH:  # an import: statistics for the planner
+        await search_repo.vacuum_analyze(db.write_engine)
     return written
 
 

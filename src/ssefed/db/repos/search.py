@@ -13,8 +13,8 @@ from sqlalchemy import (Float, Integer, String, and_, delete, func, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchEntry, SearchState,
-                              SearchTerm)
+from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchCell, SearchEntry,
+                              SearchState, SearchTerm)
 from ssefed.db.repos.chains import bbox
 
 EARTH_KM = 6371.0088
@@ -128,6 +128,9 @@ async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
 
 
 async def clear(s: AsyncSession) -> None:
+    # the terms first, in one statement: a cascade from each entry would run the count
+    # triggers of search_terms once per entry (migration 0016)
+    await s.execute(delete(SearchTerm))
     await s.execute(delete(SearchEntry))
 
 
@@ -135,6 +138,17 @@ async def analyze(s: AsyncSession) -> None:
     if s.bind.dialect.name == "postgresql":
         await s.execute(text("ANALYZE search_entries"))
         await s.execute(text("ANALYZE search_terms"))
+
+
+async def vacuum_analyze(engine: Any) -> None:
+    """After a large sync on PostgreSQL: the visibility map (index-only reads) and the
+    planner's statistics of the search tables up to date. VACUUM runs outside a
+    transaction, hence a connection in autocommit."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM (ANALYZE) search_entries, search_terms, search_cells"))
 
 
 SYNC_LOCK = 771_001  # PostgreSQL advisory lock: one sync writes at a time (node and CLI)
@@ -153,10 +167,27 @@ async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
     result = await s.execute(SearchEntry.__table__.insert().returning(
         SearchEntry.__table__.c.id, SearchEntry.__table__.c.ap_id), [e for e, _ in entries])
     ids = {ap_id: i for i, ap_id in result}
-    terms = [{"entry_id": ids[e["ap_id"]], "term": t[:2100], "cell": e["cell"]}
-             for e, ts in entries for t in dict.fromkeys(ts)]
-    for i in range(0, len(terms), 5000):
-        await s.execute(SearchTerm.__table__.insert(), terms[i:i + 5000])
+    # each term carries its entry's cell, type and facets (the per-cell counts, 0016)
+    terms = [(ids[e["ap_id"]], t[:2100], e["cell"], e["entry_type"], e["legal_form"],
+              e["kind"], e["division"]) for e, ts in entries for t in dict.fromkeys(ts)]
+    if s.bind.dialect.name == "postgresql":
+        # one statement per chunk (unnest of arrays), not one per row: the count triggers
+        # run once per statement on PostgreSQL
+        for i in range(0, len(terms), 20_000):
+            columns = list(zip(*terms[i:i + 20_000]))
+            await s.execute(_PG_TERMS_INSERT, dict(zip("abcdefg", map(list, columns))))
+        return
+    names = ("entry_id", "term", "cell", "entry_type", "legal_form", "kind", "division")
+    rows = [dict(zip(names, t)) for t in terms]
+    for i in range(0, len(rows), 5000):
+        await s.execute(SearchTerm.__table__.insert(), rows[i:i + 5000])
+
+
+_PG_TERMS_INSERT = text(
+    "INSERT INTO search_terms (entry_id, term, cell, entry_type, legal_form, kind, division) "
+    "SELECT * FROM unnest(CAST(:a AS integer[]), CAST(:b AS varchar[]), "
+    "CAST(:c AS integer[]), CAST(:d AS varchar[]), CAST(:e AS varchar[]), "
+    "CAST(:f AS varchar[]), CAST(:g AS varchar[]))")
 
 
 def distance_expr(lat0: float, lon0: float) -> Any:
@@ -179,7 +210,7 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
     ``few_candidates`` (a term in a circle's cells drives), SQLite reads each candidate's
     words instead of listing every match of a common word in the country: the same
     test, as the words are folded words of [a-z0-9] split by single spaces (text.py)."""
-    if dialect == "sqlite" and few_candidates:
+    if few_candidates:  # both databases: cheaper than a tsvector made per candidate
         spaced = literal(" ") + SearchEntry.words
         return and_(*(spaced.like(f"% {w}%") for w in words))
     if dialect == "postgresql":
@@ -206,9 +237,14 @@ def closeness_expr(lat0: float, lon0: float) -> Any:
             + SearchEntry.z * literal(cz, Float))
 
 
-def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | None]:
+ENTRY_TYPES = ("organisation", "offer")
+
+
+def filtered(dialect: str, f: dict[str, Any], today: date, *,
+             only_cells: list[int] | None = None) -> tuple[Any, Any | None]:
     """The WHERE clause of a search and, for a distance query, the closeness expression
-    (``closeness_expr``) it is sorted by."""
+    (``closeness_expr``) it is sorted by. ``only_cells``: the circle's cells to look in
+    (by default all of them)."""
     conds: list[Any] = []
     near = f.get("near")
     radius = f.get("radius_km") if near is not None else None
@@ -219,6 +255,8 @@ def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | N
         lat0, lon0 = near
         closeness = closeness_expr(lat0, lon0)
         cells = cells_around(lat0, lon0, radius) if radius is not None else None
+        if cells is not None and only_cells is not None:
+            cells = only_cells
         if cells is not None:
             conds.append(SearchEntry.cell.in_(cells))
         if f.get("type"):
@@ -253,8 +291,11 @@ def filtered(dialect: str, f: dict[str, Any], today: date) -> tuple[Any, Any | N
             # SQLite the covering index of the place still drives (``id + 0``): looking
             # up each entry of a common sector in the table costs more
             column = (SearchEntry.id + 0) if dialect == "sqlite" else SearchEntry.id
+            # (term, type, cell): the type narrows the range of the term index (0016)
+            types = [f["type"]] if f.get("type") else list(ENTRY_TYPES)
             conds.append(column.in_(select(SearchTerm.entry_id).where(
-                SearchTerm.term == term, SearchTerm.cell.in_(cells))))
+                SearchTerm.term == term, SearchTerm.entry_type.in_(types),
+                SearchTerm.cell.in_(cells))))
         elif radius is not None:
             # the place drives, each candidate's term checked by primary key: a sector may
             # have far more entries than the circle
@@ -288,6 +329,98 @@ def _facets(grouped: Iterable[tuple]) -> tuple[int, dict[str, dict[str, int]]]:
     return total, facets
 
 
+# A cell whose four corners are this much inside the circle is inside it whole: its
+# entries are counted from search_cells without being read (a cell's farthest point from
+# the centre is one of its corners, for cells far less than 180° of longitude away)
+CELL_MARGIN_KM = 1e-3
+# what the per-cell counts can answer besides the circle: the type, one term, and the
+# facet columns they are keyed by
+_CELL_FILTERS = {"near", "radius_km", "type", "terms", "legal_form", "kind"}
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def split_cells(lat0: float, lon0: float, radius_km: float,
+                cells: list[int]) -> tuple[list[int], list[int]]:
+    """(cells wholly inside the circle, cells on its edge) of ``cells``."""
+    inside, edge = [], []
+    for cell in cells:
+        lat = (cell // 10_000) * CELL_DEGREES - 90
+        lon = (cell % 10_000) * CELL_DEGREES - 180
+        far = max(haversine_km(lat0, lon0, lat + a, lon + b)
+                  for a in (0, CELL_DEGREES) for b in (0, CELL_DEGREES))
+        (inside if far <= radius_km - CELL_MARGIN_KM else edge).append(cell)
+    return inside, edge
+
+
+def _by_cells(f: dict[str, Any]) -> list[int] | None:
+    """The circle's cells when the per-cell counts can give this search's total and
+    facets (a radius, at most one term, no words nor other filters), else None."""
+    if f.get("near") is None or f.get("radius_km") is None or len(f.get("terms", [])) > 1:
+        return None
+    if any(v not in (None, False, [], "") for k, v in f.items() if k not in _CELL_FILTERS):
+        return None
+    return cells_around(*f["near"], f["radius_km"])
+
+
+async def _counted_by_cells(s: AsyncSession, f: dict[str, Any], cells: list[int],
+                            today: date) -> list[tuple]:
+    """(legal form, kind, division, n) of the matches: sums of the cells inside the
+    circle, and an exact count of the entries of the cells on its edge."""
+    inside, edge = split_cells(*f["near"], f["radius_km"], cells)
+    grouped: list[tuple] = []
+    if inside:
+        terms = f.get("terms") or [""]
+        q = (select(SearchCell.legal_form, SearchCell.kind, SearchCell.division,
+                    func.sum(SearchCell.n))
+             .where(SearchCell.term == terms[0],
+                    SearchCell.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
+                    SearchCell.cell.in_(inside)))
+        for column in ("legal_form", "kind"):
+            if f.get(column):
+                q = q.where(getattr(SearchCell, column) == f[column])
+        q = q.group_by(SearchCell.legal_form, SearchCell.kind, SearchCell.division)
+        grouped += [(legal or None, kind or None, division or None, int(n))
+                    for legal, kind, division, n in await s.execute(q)]
+    if edge:
+        where, _ = filtered(s.bind.dialect.name, f, today, only_cells=edge)
+        grouped += list((await s.execute(
+            select(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division,
+                   func.count()).where(where)
+            .group_by(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division))).all())
+    return grouped
+
+
+FIRST_RING_KM = 2.0  # the nearest page is looked for within this, then 4 times further
+
+
+async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tuple | None,
+                   today: date) -> list[tuple[float, int]]:
+    """(closeness, id) of the page: the nearest matches (after ``after``). A first page is
+    looked for in growing circles: once a circle holds a page whose last entry is
+    nearer than its edge, nothing outside it can come before."""
+    dialect = s.bind.dialect.name
+    radius = f["radius_km"]
+    r = radius if after is not None else min(radius, FIRST_RING_KM)
+    while True:
+        where, closeness = filtered(dialect, {**f, "radius_km": r}, today)
+        q = select(closeness.label("k"), SearchEntry.id).where(where)
+        if after is not None:
+            q = q.where(or_(closeness < after[0], and_(closeness == after[0],
+                                                       SearchEntry.id > after[1])))
+        rows = [(k, i) for k, i in await s.execute(
+            q.order_by(closeness.desc(), SearchEntry.id).limit(limit))]
+        edge = math.cos(min(r / EARTH_KM, math.pi)) + DOT_MARGIN
+        if r >= radius or (len(rows) >= limit and rows[-1][0] > edge):
+            return rows
+        r = min(radius, r * 4)
+
+
 async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
                  after: tuple | None, today: date) -> tuple[int, list[Any], dict]:
     """(exact total, one page of rows, facets) for filters ``f``; keyset paging after the
@@ -296,8 +429,15 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
     dialect = s.bind.dialect.name
     if dialect == "postgresql":
         # the planner's cost of a large circle passes the JIT threshold: compiling the
-        # query then costs more (50-200 ms) than running it
+        # query then costs more (50-200 ms) than running it; and workers cost more to
+        # start than these index reads take
         await s.execute(text("SET LOCAL jit = off"))
+        await s.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    cells = _by_cells(f)
+    if cells is not None:
+        total, facets = _facets(await _counted_by_cells(s, f, cells, today))
+        order = await _nearest(s, f, limit=limit, after=after, today=today) if total else []
+        return total, await _page_rows(s, f, order), facets
     where, closeness = filtered(dialect, f, today)
     if closeness is None:
         return await _search_by_name(s, where, limit=limit, after=after)
@@ -325,15 +465,20 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
             order.append((k, entry_id))
     total, facets = _facets(grouped)
     order.sort(key=lambda key: (-key[0], key[1]))
-    rows: list[Any] = []
-    if order:
-        lat0, lon0 = f["near"]
-        by_id = {r.id: r for r in await s.execute(
-            select(*_PAGE_COLUMNS, distance_expr(lat0, lon0).label("distance"),
-                   closeness.label("page_key"))
-            .where(SearchEntry.id.in_([i for _, i in order])))}
-        rows = [by_id[i] for _, i in order]
-    return total, rows, facets
+    return total, await _page_rows(s, f, order), facets
+
+
+async def _page_rows(s: AsyncSession, f: dict[str, Any],
+                     order: list[tuple[float, int]]) -> list[Any]:
+    """The rows of a page of (closeness, id), in that order."""
+    if not order:
+        return []
+    lat0, lon0 = f["near"]
+    by_id = {r.id: r for r in await s.execute(
+        select(*_PAGE_COLUMNS, distance_expr(lat0, lon0).label("distance"),
+               closeness_expr(lat0, lon0).label("page_key"))
+        .where(SearchEntry.id.in_([i for _, i in order])))}
+    return [by_id[i] for _, i in order]
 
 
 async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
