@@ -89,9 +89,10 @@ def _pg_apply(sign: int, table: str, term: str) -> str:
                 f"n) {grouped} ORDER BY 1, 2, 3, 4, 5, 6 "
                 f"ON CONFLICT (term, entry_type, cell, legal_form, kind, division) "
                 f"DO UPDATE SET n = search_cells.n + excluded.n;")
-    return (f"WITH d AS ({grouped}), u AS (UPDATE search_cells c SET n = c.n - d.n FROM d "
-            f"WHERE {_MATCH} RETURNING c.*) DELETE FROM search_cells c USING u d "
-            f"WHERE d.n <= 0 AND {_MATCH};")
+    # two statements: a DELETE in the same statement as the UPDATE would not see the rows
+    # the UPDATE changed
+    return (f"UPDATE search_cells c SET n = c.n - d.n FROM ({grouped}) d WHERE {_MATCH}; "
+            f"DELETE FROM search_cells c USING ({grouped}) d WHERE c.n <= 0 AND {_MATCH};")
 
 
 def _pg_function(name: str, term: str, extra: str = "") -> str:
