@@ -347,14 +347,30 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def split_cells(lat0: float, lon0: float, radius_km: float,
                 cells: list[int]) -> tuple[list[int], list[int]]:
-    """(cells wholly inside the circle, cells on its edge) of ``cells``."""
+    """(cells wholly inside the circle, cells on its edge) of ``cells``: a cell is inside
+    when its four corners are (their unit vectors against the centre's, no trigonometry
+    per corner beyond the grid's lines)."""
+    cx, cy, cz = unit_vector(lat0, lon0)
+    # the cosine of an angle a margin short of the radius: a corner nearer than that is
+    # inside however the database rounds
+    limit = math.cos(min(max(radius_km - CELL_MARGIN_KM, 0) / EARTH_KM, math.pi))
+    rad = math.pi / 180
+    corner: dict[tuple[int, int], bool] = {}
+
+    def near(row: int, col: int) -> bool:
+        if (row, col) not in corner:
+            lat, lon = (row * CELL_DEGREES - 90) * rad, (col * CELL_DEGREES - 180) * rad
+            dot = (math.cos(lat) * (math.cos(lon) * cx + math.sin(lon) * cy)
+                   + math.sin(lat) * cz)
+            corner[(row, col)] = dot > limit + DOT_MARGIN
+        return corner[(row, col)]
+
     inside, edge = [], []
     for cell in cells:
-        lat = (cell // 10_000) * CELL_DEGREES - 90
-        lon = (cell % 10_000) * CELL_DEGREES - 180
-        far = max(haversine_km(lat0, lon0, lat + a, lon + b)
-                  for a in (0, CELL_DEGREES) for b in (0, CELL_DEGREES))
-        (inside if far <= radius_km - CELL_MARGIN_KM else edge).append(cell)
+        row, col = divmod(cell, 10_000)
+        whole = (radius_km > CELL_MARGIN_KM and near(row, col) and near(row + 1, col)
+                 and near(row, col + 1) and near(row + 1, col + 1))
+        (inside if whole else edge).append(cell)
     return inside, edge
 
 
@@ -370,43 +386,49 @@ def _by_cells(f: dict[str, Any]) -> list[int] | None:
 
 async def _counted_by_cells(s: AsyncSession, f: dict[str, Any], cells: list[int],
                             today: date) -> list[tuple]:
-    """(legal form, kind, division, n) of the matches: sums of the cells inside the
-    circle, and an exact count of the entries of the cells on its edge."""
+    """(legal form, kind, division, n) of the matches, in one statement: sums of the
+    cells inside the circle, and an exact count of the entries of the cells on its
+    edge."""
     inside, edge = split_cells(*f["near"], f["radius_km"], cells)
-    grouped: list[tuple] = []
+    parts = []
     if inside:
         terms = f.get("terms") or [""]
         q = (select(SearchCell.legal_form, SearchCell.kind, SearchCell.division,
-                    func.sum(SearchCell.n))
+                    func.sum(SearchCell.n).label("n"))
              .where(SearchCell.term == terms[0],
                     SearchCell.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
                     SearchCell.cell.in_(inside)))
         for column in ("legal_form", "kind"):
             if f.get(column):
                 q = q.where(getattr(SearchCell, column) == f[column])
-        q = q.group_by(SearchCell.legal_form, SearchCell.kind, SearchCell.division)
-        grouped += [(legal or None, kind or None, division or None, int(n))
-                    for legal, kind, division, n in await s.execute(q)]
+        parts.append(q.group_by(SearchCell.legal_form, SearchCell.kind, SearchCell.division))
     if edge:
         where, _ = filtered(s.bind.dialect.name, f, today, only_cells=edge)
-        grouped += list((await s.execute(
-            select(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division,
-                   func.count()).where(where)
-            .group_by(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division))).all())
-    return grouped
+        # '' for none, as in search_cells
+        parts.append(select(func.coalesce(SearchEntry.legal_form, ""),
+                            func.coalesce(SearchEntry.kind, ""),
+                            func.coalesce(SearchEntry.division, ""), func.count())
+                     .where(where)
+                     .group_by(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division))
+    q = parts[0] if len(parts) == 1 else union_all(*parts)
+    return [(legal or None, kind or None, division or None, int(n))
+            for legal, kind, division, n in await s.execute(q)]
 
 
-FIRST_RING_KM = 2.0  # the nearest page is looked for within this, then 4 times further
+FIRST_RING_KM = 1.0  # the smallest circle the nearest page is looked for in
 
 
 async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tuple | None,
-                   today: date) -> list[tuple[float, int]]:
+                   today: date, total: int) -> list[tuple[float, int]]:
     """(closeness, id) of the page: the nearest matches (after ``after``). A first page is
     looked for in growing circles: once a circle holds a page whose last entry is
-    nearer than its edge, nothing outside it can come before."""
+    nearer than its edge, nothing outside it can come before. The first circle is sized
+    from the total (as if the matches were spread evenly) to hold about twice a page."""
     dialect = s.bind.dialect.name
     radius = f["radius_km"]
-    r = radius if after is not None else min(radius, FIRST_RING_KM)
+    r = radius
+    if after is None and total > 2 * limit:
+        r = min(radius, max(FIRST_RING_KM, radius * math.sqrt(2 * limit / total)))
     while True:
         where, closeness = filtered(dialect, {**f, "radius_km": r}, today)
         q = select(closeness.label("k"), SearchEntry.id).where(where)
@@ -421,6 +443,11 @@ async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tup
         r = min(radius, r * 4)
 
 
+# SET LOCAL of both in one round trip
+_PG_SETTINGS = text("SELECT set_config('jit', 'off', true), "
+                    "set_config('max_parallel_workers_per_gather', '0', true)")
+
+
 async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
                  after: tuple | None, today: date) -> tuple[int, list[Any], dict]:
     """(exact total, one page of rows, facets) for filters ``f``; keyset paging after the
@@ -431,12 +458,12 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         # the planner's cost of a large circle passes the JIT threshold: compiling the
         # query then costs more (50-200 ms) than running it; and workers cost more to
         # start than these index reads take
-        await s.execute(text("SET LOCAL jit = off"))
-        await s.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        await s.execute(_PG_SETTINGS)
     cells = _by_cells(f)
     if cells is not None:
         total, facets = _facets(await _counted_by_cells(s, f, cells, today))
-        order = await _nearest(s, f, limit=limit, after=after, today=today) if total else []
+        order = (await _nearest(s, f, limit=limit, after=after, today=today, total=total)
+                 if total else [])
         return total, await _page_rows(s, f, order), facets
     where, closeness = filtered(dialect, f, today)
     if closeness is None:
