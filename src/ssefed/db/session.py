@@ -39,7 +39,7 @@ FOREGROUND_RECENT = 0.2
 
 T = TypeVar("T")
 
-SQLITE_MMAP = 256 * 1024 * 1024  # bytes of the file read through mmap
+SQLITE_MMAP = 1024 * 1024 * 1024  # bytes of the file read through mmap (at most)
 SQLITE_CACHE = -16 * 1024  # page cache per connection, in KiB (negative: KiB, not pages)
 
 # PostgreSQL errors after which a held connection is dropped and the statement tried once

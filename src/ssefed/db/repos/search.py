@@ -215,6 +215,11 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
         return and_(*(spaced.like(f"% {w}%") for w in words))
     if dialect == "postgresql":
         query = " & ".join(f"{w}:*" for w in words)
+        if place_drives:  # the matches from the GIN index, not a tsvector per candidate
+            e = aliased(SearchEntry)
+            return SearchEntry.id.in_(select(e.id).where(func.to_tsvector("simple", e.words)
+                                                         .op("@@")(func.to_tsquery("simple",
+                                                                                   query))))
         return func.to_tsvector("simple", SearchEntry.words).op("@@")(
             func.to_tsquery("simple", query))
     match = " AND ".join(f'"{w}"*' for w in words)
@@ -241,10 +246,13 @@ ENTRY_TYPES = ("organisation", "offer")
 
 
 def filtered(dialect: str, f: dict[str, Any], today: date, *,
-             only_cells: list[int] | None = None) -> tuple[Any, Any | None]:
+             only_cells: list[int] | None = None,
+             word_checks: bool = True) -> tuple[Any, Any | None]:
     """The WHERE clause of a search and, for a distance query, the closeness expression
     (``closeness_expr``) it is sorted by. ``only_cells``: the circle's cells to look in
-    (by default all of them)."""
+    (by default all of them); ``word_checks=False``: the words from the full-text index
+    even when a term in the circle's cells could drive (it has too many entries there
+    for each one's words to be read)."""
     conds: list[Any] = []
     near = f.get("near")
     radius = f.get("radius_km") if near is not None else None
@@ -307,7 +315,8 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
                                             .where(SearchTerm.term == term)))
     if f.get("words"):
         conds.append(fulltext(dialect, f["words"], place_drives=radius is not None,
-                              few_candidates=cells is not None and bool(f.get("terms"))))
+                              few_candidates=(cells is not None and bool(f.get("terms"))
+                                              and word_checks)))
     return (and_(*conds) if conds else literal(True)), closeness
 
 
@@ -443,6 +452,18 @@ async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tup
         r = min(radius, r * 4)
 
 
+WORD_CHECKS_MAX = 800  # entries whose words are read one by one, at most (see search)
+
+
+async def _term_count(s: AsyncSession, f: dict[str, Any], cells: list[int]) -> int:
+    """How many entries of the (one) term of ``f`` are in these cells, from search_cells."""
+    q = select(func.sum(SearchCell.n)).where(
+        SearchCell.term == f["terms"][0],
+        SearchCell.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
+        SearchCell.cell.in_(cells))
+    return int(await s.scalar(q) or 0)
+
+
 # SET LOCAL of both in one round trip
 _PG_SETTINGS = text("SELECT set_config('jit', 'off', true), "
                     "set_config('max_parallel_workers_per_gather', '0', true)")
@@ -460,12 +481,19 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         # start than these index reads take
         await s.execute(_PG_SETTINGS)
     cells = _by_cells(f)
+    word_checks = True
+    if f.get("words") and f.get("terms") and cells is None:
+        # a term and words in a circle: the term's entries in the circle's cells have
+        # their words read one by one when they are few, else the full-text index answers
+        around = _by_cells({k: v for k, v in f.items() if k != "words"})
+        if around is not None:
+            word_checks = await _term_count(s, f, around) <= WORD_CHECKS_MAX
     if cells is not None:
         total, facets = _facets(await _counted_by_cells(s, f, cells, today))
         order = (await _nearest(s, f, limit=limit, after=after, today=today, total=total)
                  if total else [])
         return total, await _page_rows(s, f, order), facets
-    where, closeness = filtered(dialect, f, today)
+    where, closeness = filtered(dialect, f, today, word_checks=word_checks)
     if closeness is None:
         return await _search_by_name(s, where, limit=limit, after=after)
     # one pass over the circle: the matches (from the covering index) are kept once, then
