@@ -1,6 +1,11 @@
 """Data access for the directory search: the derived search entries (kept in step with
 organisations and offers), full-text matching on both databases, filters, radius
-queries on a (lat, lon) B-tree, facets and keyset paging."""
+queries on a (lat, lon) B-tree, facets and keyset paging.
+
+A radius query's total and facets come from per-cell counts (search_cells, kept by
+triggers, migration 0016) for the grid cells wholly inside its circle, and from the
+entries themselves only for the cells on its edge; its page from growing circles around
+the centre (the nearest entries first)."""
 
 from __future__ import annotations
 
@@ -464,9 +469,13 @@ async def _term_count(s: AsyncSession, f: dict[str, Any], cells: list[int]) -> i
     return int(await s.scalar(q) or 0)
 
 
-# SET LOCAL of both in one round trip
+# SET LOCAL, in one round trip. A plan per execution: asyncpg prepares each statement and
+# reuses it, and PostgreSQL's generic plan of a reused one (after five runs) knows
+# neither the circle's cells nor how common the term is, which costs far more than
+# planning each time (~0.5 ms)
 _PG_SETTINGS = text("SELECT set_config('jit', 'off', true), "
-                    "set_config('max_parallel_workers_per_gather', '0', true)")
+                    "set_config('max_parallel_workers_per_gather', '0', true), "
+                    "set_config('plan_cache_mode', 'force_custom_plan', true)")
 
 
 async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
@@ -481,12 +490,17 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         # start than these index reads take
         await s.execute(_PG_SETTINGS)
     cells = _by_cells(f)
-    word_checks = True
+    word_checks, words_last = True, False
     if f.get("words") and f.get("terms") and cells is None:
-        # a term and words in a circle: the term's entries in the circle's cells have
-        # their words read one by one when they are few, else the full-text index answers
+        # a term and words in a circle. SQLite: the term's entries in the circle's cells
+        # have their words read one by one when they are few, else the full-text index
+        # answers. PostgreSQL: the term's entries in the circle first (from the indexes
+        # alone), then each one's words (a tsvector per row, or the GIN index's list of
+        # a common word, cost more)
         around = _by_cells({k: v for k, v in f.items() if k != "words"})
-        if around is not None:
+        if around is not None and dialect == "postgresql":
+            words_last = True
+        elif around is not None:
             word_checks = await _term_count(s, f, around) <= WORD_CHECKS_MAX
     if cells is not None:
         total, facets = _facets(await _counted_by_cells(s, f, cells, today))
@@ -498,9 +512,12 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         return await _search_by_name(s, where, limit=limit, after=after)
     # one pass over the circle: the matches (from the covering index) are kept once, then
     # grouped for the total and the facets, and the page is picked from them by closeness
-    m = (select(SearchEntry.id, SearchEntry.legal_form, SearchEntry.kind,
-                SearchEntry.division, closeness.label("k")).where(where)
-         .cte("m").prefix_with("MATERIALIZED"))
+    if words_last:
+        m = _term_then_words(dialect, f, around, today, closeness)
+    else:
+        m = (select(SearchEntry.id, SearchEntry.legal_form, SearchEntry.kind,
+                    SearchEntry.division, closeness.label("k")).where(where)
+             .cte("m").prefix_with("MATERIALIZED"))
     page = select(m.c.id, m.c.k)
     if after is not None:
         page = page.where(or_(m.c.k < after[0], and_(m.c.k == after[0], m.c.id > after[1])))
@@ -521,6 +538,37 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
     total, facets = _facets(grouped)
     order.sort(key=lambda key: (-key[0], key[1]))
     return total, await _page_rows(s, f, order), facets
+
+
+def _term_then_words(dialect: str, f: dict[str, Any], cells: list[int], today: date,
+                     closeness: Any) -> Any:
+    """The matches of a term and words in a circle (PostgreSQL): the term's entries in
+    the cells inside the circle from the term index alone, those of the edge cells
+    tested against the circle on the place index, then each candidate's row read once
+    for its words, position and facets."""
+    inside, edge = split_cells(*f["near"], f["radius_km"], cells)
+    base = {k: v for k, v in f.items() if k != "words"}
+    parts = []
+    if inside:
+        q = select(SearchTerm.entry_id.label("id")).where(
+            SearchTerm.term == f["terms"][0],
+            SearchTerm.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
+            SearchTerm.cell.in_(inside))
+        for column in ("legal_form", "kind"):
+            if f.get(column):
+                q = q.where(getattr(SearchTerm, column) == f[column])
+        parts.append(q)
+    if edge:
+        parts.append(select(SearchEntry.id.label("id"))
+                     .where(filtered(dialect, base, today, only_cells=edge)[0]))
+    c = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("c").prefix_with(
+        "MATERIALIZED")
+    spaced = literal(" ") + SearchEntry.words
+    return (select(SearchEntry.id, SearchEntry.legal_form, SearchEntry.kind,
+                   SearchEntry.division, closeness.label("k"))
+            .select_from(c).join(SearchEntry, SearchEntry.id == c.c.id)
+            .where(*(spaced.like(f"% {w}%") for w in f["words"]))
+            .cte("m").prefix_with("MATERIALIZED"))
 
 
 async def _page_rows(s: AsyncSession, f: dict[str, Any],
