@@ -31,6 +31,7 @@ CENTRE = (53.48, -2.24)
 FORMS = [None, "cooperative", "worker-cooperative"]
 KINDS = [None, "product", "service"]
 DIVISIONS = [None, "01", "47", "56"]
+WORDS = ["bakery", "bread", "farm", "farmers", "food", "housing", "union"]
 
 
 async def assert_cells_match_a_recount(db: Database) -> None:
@@ -52,7 +53,7 @@ def entry(rng: random.Random, i: int, actor_id: int) -> tuple[dict, list[str]]:
     terms += rng.sample(["q:x", "q:y", "cat:z"], rng.randrange(3))
     return ({"ap_id": f"https://t.example/e/{i}", "entry_type": kind, "actor_id": actor_id,
              "offer_id": None, "local": True, "node": "t.example", "name": f"e{i}",
-             "summary": "", "words": "", "lat": lat, "lon": lon,
+             "summary": "", "words": " ".join(rng.sample(WORDS, 2)), "lat": lat, "lon": lon,
              **search_repo.place_of(lat, lon), "legal_form": rng.choice(FORMS),
              "division": division, "direction": None, "kind": rng.choice(KINDS),
              "market": None, "category": None, "validated": False, "validated_until": None,
@@ -123,7 +124,7 @@ async def test_search_cells_follow_inserts_updates_and_deletes(databases, tmp_pa
         await db.dispose()
 
 
-async def test_radius_searches_from_cells_match_a_brute_force_count(databases, tmp_path: Path):
+async def test_radius_searches_from_cells_and_terms_match_a_brute_force_count(databases, tmp_path: Path):
     db = Database(async_database_url(databases.new_url(), tmp_path))
     rng = random.Random(11)
     try:
@@ -132,7 +133,7 @@ async def test_radius_searches_from_cells_match_a_brute_force_count(databases, t
         entries = [entry(rng, i, actors[i % 3]) for i in range(1500)]
         async with db.write() as s:
             await search_repo.replace_entries(s, remove_ap_ids=[], entries=entries)
-        for _ in range(25):
+        for _ in range(60):
             near = (CENTRE[0] + rng.uniform(-0.3, 0.3), CENTRE[1] + rng.uniform(-0.3, 0.3))
             f = {"near": near, "radius_km": rng.choice([3, 8, 20, 45]), "terms": [],
                  "type": rng.choice([None, "organisation"])}
@@ -140,8 +141,12 @@ async def test_radius_searches_from_cells_match_a_brute_force_count(databases, t
                 f["terms"] = [rng.choice(["sector:47", "q:x", "cat:z"])]
             if rng.random() < 0.3:
                 f["legal_form"] = "cooperative"
-            assert search_repo._by_cells(f) is not None
+            words = []
+            if f["terms"] and rng.random() < 0.5:  # words too: not from the cells
+                words = f["words"] = [rng.choice(["bread", "farm", "union", "ho"])]
+            assert (search_repo._by_cells(f) is not None) == (not words)
             want = [e for e, terms in entries if e["lat"] is not None
+                    and all(any(x.startswith(w) for x in e["words"].split()) for w in words)
                     and search_repo.haversine_km(*near, e["lat"], e["lon"]) <= f["radius_km"]
                     and (not f["type"] or e["entry_type"] == f["type"])
                     and all(t in terms for t in f["terms"])
