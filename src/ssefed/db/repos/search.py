@@ -220,11 +220,6 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
         return and_(*(spaced.like(f"% {w}%") for w in words))
     if dialect == "postgresql":
         query = " & ".join(f"{w}:*" for w in words)
-        if place_drives:  # the matches from the GIN index, not a tsvector per candidate
-            e = aliased(SearchEntry)
-            return SearchEntry.id.in_(select(e.id).where(func.to_tsvector("simple", e.words)
-                                                         .op("@@")(func.to_tsquery("simple",
-                                                                                   query))))
         return func.to_tsvector("simple", SearchEntry.words).op("@@")(
             func.to_tsquery("simple", query))
     match = " AND ".join(f'"{w}"*' for w in words)
@@ -255,9 +250,9 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
              word_checks: bool = True) -> tuple[Any, Any | None]:
     """The WHERE clause of a search and, for a distance query, the closeness expression
     (``closeness_expr``) it is sorted by. ``only_cells``: the circle's cells to look in
-    (by default all of them); ``word_checks=False``: the words from the full-text index
-    even when a term in the circle's cells could drive (it has too many entries there
-    for each one's words to be read)."""
+    (by default all of them); ``word_checks=False``: on SQLite, the words from the
+    full-text index even when a term in the circle's cells could drive (it has too many
+    entries there for each one's words to be read)."""
     conds: list[Any] = []
     near = f.get("near")
     radius = f.get("radius_km") if near is not None else None
@@ -469,13 +464,15 @@ async def _term_count(s: AsyncSession, f: dict[str, Any], cells: list[int]) -> i
     return int(await s.scalar(q) or 0)
 
 
-# SET LOCAL, in one round trip. A plan per execution: asyncpg prepares each statement and
-# reuses it, and PostgreSQL's generic plan of a reused one (after five runs) knows
-# neither the circle's cells nor how common the term is, which costs far more than
-# planning each time (~0.5 ms)
+# SET LOCAL, in one round trip. With words, a plan per execution too: asyncpg prepares
+# each statement and reuses it, and PostgreSQL's generic plan of a reused one (after five
+# runs) knows neither the circle's cells nor how common the term and the words are,
+# which then costs far more (x2-x3) than planning each time
 _PG_SETTINGS = text("SELECT set_config('jit', 'off', true), "
-                    "set_config('max_parallel_workers_per_gather', '0', true), "
-                    "set_config('plan_cache_mode', 'force_custom_plan', true)")
+                    "set_config('max_parallel_workers_per_gather', '0', true)")
+_PG_SETTINGS_WORDS = text("SELECT set_config('jit', 'off', true), "
+                          "set_config('max_parallel_workers_per_gather', '0', true), "
+                          "set_config('plan_cache_mode', 'force_custom_plan', true)")
 
 
 async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
@@ -488,7 +485,7 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         # the planner's cost of a large circle passes the JIT threshold: compiling the
         # query then costs more (50-200 ms) than running it; and workers cost more to
         # start than these index reads take
-        await s.execute(_PG_SETTINGS)
+        await s.execute(_PG_SETTINGS_WORDS if f.get("words") else _PG_SETTINGS)
     cells = _by_cells(f)
     word_checks, words_last = True, False
     if f.get("words") and f.get("terms") and cells is None:
