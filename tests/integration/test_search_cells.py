@@ -124,7 +124,8 @@ async def test_search_cells_follow_inserts_updates_and_deletes(databases, tmp_pa
         await db.dispose()
 
 
-async def test_radius_searches_from_cells_and_terms_match_a_brute_force_count(databases, tmp_path: Path):
+async def test_radius_searches_from_cells_and_terms_match_a_brute_force_count(databases,
+                                                                             tmp_path: Path):
     db = Database(async_database_url(databases.new_url(), tmp_path))
     rng = random.Random(11)
     try:
