@@ -166,7 +166,12 @@ async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
         await s.execute(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=SYNC_LOCK))
     remove = list(dict.fromkeys(remove_ap_ids))
     for i in range(0, len(remove), 500):
-        await s.execute(delete(SearchEntry).where(SearchEntry.ap_id.in_(remove[i:i + 500])))
+        chunk = remove[i:i + 500]
+        # the terms first, in one statement (not a cascade per entry: the count triggers
+        # of search_terms run per statement on PostgreSQL)
+        await s.execute(delete(SearchTerm).where(SearchTerm.entry_id.in_(
+            select(SearchEntry.id).where(SearchEntry.ap_id.in_(chunk)))))
+        await s.execute(delete(SearchEntry).where(SearchEntry.ap_id.in_(chunk)))
     if not entries:
         return
     result = await s.execute(SearchEntry.__table__.insert().returning(
