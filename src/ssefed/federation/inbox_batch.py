@@ -204,6 +204,9 @@ async def _apply_sqlite(db, payloads: list[dict[str, Any]], fast: list[_Fast],  
                          received_repo.sqlite_offers(conn, [f.proposal.id for f in known]),
                          received_repo.sqlite_objects(conn, [f.obj["id"] for f in known]))
             outcomes = plan.outcomes
+            # an object is stored twice (its offer, its remote object): serialised once
+            received_repo.sqlite_json_once(plan.new + plan.changed + plan.new_objects
+                                           + plan.changed_objects)
             received_repo.sqlite_store_offers(conn, plan.new, plan.new_inputs, plan.changed,
                                               plan.changed_inputs)
             received_repo.sqlite_store_objects(conn, plan.new_objects, plan.changed_objects)

@@ -172,7 +172,7 @@ def sqlite_objects(conn: sqlite3.Connection, ap_ids: list[str]) -> dict[str, tup
 
 
 def _sqlite_value(value: Any) -> Any:  # noqa: ANN401
-    """A column value as SQLAlchemy binds it on SQLite."""
+    """A column value as SQLAlchemy binds it on SQLite (a str as it is: JSON text too)."""
     if isinstance(value, Decimal):
         return float(value)  # Numeric on SQLite: to_float
     if isinstance(value, datetime):
@@ -184,6 +184,19 @@ def _sqlite_value(value: Any) -> Any:  # noqa: ANN401
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return value
+
+
+def sqlite_json_once(rows: list[dict[str, Any]]) -> None:
+    """Replace the ``ap_json`` documents of ``rows`` by their JSON text (as SQLAlchemy
+    writes it), each document serialised once however many rows hold it; the sqlite_store_*
+    functions store such text as it is."""
+    texts: dict[int, tuple[Any, str]] = {}  # id -> (the document, kept alive; its text)
+    for r in rows:
+        doc = r["ap_json"]
+        if not isinstance(doc, str):
+            if id(doc) not in texts:
+                texts[id(doc)] = (doc, json.dumps(doc))
+            r["ap_json"] = texts[id(doc)][1]
 
 
 _SQLITE_OFFER = (f"INSERT INTO offers (ap_id, actor_id, local, {', '.join(REMOTE_OFFER_COLUMNS)}, "
