@@ -77,6 +77,11 @@ def parse_args() -> argparse.Namespace:
                    help="timed runs of each bound (fresh database each); the median is used")
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    p.add_argument("--what", choices=("import", "remote", "both"), default="both",
+                   help="which figure to measure")
+    p.add_argument("--profile", metavar="FILE",
+                   help="cProfile the timed part of the product (not the bound) into FILE "
+                        "(one file per figure: FILE.<db>-<what>)")
     return p.parse_known_args()[0]
 
 
@@ -340,6 +345,7 @@ async def bench_remote(dbkind: str, args: argparse.Namespace, scratch: common.Sc
                         lock_seconds=config.worker.lock_seconds,
                         batch_handlers=batch_job_handlers(handlers))
         started, c0 = utcnow(), time.process_time()
+        profiler = start_profile(args)
         worker.start()
         while True:  # the end is read from the jobs themselves: polling costs little
             await asyncio.sleep(0.2)
@@ -348,6 +354,7 @@ async def bench_remote(dbkind: str, args: argparse.Namespace, scratch: common.Sc
                                           .where(Job.state.in_(("pending", "running")))))
             if not left:
                 break
+        stop_profile(profiler, args, f"{dbkind}-remote")
         cpu = time.process_time() - c0
         async with db.read() as s:
             ended = await s.scalar(select(func.max(Job.updated_at)))
@@ -381,6 +388,24 @@ async def bench_remote(dbkind: str, args: argparse.Namespace, scratch: common.Sc
     return {"rate": rate, "bound": bound, "n": m, "t": elapsed, "t_bound": t_bound}
 
 
+def start_profile(args: argparse.Namespace):  # noqa: ANN201
+    """A running cProfile.Profile when --profile is given (else None)."""
+    if not args.profile:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def stop_profile(profiler, args: argparse.Namespace, label: str) -> None:  # noqa: ANN001
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{args.profile}.{label}")
+        log(f"profile written to {args.profile}.{label}")
+
+
 async def bench(args: argparse.Namespace) -> int:
     info = common.print_header("ssefed ingest benchmark")
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
@@ -397,6 +422,8 @@ async def bench(args: argparse.Namespace) -> int:
         for dbkind in dbs:
             for what, fn in (("import orgs+offers", bench_import),
                              ("remote offers", bench_remote)):
+                if args.what != "both" and not what.startswith(args.what):
+                    continue
                 r = await fn(dbkind, args, scratch, pg)
                 ratio = r["rate"] / r["bound"]
                 ok = ok and ratio >= TARGET_RATIO

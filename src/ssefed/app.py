@@ -12,7 +12,6 @@ from aiohttp import web
 
 from ssefed.config import Config
 from ssefed.db import migrate
-from ssefed.db.repos import received as received_repo
 from ssefed.db.session import Database, open_database
 from ssefed.domain import reminders
 from ssefed.domain.actors import ensure_keys
@@ -63,13 +62,16 @@ def batch_job_handlers(handlers: Handlers) -> dict:
     runs again (with its retry policy) the positions returned."""
 
     async def inbox_process(batch: JobBatch) -> set[int]:
-        async with handlers.db.read() as s:  # the stored activities, read once for both
-            stored = await received_repo.items(s, [int(p["item"]) for p in batch.payloads])
-        rest = sorted(await handlers.process_many(batch, stored))
+        # the stored activities, read and parsed once for both
+        stored = await inbox_batch.read_items(handlers.db,
+                                              [int(p["item"]) for p in batch.payloads])
+        parsed = inbox_batch.read_activities(stored)
+        rest = sorted(await handlers.process_many(batch, stored, parsed))
         if not rest:
             return set()
         part = batch.part(rest)
-        results = await inbox_batch.process_batch(handlers, part.payloads, stored, part)
+        results = await inbox_batch.process_batch(handlers, part.payloads, stored, part,
+                                                  parsed)
         batch.done.update(rest[j] for j in part.done)
         return {i for i, result in zip(rest, results) if result is not None}
 

@@ -97,3 +97,109 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
     # once, so the guarantee of her offers can be checked
     assert [(kind, json.loads(p) if isinstance(p, str) else p) for kind, p in jobs] == [
         ("network.members", {"network": NETWORK})]
+
+
+CATEGORY = "https://w3id.org/ssefed/category/"
+
+
+def _stored_rows(path) -> dict:  # noqa: ANN001
+    """What a node's SQLite file holds after received offers (ids and times left out, but
+    the storage class of every value kept: the raw path must store what SQLAlchemy does)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        def rows(sql: str) -> list:
+            return [tuple((v, type(v).__name__) for v in r) for r in conn.execute(sql)]
+
+        offer_columns = [r[1] for r in conn.execute("PRAGMA table_info(offers)")
+                         if r[1] not in ("id", "ap_id", "published_at", "updated_at", "deleted_at")]
+        return {
+            "offers": rows(f"SELECT ap_id, {', '.join(offer_columns)}, deleted_at IS NULL, "
+                           "length(published_at), length(updated_at) FROM offers ORDER BY ap_id"),
+            "inputs": rows("SELECT o.ap_id, i.category, i.position FROM offer_inputs i "
+                           "JOIN offers o ON o.id = i.offer_id ORDER BY o.ap_id, i.position"),
+            "objects": rows("SELECT ap_id, type, attributed_to, ap_json, deleted_at IS NULL, "
+                            "length(received_at), length(updated_at) FROM remote_objects "
+                            "ORDER BY ap_id"),
+            "items": rows("SELECT ap_id, state, error FROM inbox_items ORDER BY ap_id"),
+            "jobs": rows("SELECT kind, payload, dedupe_key, state, attempts, "
+                         "length(run_at), locked_until, last_error FROM jobs ORDER BY id"),
+        }
+    finally:
+        conn.close()
+
+
+def test_the_sqlite_direct_path_stores_what_the_session_path_stores(databases, tmp_path,
+                                                                   monkeypatch):
+    """The same batches of received activities applied on SQLite through the driver
+    (one thread hop) and through sessions give the same rows, value for value."""
+    import pytest
+
+    from ssefed.db.session import Database
+
+    if databases.backend != "sqlite":
+        pytest.skip("the direct path is SQLite's")
+
+    batches = [
+        [_create(1, _offer(1, inputCategories=[f"{CATEGORY}wheat", f"{CATEGORY}flour"])),
+         _create(2, _offer(2)),
+         _create(3, _offer(3, purpose="sell")),  # fails the schema: nothing stored
+         _create(4, _offer(4, attributedTo="https://elsewhere.example/users/bob"))],
+        [_create(5, _offer(1, name="Renamed bike", inputCategories=[f"{CATEGORY}bread"]),
+                 "Update"),
+         _create(6, _offer(2, name="Same again")),  # a Create of a stored offer: refreshed
+         _create(7, _offer(7, validUntil="2031-01-31")),
+         {"id": "https://market.example/activities/delete-8", "type": "Delete",
+          "actor": ALICE, "object": "https://market.example/proposals/p2"}],
+    ]
+
+    def apply(name: str, direct: bool) -> dict:
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+        config = load_config(tmp_path / "none.toml", env={
+            "SSEFED_DATABASE_URL": url, "SSEFED_NODE_BASE_URL": "http://127.0.0.1:9",
+            "SSEFED_NODE_DATA_DIR": str(tmp_path)})
+
+        async def run() -> None:
+            db = open_database(config)
+            await migrate.upgrade(db)
+            fed = Federation(config, db)
+            try:
+                async with db.write() as s:
+                    await remote_repo.upsert_actor(
+                        s, ap_id=ALICE, domain="market.example", handle="alice",
+                        type_="Person", name="Alice", summary="", inbox=f"{ALICE}/inbox",
+                        shared_inbox=None, manually_approves=False,
+                        ap_json={"id": ALICE, "memberOf": NETWORK}, fetched_at=utcnow(),
+                        keys=[])
+                for docs in batches:
+                    async with db.write() as s:
+                        ids = await inbox_repo.add_batch(s, [
+                            {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE,
+                             "key_id": None, "ap_json": d} for d in docs])
+                    assert await process_batch(Handlers(fed), [
+                        {"item": i} for i in ids.values()]) == [None] * len(docs)
+                assert (db._raw_thread is not None) == direct  # the path meant was taken
+            finally:
+                await fed.close()
+                await db.dispose()
+
+        with monkeypatch.context() as m:
+            if not direct:
+                m.setattr(Database, "has_direct_writes", property(lambda self: False))
+            asyncio.run(run())
+        return _stored_rows(tmp_path / f"{name}.sqlite3")
+
+    by_sessions, direct = apply("sessions", False), apply("direct", True)
+    assert direct == by_sessions
+    # and what both stored is what was sent
+    assert [(o[0][0].rsplit("/", 1)[1], o[-3][0]) for o in direct["offers"]] == [
+        ("p1", 1), ("p2", 0), ("p7", 1)]  # p2 deleted
+    assert [(i[0][0].rsplit("/", 1)[1], i[1][0]) for i in direct["inputs"]] == [
+        ("p1", f"{CATEGORY}bread")]
+    states = {i[0][0].rsplit("/", 1)[1]: i[1][0] for i in direct["items"]}
+    assert states == {"create-1": "processed", "create-2": "processed", "create-3": "rejected",
+                      "create-4": "rejected", "update-5": "processed", "create-6": "processed",
+                      "create-7": "processed", "delete-8": "processed"}
+    assert [j[0][0] for j in direct["jobs"]] == (["inbox.process"] * 4 + ["network.members"]
+                                                 + ["inbox.process"] * 4)

@@ -223,6 +223,24 @@ class Database:
         finally:
             await asyncio.shield(lock.release())
 
+    def _sqlite_snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._sqlite_connection()
+        conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    async def sqlite_direct_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` in one read transaction on SQLite, in the thread of
+        ``sqlite_direct_write`` (one hop; it waits for no writer lock)."""
+        assert self.is_sqlite and self._sqlite_path is not None
+        if self._raw_thread is None:
+            self._raw_thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="ssefed-sqlite-direct")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._raw_thread, self._sqlite_snapshot, fn)
+
     async def pg_direct(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``fn(asyncpg_connection)`` on a connection held for the hot path (one caller
         at a time). A connection found broken is replaced and ``fn`` run once more, so

@@ -244,12 +244,14 @@ class Handlers:
             await _write_object(s, obj, object_id, object_type, attributed)
 
     async def process_many(self, batch: JobBatch,
-                           stored: dict[int, tuple[str, dict[str, Any]]]) -> set[int]:
+                           stored: dict[int, tuple[str, dict[str, Any]]],
+                           parsed: dict[int, Any] | None = None) -> set[int]:
         """Job entry point for a batch of ``inbox.process`` jobs, given their stored items
         ({item id: (state, activity)}): the common case (a Create of a plain object sent by
         its own author) is applied for all of them in one transaction, with their items
         marked and their jobs finished in it. Returns the positions of the payloads left to
-        ``process`` (other verbs, offers, objects to fetch), one by one."""
+        ``process`` (other verbs, offers, objects to fetch), one by one. ``parsed``: the
+        activities already parsed (inbox_batch.read_activities)."""
         rest: set[int] = set()
         simple: list[tuple[int, dict[str, Any], str, str, str | None]] = []
         outcomes: list[tuple[int, str, str | None]] = []
@@ -258,10 +260,14 @@ class Handlers:
             state, doc = stored.get(item_id, ("gone", None))
             if state != "pending":
                 continue  # already applied (a job run twice)
-            try:
-                activity = from_as.parse_activity(doc)
-            except (from_as.ParseError, ValueError) as exc:
-                outcomes.append((item_id, "rejected", str(exc)))
+            activity = (parsed or {}).get(item_id)
+            if activity is None:
+                try:
+                    activity = from_as.parse_activity(doc)
+                except (from_as.ParseError, ValueError) as exc:
+                    activity = exc
+            if isinstance(activity, ValueError):
+                outcomes.append((item_id, "rejected", str(activity)))
                 continue
             obj = activity.object
             if (activity.type != "Create" or obj is None or proposals.is_proposal(obj)

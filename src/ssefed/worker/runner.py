@@ -47,6 +47,12 @@ class JobBatch:
                                        if i not in self.done])
 
 
+    def sqlite_finish(self, conn: Any, positions: set[int] | list[int]) -> None:  # noqa: ANN401
+        """``finish`` in the handler's direct SQLite transaction (a sqlite3 connection)."""
+        job_repo.sqlite_finish_many(conn, [self.job_ids[i] for i in sorted(positions)
+                                           if i not in self.done])
+
+
 # Applies many jobs of one kind at once; returns the positions of those it left to the
 # kind's one-job handler (which then runs them one by one, each with its own retries).
 BatchHandler = Callable[[JobBatch], Awaitable[set[int]]]
@@ -96,17 +102,7 @@ class Worker:
                 continue
             if free > 0:
                 try:
-                    async with self.db.write() as s:
-                        claimed = await job_repo.claim(
-                            s, limit=free, lock_seconds=self.lock_seconds,
-                            skip_locked=not self.db.is_sqlite)
-                        batched = {j.kind for j in claimed} & set(self.batch_handlers)
-                        if batched:  # fill the batches up, in the same transaction
-                            claimed += await job_repo.claim(
-                                s, limit=self._batch_size() * len(batched)
-                                - sum(j.kind in batched for j in claimed), kinds=sorted(batched),
-                                lock_seconds=self.lock_seconds,
-                                skip_locked=not self.db.is_sqlite)
+                    claimed = await self._claim(free)
                 except Exception:  # database away: log, wait, try again
                     log.exception("claiming jobs failed")
             extra = await self._start(claimed, free)
@@ -116,6 +112,38 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except asyncio.TimeoutError:
                 pass
+
+    async def _claim(self, free: int) -> list[job_repo.ClaimedJob]:
+        """Due jobs for ``free`` slots, in one write transaction: one each, and the
+        batches of the kinds with a batch handler filled up. On SQLite straight through
+        the driver (one thread hop, no session: the claim is most of a small job's cost)."""
+        size = self._batch_size()
+        batch_kinds = set(self.batch_handlers)
+
+        def more(claimed: list) -> tuple[int, list[str]]:
+            batched = {j.kind for j in claimed} & batch_kinds
+            return (size * len(batched) - sum(j.kind in batched for j in claimed),
+                    sorted(batched))
+
+        if self.db.is_sqlite and self.db.has_direct_writes:
+            def run(conn) -> list:  # noqa: ANN001 - sqlite3.Connection, in its thread
+                claimed = job_repo.sqlite_claim(conn, limit=free, lock_seconds=self.lock_seconds)
+                limit, kinds = more(claimed)
+                if kinds:  # fill the batches up, in the same transaction
+                    claimed += job_repo.sqlite_claim(conn, limit=limit, kinds=kinds,
+                                                     lock_seconds=self.lock_seconds)
+                return claimed
+
+            return await self.db.sqlite_direct_write(run)
+        async with self.db.write() as s:
+            claimed = await job_repo.claim(s, limit=free, lock_seconds=self.lock_seconds,
+                                           skip_locked=not self.db.is_sqlite)
+            limit, kinds = more(claimed)
+            if kinds:  # fill the batches up, in the same transaction
+                claimed += await job_repo.claim(s, limit=limit, kinds=kinds,
+                                                lock_seconds=self.lock_seconds,
+                                                skip_locked=not self.db.is_sqlite)
+        return claimed
 
     async def _start(self, claimed: list, free: int) -> list[int]:
         """Start the claimed jobs in at most ``free`` tasks (a batch of one kind is one

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from sqlalchemy import and_, func, or_, select, update
@@ -112,3 +114,67 @@ async def counts(s: AsyncSession, *, exclude: Sequence[str] = ()) -> dict[str, i
         q = q.where(Job.kind.not_in(list(exclude)))
     rows = await s.execute(q)
     return {state: n for state, n in rows}
+
+
+# -- the same, straight to the sqlite3 driver ------------------------------------------
+# For the worker's hot path on SQLite (Database.sqlite_direct_write: one thread hop, no
+# session). They write exactly the rows and columns of the functions above.
+
+def sqlite_stamp(when: datetime) -> str:
+    """A UTC datetime as SQLAlchemy stores it on SQLite (naive UTC text)."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def sqlite_claim(conn: sqlite3.Connection, *, limit: int, lock_seconds: int,
+                 now: datetime | None = None, kinds: Sequence[str] | None = None,
+                 exclude: Sequence[str] = ()) -> list[ClaimedJob]:
+    """``claim`` on a sqlite3 connection in a write transaction (the same two range scans,
+    then one UPDATE)."""
+    now = now or utcnow()
+    stamp = sqlite_stamp(now)
+    found: list[tuple] = []
+    for state_filter in ("state = 'running' AND locked_until < ?",
+                         "state = 'pending' AND run_at <= ?"):
+        sql, params = f"SELECT id, kind, payload, attempts FROM jobs WHERE {state_filter}", [stamp]
+        if kinds is not None:
+            sql += f" AND kind IN ({_marks(len(kinds))})"
+            params += list(kinds)
+        if exclude:
+            sql += f" AND kind NOT IN ({_marks(len(exclude))})"
+            params += list(exclude)
+        sql += " ORDER BY run_at, id LIMIT ?"
+        found += conn.execute(sql, [*params, limit - len(found)]).fetchall()
+        if len(found) >= limit:
+            break
+    jobs = [ClaimedJob(i, kind, json.loads(payload) if payload else {}, attempts + 1)
+            for i, kind, payload, attempts in found[:limit]]
+    if jobs:
+        conn.execute(f"UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+                     f"locked_until = ?, updated_at = ? WHERE id IN ({_marks(len(jobs))})",
+                     [sqlite_stamp(now + timedelta(seconds=lock_seconds)), stamp,
+                      *(j.id for j in jobs)])
+    return jobs
+
+
+def sqlite_finish_many(conn: sqlite3.Connection, job_ids: list[int]) -> None:
+    """``finish_many`` on a sqlite3 connection."""
+    if job_ids:
+        conn.execute(f"UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, "
+                     f"updated_at = ? WHERE id IN ({_marks(len(job_ids))})",
+                     [sqlite_stamp(utcnow()), *job_ids])
+
+
+def sqlite_enqueue_once(conn: sqlite3.Connection, kind: str, payload: dict[str, Any],
+                        dedupe_key: str) -> bool:
+    """``enqueue`` with a ``dedupe_key`` on a sqlite3 connection; False if already queued."""
+    if conn.execute("SELECT id FROM jobs WHERE dedupe_key = ?", (dedupe_key,)).fetchone():
+        return False
+    stamp = sqlite_stamp(utcnow())
+    conn.execute("INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, run_at, "
+                 "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
+                 (kind, json.dumps(payload), dedupe_key, stamp, stamp, stamp))
+    return True
