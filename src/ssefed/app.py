@@ -95,7 +95,9 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     await reminders.schedule(app[DB], app[CONFIG].freshness)  # then every interval
     worker.start()
     deliverer.start()
+    app[DB].add_publish_listener(deliverer)  # what this process publishes, handed over
     yield
+    app[DB].remove_publish_listener(deliverer)
     grace = app[CONFIG].worker.shutdown_grace_seconds
     await asyncio.gather(worker.stop(grace), deliverer.stop(grace))
     await app[FEDERATION].close()

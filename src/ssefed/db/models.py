@@ -198,6 +198,7 @@ class Follow(Base):
         UniqueConstraint("follower_id", "followed_id", name="uq_follows_follower_followed"),
         CheckConstraint("state IN ('pending', 'accepted', 'rejected')", name="state"),
         Index("ix_follows_followed_state", "followed_id", "state"),
+        Index("ix_follows_followed_state_deliver_to", "followed_id", "state", "deliver_to"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -205,6 +206,10 @@ class Follow(Base):
     follower_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     followed_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="pending")
+    # Where the follower gets our activities: its shared inbox, else its own inbox; NULL
+    # when it is local, deleted or has no inbox. Kept by the database's triggers from the
+    # follower's actor row (migration 0017): never written by the application.
+    deliver_to: Mapped[str | None] = mapped_column(IRI)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

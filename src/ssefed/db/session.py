@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
@@ -52,6 +53,31 @@ try:  # asyncpg is a dependency, but keep this module importable without it
                               asyncpg.PostgresConnectionError)
 except ImportError:  # pragma: no cover
     pass
+
+
+@dataclass(frozen=True)
+class Published:
+    """An activity stored with its deliveries, for this process's deliverer."""
+
+    activity_id: int
+    actor_id: int
+    doc: dict[str, Any]
+
+
+def note_publishing(s: AsyncSession, actor_id: int) -> None:
+    """``actor_id`` is about to publish in ``s``: this process's deliverer may get its
+    signing key ready while the transaction goes on."""
+    db = s.info.get("database")
+    if db is not None:
+        for listener in db._publish_listeners:
+            listener.publishing(actor_id)
+
+
+def note_published(s: AsyncSession, item: Published) -> None:
+    """``item`` was stored in ``s``: once ``s`` commits (never before: a rolled-back id may
+    be given again), this process's deliverer is handed it, so that it need not read back
+    what it will deliver."""
+    s.info.setdefault("published", []).append(item)
 
 
 class WriterLock:
@@ -113,7 +139,8 @@ class Database:
                                          pool_pre_ping=True, echo=echo)
             self.write_engine = self.read_engine = engine
             self._write_lock = None
-        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False,
+                                                  info={"database": self})
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._busy_timeout_ms = busy_timeout_ms
         self._sqlite_path = (parsed.database if self.is_sqlite and parsed.database
@@ -126,6 +153,7 @@ class Database:
         self._raw_pg: Any = None  # a pool connection held by the hot path (PoolProxiedConnection)
         self._raw_pg_lock = asyncio.Lock()
         self._foreground_at = float("-inf")
+        self._publish_listeners: list[Any] = []  # objects with publishing() and published()
 
     @staticmethod
     def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, echo: bool) -> AsyncEngine:
@@ -162,9 +190,22 @@ class Database:
             async with self._write_sessions() as session:
                 async with session.begin():
                     yield session
+                published = session.info.pop("published", None)
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())
+        if published:
+            for listener in self._publish_listeners:
+                listener.published(published)
+
+    def add_publish_listener(self, listener: Any) -> None:
+        """``listener.publishing(actor_id)`` is called when a write transaction is about to
+        publish as that actor, ``listener.published([Published, ...])`` after it commits."""
+        self._publish_listeners.append(listener)
+
+    def remove_publish_listener(self, listener: Any) -> None:
+        if listener in self._publish_listeners:
+            self._publish_listeners.remove(listener)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

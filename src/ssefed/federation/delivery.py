@@ -25,7 +25,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos.activities import Claimed
-from ssefed.db.session import BACKGROUND
+from ssefed.db.session import BACKGROUND, Published
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
@@ -118,6 +118,31 @@ class Deliverer:
         self._drained = False
         self._wakes += 1
         self._wake.set()
+
+    # -- hints from this process's publishing transactions (Database.add_publish_listener)
+    def publishing(self, actor_id: int) -> None:
+        """An activity of ``actor_id`` is being stored: load its signer meanwhile."""
+        if actor_id not in self._signers and not self._stopping.is_set():
+            task = self._signers[actor_id] = asyncio.ensure_future(self._load_signer(actor_id))
+            task.add_done_callback(lambda t, a=actor_id: self._signer_loaded(a, t))
+
+    def _signer_loaded(self, actor_id: int, task: asyncio.Future) -> None:
+        if task.cancelled() or task.exception() is not None:
+            if self._signers.get(actor_id) is task:
+                del self._signers[actor_id]  # the first delivery tries again
+
+    def published(self, items: list[Published]) -> None:
+        """Activities committed with their deliveries: their bodies and actors are known
+        here (the claim need not read them back), and the deliveries are due now."""
+        for item in items:
+            try:
+                self._remember_body(item.activity_id, item.doc)
+            except (TypeError, ValueError):  # not plain JSON here: read back when claimed
+                continue
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            self._actors[item.activity_id] = item.actor_id
+        self.wake()
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="ssefed-delivery")

@@ -12,12 +12,15 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Activity, Actor
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import follows as follow_repo
+from ssefed.db.session import Published, note_published, note_publishing
 from ssefed.vocab import to_as
 
 
 async def follower_inboxes(s: AsyncSession, actor: Actor) -> list[str]:
     """Where to deliver to an actor's followers: one shared inbox per host when the
-    followers have one, their own inbox otherwise."""
+    followers have one, their own inbox otherwise (a publication is coming: the deliverer
+    may get the actor's key ready meanwhile)."""
+    note_publishing(s, actor.id)
     return await follow_repo.delivery_inboxes(s, actor.id)
 
 
@@ -28,9 +31,12 @@ async def publish(s: AsyncSession, actor: Actor, doc: dict[str, Any], *, inboxes
     object_id = obj if isinstance(obj, str) else (obj or {}).get("id") if isinstance(obj, dict) else None
     local_prefix = urlsplit(actor.ap_id)._replace(path="", query="", fragment="").geturl()
     targets = [i for i in inboxes if not i.startswith(local_prefix + "/")]  # never POST to ourselves
-    return await activity_repo.add(s, Activity(
+    activity = await activity_repo.add(s, Activity(
         ap_id=doc["id"], actor_id=actor.id, type=doc["type"], object_ap_id=object_id,
         public=public, ap_json=doc), targets)
+    if targets:
+        note_published(s, Published(activity.id, actor.id, doc))
+    return activity
 
 
 async def publish_to_followers(s: AsyncSession, actor: Actor, type_: str, obj: Any, *,

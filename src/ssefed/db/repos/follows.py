@@ -62,15 +62,12 @@ async def follower_inboxes(s: AsyncSession, followed_id: int) -> list[tuple[int,
 
 async def delivery_inboxes(s: AsyncSession, followed_id: int) -> list[str]:
     """Where the remote accepted followers of an actor get its activities: each one's
-    shared inbox when it has one, else its own inbox; each inbox once, in the order of the
-    first follower using it. Computed by the database: 10,000 followers on 100 servers
-    are 100 rows here, not 10,000."""
-    target = func.coalesce(func.nullif(Actor.shared_inbox, ""), Actor.inbox)
-    rows = await s.execute(
-        select(target, func.min(Actor.id).label("first"))
-        .join(Follow, Follow.follower_id == Actor.id)
+    shared inbox when it has one, else its own inbox; each inbox once, in inbox order.
+    Read from the follows' deliver_to (kept by triggers) through their index: 10,000
+    followers on 100 servers are about 100 index probes, not a join and a sort of 10,000."""
+    rows = await s.scalars(
+        select(Follow.deliver_to).distinct()
         .where(Follow.followed_id == followed_id, Follow.state == "accepted",
-               Actor.local.is_(False), Actor.deleted_at.is_(None),
-               Actor.inbox.is_not(None), Actor.inbox != "")
-        .group_by(target).order_by("first"))
-    return [inbox for inbox, _ in rows]
+               Follow.deliver_to.is_not(None))
+        .order_by(Follow.deliver_to))
+    return list(rows)

@@ -136,20 +136,20 @@ async def _insert_inputs(conn, ids: list[int], inputs: list[list[str]]) -> None:
 
 
 async def follower_inboxes_of(s: AsyncSession, actor_ids: list[int]) -> dict[int, list[str]]:
-    """Where to deliver to each actor's followers (shared inbox when they have one), for
-    many actors in one query; actors without followers are absent."""
+    """Where to deliver to each actor's followers (shared inbox when they have one: the
+    follows' deliver_to), for many actors in one query; actors without followers are
+    absent."""
     out: dict[int, list[str]] = {}
     if not actor_ids:
         return out
     rows = await s.execute(
-        select(Follow.followed_id, Actor.inbox, Actor.shared_inbox)
-        .join(Actor, Follow.follower_id == Actor.id)
+        select(Follow.followed_id, Follow.deliver_to).distinct()
         .where(Follow.followed_id.in_(actor_ids), Follow.state == "accepted",
-               Actor.local.is_(False), Actor.deleted_at.is_(None)))
-    for followed, inbox, shared in rows:
-        if inbox:
-            out.setdefault(followed, []).append(shared or inbox)
-    return {k: list(dict.fromkeys(v)) for k, v in out.items()}
+               Follow.deliver_to.is_not(None))
+        .order_by(Follow.followed_id, Follow.deliver_to))
+    for followed, inbox in rows:
+        out.setdefault(followed, []).append(inbox)
+    return out
 
 
 async def insert_activities(s: AsyncSession, rows: list[dict[str, Any]],

@@ -110,8 +110,7 @@ async def create_offer(request: web.Request) -> web.Response:
                           field="org")
         offer = await add_offer(s, request.app[IDS], actor, data, lat=org.lat, lon=org.lon,
                                 validity_days=config.freshness.offer_validity_days)
-        await s.refresh(offer, ["inputs"])
-        result = offer_json(offer)
+        result = offer_json(offer)  # its inputs are those just stored (offer_repo.add)
     request.app[WORKER].wake()
     request.app[DELIVERY_WAKE]()
     return web.json_response(result, status=201, headers={"Location": result["id"]})
