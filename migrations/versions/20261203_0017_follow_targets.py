@@ -3,7 +3,9 @@ shared inbox when it has one, else its own inbox; NULL for a local, deleted or i
 follower), kept by triggers from the follower's actor row, with an index on (followed_id,
 state, deliver_to): an actor's delivery inboxes are then a DISTINCT over that index (on
 SQLite a skip-scan, one probe per inbox: 10,000 followers on 100 servers read 100 index
-entries), not a join of every follower and a sort of their inboxes.
+entries), not a join of every follower and a sort of their inboxes. Also indexes on
+actors for what each publication looks up: a local actor by handle (PostgreSQL cannot
+use the (domain, handle) constraint without the domain) and the network's own actor.
 
 Revision ID: 0017
 Revises: 0016
@@ -69,6 +71,9 @@ def upgrade() -> None:
                + " FROM actors a WHERE a.id = follows.follower_id)")
     op.create_index('ix_follows_followed_state_deliver_to', 'follows',
                     ['followed_id', 'state', 'deliver_to'], unique=False)
+    op.create_index('ix_actors_handle', 'actors', ['handle'], unique=False)
+    op.create_index('ix_actors_is_network_local', 'actors', ['is_network', 'local'],
+                    unique=False)
     if sqlite:
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
@@ -87,5 +92,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS actors_deliver_to ON actors")
         op.execute("DROP FUNCTION IF EXISTS follows_deliver_to()")
         op.execute("DROP FUNCTION IF EXISTS actors_deliver_to()")
+    op.drop_index('ix_actors_is_network_local', table_name='actors')
+    op.drop_index('ix_actors_handle', table_name='actors')
     op.drop_index('ix_follows_followed_state_deliver_to', table_name='follows')
     op.execute("ALTER TABLE follows DROP COLUMN deliver_to")

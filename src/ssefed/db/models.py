@@ -25,6 +25,9 @@ class Actor(Base):
         UniqueConstraint("domain", "handle", name="uq_actors_domain_handle"),
         CheckConstraint("type IN ('Group', 'Service', 'Organization', 'Person', 'Application')",
                         name="type"),
+        # a local actor by handle, the network's own actor: each publication looks them up
+        Index("ix_actors_handle", "handle"),
+        Index("ix_actors_is_network_local", "is_network", "local"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
@@ -28,12 +28,24 @@ def _netloc(url: str) -> str:
     return match.group(1).lower()
 
 
+_PG_ADD_DELIVERIES = text(
+    "INSERT INTO deliveries (activity_id, inbox, host, state, attempts, run_at, created_at, "
+    "updated_at) SELECT CAST(:activity AS integer), t.inbox, t.host, 'pending', 0, "
+    "CAST(:now AS timestamptz), CAST(:now AS timestamptz), CAST(:now AS timestamptz) "
+    "FROM unnest(CAST(:inboxes AS varchar[]), CAST(:hosts AS varchar[])) AS t(inbox, host)")
+
+
 async def add(s: AsyncSession, activity: Activity, inboxes: list[str]) -> Activity:
     """Store an activity and one delivery per inbox, in the caller's transaction."""
     s.add(activity)
     await s.flush()
     unique = list(dict.fromkeys(inboxes))
-    if unique:
+    if unique and s.bind.dialect.name == "postgresql":
+        # one statement with two arrays: a hundred rows bound one by one cost more
+        await s.execute(_PG_ADD_DELIVERIES, {
+            "activity": activity.id, "inboxes": unique,
+            "hosts": [_netloc(i) for i in unique], "now": utcnow()})
+    elif unique:
         now = utcnow()
         await s.execute(insert(Delivery), [
             {"activity_id": activity.id, "inbox": inbox, "host": _netloc(inbox),
