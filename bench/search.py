@@ -201,7 +201,9 @@ async def main(args: argparse.Namespace) -> int:
             rows += await run_db("PostgreSQL", url.replace("postgresql://",
                                                             "postgresql+asyncpg://"), args)
     finally:
-        if pg is not None:
+        if pg is not None and args.keep:
+            log("kept PostgreSQL database(s) " + ", ".join(pg.created))
+        elif pg is not None:
             await pg.drop_all()
         scratch.cleanup()
     print_table(rows, ["db", "query", "n", "p50", "p95", "full scan (p50)", "speed-up",
@@ -217,7 +219,8 @@ if __name__ == "__main__":
     parser.add_argument("--baseline-queries", dest="baseline_queries", type=int, default=20)
     parser.add_argument("--orgs", type=int, default=N_ORGS)
     parser.add_argument("--offers", type=int, default=N_OFFERS)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the scratch directory and the PostgreSQL database")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args()
     N_ORGS, N_OFFERS = args.orgs, args.offers

@@ -116,6 +116,22 @@ def test_search_filters_on_the_real_directory_match_an_independent_count(nodes):
                     and haversine(*MANCHESTER, *p) <= 50]
     assert search(node, q="HOUSING", type="organisation", near=near,
                   radius_km="50")["total"] == len(housing_near)
+    # radius + sector + words: on PostgreSQL the sector's entries in the circle, those whose
+    # words' signature cannot hold the words skipped, then the others' words read
+    def entry_words(r: dict) -> list[str]:
+        return words(r["Name"]) + words(r["Description"]) + words(r["Locality"])
+
+    found = 0
+    for sector, q, radius in (("47", "food", 50), ("68", "housing", 25), ("94", "community", 50),
+                              ("47", "co op", 50), ("88", "support the", 50), ("47", "zzq", 50)):
+        want = [r for r in rows if (p := position(r)) and haversine(*MANCHESTER, *p) <= radius
+                and sic[r["Identifier"]].startswith(sector)
+                and all(any(w.startswith(x) for w in entry_words(r)) for x in words(q))]
+        got = search(node, type="organisation", near=near, radius_km=str(radius),
+                     sector=sector, q=q)
+        assert got["total"] == len(want), (sector, q, radius)
+        found += len(want)
+    assert found > 20
     # several words ("co-op" is two): each must start a word of the entry
     both = [r for r in rows if (ws := words(r["Name"]) + words(r["Description"])
                                 + words(r["Locality"]))

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text,
-    UniqueConstraint,
+    BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Numeric,
+    String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -424,9 +424,10 @@ class SearchTerm(Base):
     categories with their broader ones."""
 
     __tablename__ = "search_terms"
-    # a term in a circle is a short range of (term, type, cell) (migrations 0015, 0016)
+    # a term in a circle is a short range of (term, type, cell) (migrations 0015, 0016),
+    # whose words' signatures are read from the index too (0018)
     __table_args__ = (Index("ix_search_terms_term_type_cell", "term", "entry_type", "cell",
-                            "entry_id"),)
+                            "entry_id", "wsig"),)
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id", ondelete="CASCADE"),
                                           primary_key=True)
@@ -437,6 +438,9 @@ class SearchTerm(Base):
     legal_form: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str | None] = mapped_column(String(16))
     division: Mapped[str | None] = mapped_column(String(2))
+    # the signature of its entry's words (domain.text.signature); NULL: not known (rows
+    # from before migration 0018 until the next sync), never skipped
+    wsig: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SearchCell(Base):

@@ -10,10 +10,11 @@ the centre (the nearest entries first)."""
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import date, datetime
 from typing import Any, Iterable
 
-from sqlalchemy import (Float, Integer, String, and_, delete, func, literal, or_, select, text,
+from sqlalchemy import (BigInteger, Float, Integer, String, and_, delete, func, literal, or_, select, text,
                         union, union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -60,6 +61,41 @@ def cells_around(lat: float, lon: float, radius_km: float) -> list[int] | None:
     if len(rows) * len(cols) > MAX_CELLS:
         return None
     return [r * 10_000 + c for r in rows for c in cols]
+
+
+# A 64-bit signature of an entry's words, kept on its terms (migration 0018): one bit per
+# distinct 3-letter start of its words (crc32 of it, mod 64). A query word of 3 letters or
+# more can only be the prefix of a word that starts with its own first 3 letters, so an
+# entry whose signature lacks one of the query's bits cannot match and is skipped from the
+# term index alone; the others have their words checked. Words are those of
+# domain/text.py: [a-z0-9] runs separated by single spaces.
+SIGNATURE_PREFIX = 3
+
+
+def _signature_bit(start: str) -> int:
+    return 1 << (zlib.crc32(start.encode()) & 63)
+
+
+def _signed64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value  # as a BIGINT holds it
+
+
+def word_signature(words: str) -> int:
+    """The signature of an entry's indexed words."""
+    sig = 0
+    for start in {w[:SIGNATURE_PREFIX] for w in words.split(" ")
+                  if len(w) >= SIGNATURE_PREFIX}:
+        sig |= _signature_bit(start)
+    return _signed64(sig)
+
+
+def query_signature(words: list[str]) -> int:
+    """The bits of every matching entry's signature (0: the words are too short to say)."""
+    sig = 0
+    for w in words:
+        if len(w) >= SIGNATURE_PREFIX:
+            sig |= _signature_bit(w[:SIGNATURE_PREFIX])
+    return _signed64(sig)
 
 
 async def synced_until(s: AsyncSession) -> datetime | None:
@@ -178,26 +214,30 @@ async def replace_entries(s: AsyncSession, *, remove_ap_ids: Iterable[str],
         SearchEntry.__table__.c.id, SearchEntry.__table__.c.ap_id), [e for e, _ in entries])
     ids = {ap_id: i for i, ap_id in result}
     # each term carries its entry's cell, type and facets (the per-cell counts, 0016)
+    # and the signature of its entry's words (0018)
+    sigs = [word_signature(e.get("words") or "") for e, _ in entries]
     terms = [(ids[e["ap_id"]], t[:2100], e["cell"], e["entry_type"], e["legal_form"],
-              e["kind"], e["division"]) for e, ts in entries for t in dict.fromkeys(ts)]
+              e["kind"], e["division"], sig)
+             for (e, ts), sig in zip(entries, sigs) for t in dict.fromkeys(ts)]
     if s.bind.dialect.name == "postgresql":
         # one statement per chunk (unnest of arrays), not one per row: the count triggers
         # run once per statement on PostgreSQL
         for i in range(0, len(terms), 20_000):
             columns = list(zip(*terms[i:i + 20_000]))
-            await s.execute(_PG_TERMS_INSERT, dict(zip("abcdefg", map(list, columns))))
+            await s.execute(_PG_TERMS_INSERT, dict(zip("abcdefgh", map(list, columns))))
         return
-    names = ("entry_id", "term", "cell", "entry_type", "legal_form", "kind", "division")
+    names = ("entry_id", "term", "cell", "entry_type", "legal_form", "kind", "division",
+             "wsig")
     rows = [dict(zip(names, t)) for t in terms]
     for i in range(0, len(rows), 5000):
         await s.execute(SearchTerm.__table__.insert(), rows[i:i + 5000])
 
 
 _PG_TERMS_INSERT = text(
-    "INSERT INTO search_terms (entry_id, term, cell, entry_type, legal_form, kind, division) "
-    "SELECT * FROM unnest(CAST(:a AS integer[]), CAST(:b AS varchar[]), "
+    "INSERT INTO search_terms (entry_id, term, cell, entry_type, legal_form, kind, division, "
+    "wsig) SELECT * FROM unnest(CAST(:a AS integer[]), CAST(:b AS varchar[]), "
     "CAST(:c AS integer[]), CAST(:d AS varchar[]), CAST(:e AS varchar[]), "
-    "CAST(:f AS varchar[]), CAST(:g AS varchar[]))")
+    "CAST(:f AS varchar[]), CAST(:g AS varchar[]), CAST(:h AS bigint[]))")
 
 
 def distance_expr(lat0: float, lon0: float) -> Any:
@@ -559,6 +599,10 @@ def _term_then_words(dialect: str, f: dict[str, Any], cells: list[int], today: d
         for column in ("legal_form", "kind"):
             if f.get(column):
                 q = q.where(getattr(SearchTerm, column) == f[column])
+        mask = query_signature(f["words"])
+        if mask:  # entries whose words cannot match are skipped on the index (0018)
+            q = q.where(or_(SearchTerm.wsig.is_(None),
+                            SearchTerm.wsig.op("&")(literal(mask, BigInteger)) == mask))
         parts.append(q)
     if edge:
         parts.append(select(SearchEntry.id.label("id"))
