@@ -9,6 +9,7 @@ the centre (the nearest entries first)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from datetime import date, datetime
@@ -240,6 +241,10 @@ _PG_TERMS_INSERT = text(
     "CAST(:f AS varchar[]), CAST(:g AS varchar[]), CAST(:h AS bigint[]))")
 
 
+# A search builds its statements (the count, the nearest page in growing circles, the
+# page's rows) around one centre: its expressions are made once (SQLAlchemy expressions
+# are immutable and cost more to build than to reuse).
+@functools.lru_cache(maxsize=64)
 def distance_expr(lat0: float, lon0: float) -> Any:
     """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
     math functions)."""
@@ -279,6 +284,7 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
 DOT_MARGIN = 1e-12
 
 
+@functools.lru_cache(maxsize=64)
 def closeness_expr(lat0: float, lon0: float) -> Any:
     """The cosine of the angle between an entry and (lat0, lon0): larger is nearer.
     Three products on stored columns (no trigonometry per row)."""
