@@ -90,6 +90,16 @@ def word_signature(words: str) -> int:
     return _signed64(sig)
 
 
+def _skip_by_signature(q: Any, words: list[str] | None) -> Any:
+    """``q`` (rows of search_terms) without the entries whose words' signature shows they
+    cannot hold ``words``: decided on the term index, before any entry's words are read."""
+    mask = query_signature(words) if words else 0
+    if not mask:
+        return q
+    return q.where(or_(SearchTerm.wsig.is_(None),
+                       SearchTerm.wsig.op("&")(literal(mask, BigInteger)) == mask))
+
+
 def query_signature(words: list[str]) -> int:
     """The bits of every matching entry's signature (0: the words are too short to say)."""
     sig = 0
@@ -352,9 +362,10 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
             column = (SearchEntry.id + 0) if dialect == "sqlite" else SearchEntry.id
             # (term, type, cell): the type narrows the range of the term index (0016)
             types = [f["type"]] if f.get("type") else list(ENTRY_TYPES)
-            conds.append(column.in_(select(SearchTerm.entry_id).where(
+            q = select(SearchTerm.entry_id).where(
                 SearchTerm.term == term, SearchTerm.entry_type.in_(types),
-                SearchTerm.cell.in_(cells))))
+                SearchTerm.cell.in_(cells))
+            conds.append(column.in_(_skip_by_signature(q, f.get("words"))))
         elif radius is not None:
             # the place drives, each candidate's term checked by primary key: a sector may
             # have far more entries than the circle
@@ -605,11 +616,7 @@ def _term_then_words(dialect: str, f: dict[str, Any], cells: list[int], today: d
         for column in ("legal_form", "kind"):
             if f.get(column):
                 q = q.where(getattr(SearchTerm, column) == f[column])
-        mask = query_signature(f["words"])
-        if mask:  # entries whose words cannot match are skipped on the index (0018)
-            q = q.where(or_(SearchTerm.wsig.is_(None),
-                            SearchTerm.wsig.op("&")(literal(mask, BigInteger)) == mask))
-        parts.append(q)
+        parts.append(_skip_by_signature(q, f["words"]))
     if edge:
         parts.append(select(SearchEntry.id.label("id"))
                      .where(filtered(dialect, base, today, only_cells=edge)[0]))
