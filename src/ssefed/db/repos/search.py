@@ -560,7 +560,10 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         if around is not None and dialect == "postgresql":
             words_last = True
         elif around is not None:
-            word_checks = await _term_count(s, f, around) <= WORD_CHECKS_MAX
+            # (with a words' signature, most of those that cannot match are skipped on the
+            # term index first: the words of the others are read, however many the term has)
+            word_checks = (bool(query_signature(f["words"]))
+                           or await _term_count(s, f, around) <= WORD_CHECKS_MAX)
     if cells is not None:
         total, facets = _facets(await _counted_by_cells(s, f, cells, today))
         order = (await _nearest(s, f, limit=limit, after=after, today=today, total=total)
