@@ -49,9 +49,11 @@ SQLITE_TRIGGERS = {
 }
 
 PG_FUNCTIONS = [
+    # FOR SHARE: a concurrent change of the follower's inboxes waits for this follow to be
+    # committed (then its own trigger sees it), or this follow waits and reads the new row
     "CREATE FUNCTION follows_deliver_to() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "NEW.deliver_to := (SELECT " + target("a") + " FROM actors a WHERE a.id = NEW.follower_id); "
-    "RETURN NEW; END $$",
+    "NEW.deliver_to := (SELECT " + target("a") + " FROM actors a WHERE a.id = NEW.follower_id "
+    "FOR SHARE); RETURN NEW; END $$",
     "CREATE FUNCTION actors_deliver_to() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "UPDATE follows SET deliver_to = " + target("NEW") + " WHERE follower_id = NEW.id; "
     "RETURN NULL; END $$",

@@ -1,9 +1,11 @@
 """search: each filter term carries a 64-bit signature of its entry's words (one bit per
-distinct 3-letter start of a word, domain.text.signature), at the end of the term index,
+distinct 3-letter start of a word, db.repos.search.word_signature), at the end of the term index,
 so that a term and words in a circle skip, from the index alone, the term's entries that
 cannot hold the words (PostgreSQL reads the words of the others only).
 
-Rows already there get NULL (unknown: never skipped) until the next sync writes them.
+Rows already there get NULL (unknown: never skipped); the search is marked unsynced, so
+the next sync (the node's job, or any `ssefed search`) rewrites every entry with its
+signature.
 
 Revision ID: 0018
 Revises: 0017
@@ -26,6 +28,7 @@ def upgrade() -> None:
     op.drop_index('ix_search_terms_term_type_cell', table_name='search_terms')
     op.create_index('ix_search_terms_term_type_cell', 'search_terms', _INDEX + ['wsig'],
                     unique=False)
+    op.execute("UPDATE search_state SET synced_until = NULL")  # a full sync next
 
 
 def downgrade() -> None:

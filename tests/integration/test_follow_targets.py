@@ -5,10 +5,12 @@ going), followers deleted or removed (cascade), and follows accepted or rejected
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, insert, select, update
 
 from ssefed.config import async_database_url
@@ -106,5 +108,50 @@ async def test_delivery_inboxes_follow_the_followers_changes(databases, tmp_path
             s.add(Follow(ap_id="https://x.example/follows/late", follower_id=late.id,
                          followed_id=followed[1], state="accepted"))
         await assert_targets(db, followed)
+    finally:
+        await db.dispose()
+
+
+async def test_a_follow_made_while_its_follower_moves_gets_the_new_inbox(databases,
+                                                                        tmp_path: Path):
+    """Two transactions at once (PostgreSQL): a new follow and a change of its follower's
+    inbox, in both orders; the follow ends with the new inbox."""
+    db = Database(async_database_url(databases.new_url(), tmp_path))
+    try:
+        if db.is_sqlite:
+            pytest.skip("SQLite runs one write transaction at a time: nothing interleaves")
+        await migrate.upgrade(db)
+        async with db.write() as s:
+            await s.execute(insert(Actor), [actor_row(0, local=True), actor_row(1), actor_row(2)])
+            ids = list((await s.execute(select(Actor.id).order_by(Actor.id))).scalars())
+        for n, follower in enumerate(ids[1:]):
+            moved = f"https://moved{n}.example/inbox"
+            follow = Follow(ap_id=f"https://x.example/follows/{n}", follower_id=follower,
+                            followed_id=ids[0], state="accepted")
+
+            async def move() -> None:
+                async with db.write() as s:
+                    await s.execute(update(Actor).where(Actor.id == follower)
+                                    .values(shared_inbox=moved))
+                    if n == 1:  # the move first, committed after the follow has begun
+                        await asyncio.sleep(0.3)
+
+            if n == 0:  # the follow first, committed after the move has begun
+                async with db.write() as s:
+                    s.add(follow)
+                    await s.flush()
+                    mover = asyncio.create_task(move())
+                    await asyncio.sleep(0.3)
+                await mover
+            else:
+                mover = asyncio.create_task(move())
+                await asyncio.sleep(0.1)
+                async with db.write() as s:
+                    s.add(follow)
+                await mover
+            async with db.read() as s:
+                assert await s.scalar(select(Follow.deliver_to).where(
+                    Follow.follower_id == follower)) == moved
+            await assert_targets(db, ids[:1])
     finally:
         await db.dispose()
