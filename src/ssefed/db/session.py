@@ -73,6 +73,17 @@ def note_publishing(s: AsyncSession, actor_id: int) -> None:
             listener.publishing(actor_id)
 
 
+def note_delivering(s: AsyncSession, actor_id: int, doc: dict[str, Any],
+                    inboxes: list[str]) -> None:
+    """``doc`` of ``actor_id`` is being stored in ``s`` with a delivery to each of
+    ``inboxes``: the deliverer may sign its first POSTs while the transaction commits
+    (signatures only: nothing is sent before the commit, nor if it rolls back)."""
+    db = s.info.get("database")
+    if db is not None and inboxes:
+        for listener in db._publish_listeners:
+            listener.delivering(actor_id, doc, inboxes)
+
+
 def note_published(s: AsyncSession, item: Published) -> None:
     """``item`` was stored in ``s``: once ``s`` commits (never before: a rolled-back id may
     be given again), this process's deliverer is handed it, so that it need not read back
@@ -200,7 +211,9 @@ class Database:
 
     def add_publish_listener(self, listener: Any) -> None:
         """``listener.publishing(actor_id)`` is called when a write transaction is about to
-        publish as that actor, ``listener.published([Published, ...])`` after it commits."""
+        publish as that actor, ``listener.delivering(actor_id, doc, inboxes)`` when it
+        stores an activity to deliver, ``listener.published([Published, ...])`` after it
+        commits."""
         self._publish_listeners.append(listener)
 
     def remove_publish_listener(self, listener: Any) -> None:

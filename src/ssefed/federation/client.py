@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import json
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import urljoin, urlsplit
@@ -102,6 +103,26 @@ class Response:
             raise FetchError("not-json", f"{self.url} did not answer JSON: {exc}") from None
 
 
+# Signatures made ahead of their POSTs (presign): used within this many seconds (their
+# Date and created stay well inside any receiver's window), at most this many kept.
+PRESIGNED_MAX_AGE = 30.0
+PRESIGNED_MAX = 1024
+
+
+@dataclass
+class _Presigned:
+    made: float  # monotonic
+    body: bytes
+    content_type: str
+    prepared: httpsig.PreparedSignature
+    signature: asyncio.Future[bytes]
+
+
+def _ignore_failure(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: a presigned request that failed is signed again
+
+
 class FederationClient:
     def __init__(self, *, allow_private: bool, timeout: float, delivery_timeout: float,
                  max_bytes: int, max_redirects: int,
@@ -124,6 +145,7 @@ class FederationClient:
         # until it is up, or if it fails, requests are signed here.
         self._signing = (signproc.SigningProcess(httpsig.sign_bytes) if signing_process
                          else None)
+        self._presigned: dict[tuple[str, str, str], _Presigned] = {}
 
     def start(self) -> None:
         """Start what the client runs beside the event loop (the signing process)."""
@@ -173,6 +195,58 @@ class FederationClient:
                 self._signing_threads, thread_name_prefix="ssefed-sign")
         return await asyncio.get_running_loop().run_in_executor(self._signing_pool, call)
 
+    @property
+    def can_presign(self) -> bool:
+        return self._signing is not None and self._signing.ready
+
+    def presign(self, urls: list[str], body: bytes, signer: Signer,
+                content_type: str = AS2_CONTENT_TYPE) -> int:
+        """Have the signing process sign POSTs of ``body`` to ``urls`` now, ahead of
+        sending them (a publication's first deliveries, while its transaction commits):
+        ``post`` of the same body to one of them within PRESIGNED_MAX_AGE seconds uses its
+        signature instead of waiting for one. Only with the signing process up (signing
+        here would only move the work); returns how many were started."""
+        if self._signing is None or not self._signing.ready:
+            return 0
+        now = time.monotonic()
+        if len(self._presigned) + len(urls) > PRESIGNED_MAX:
+            self._presigned = {k: v for k, v in self._presigned.items()
+                               if now - v.made < PRESIGNED_MAX_AGE}
+        started = 0
+        for url in urls:
+            if len(self._presigned) >= PRESIGNED_MAX:
+                break
+            url = str(URL(url))
+            parts = urlsplit(url)
+            spec = self.spec_for(parts.netloc.lower()) or "cavage"
+            key = (url, signer.key_id, spec)
+            if key in self._presigned or parts.scheme not in ("https", "http"):
+                continue
+            prepare = httpsig.prepare_rfc9421 if spec == "rfc9421" else httpsig.prepare_cavage
+            try:
+                p = prepare("POST", url, {"Content-Type": content_type}, body, signer.key_id,
+                            signer.private_pem)
+            except ValueError:
+                continue
+            task = asyncio.ensure_future(self._signing.sign(signer.private_pem, p.algorithm,
+                                                            p.data))
+            task.add_done_callback(_ignore_failure)
+            self._presigned[key] = _Presigned(now, body, content_type, p, task)
+            started += 1
+        return started
+
+    async def _presigned_headers(self, spec: str, url: str, headers: dict[str, str],
+                                 body: bytes | None, signer: Signer) -> dict[str, str] | None:
+        entry = self._presigned.pop((url, signer.key_id, spec), None)
+        if (entry is None or body is None or time.monotonic() - entry.made >= PRESIGNED_MAX_AGE
+                or headers != {"Content-Type": entry.content_type}
+                or (entry.body is not body and entry.body != body)):
+            return None
+        try:
+            return entry.prepared.complete(await entry.signature)
+        except Exception:  # noqa: BLE001 - signed the usual way instead
+            return None
+
     async def check_url(self, url: str) -> str:
         """Refuse what we never talk to; return the host (with port) of ``url``."""
         parts = urlsplit(url)
@@ -198,7 +272,10 @@ class FederationClient:
         # sign the request-target as it goes on the wire (yarl normalises the quoting)
         url = str(URL(url))
         if signer is not None:
-            hdrs.update(await self._signature(spec, method, url, hdrs, body, signer))
+            ahead = (await self._presigned_headers(spec, url, headers, body, signer)
+                     if method == "POST" and self._presigned else None)
+            hdrs.update(ahead if ahead is not None
+                        else await self._signature(spec, method, url, hdrs, body, signer))
         try:
             async with self.session.request(
                     method, url, data=body, headers=hdrs, allow_redirects=False,

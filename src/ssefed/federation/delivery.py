@@ -131,6 +131,29 @@ class Deliverer:
             if self._signers.get(actor_id) is task:
                 del self._signers[actor_id]  # the first delivery tries again
 
+    def delivering(self, actor_id: int, doc: dict[str, Any], inboxes: list[str]) -> None:
+        """An activity is being stored with these deliveries: its first POSTs (those the
+        first claim takes, in the order they are claimed) are signed by the signing
+        process while the transaction commits, on the other core."""
+        if self._stopping.is_set() or not self.fed.client.can_presign:
+            return
+        try:
+            body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            return
+        self.publishing(actor_id)
+        signer = self._signers.get(actor_id)
+        if signer is not None:
+            urls = list(dict.fromkeys(inboxes))[:2 * self.concurrency]
+            asyncio.ensure_future(self._presign(signer, urls, body))
+
+    async def _presign(self, signer: asyncio.Future, urls: list[str], body: bytes) -> None:
+        try:
+            loaded = await asyncio.shield(signer)
+        except Exception:  # noqa: BLE001 - the deliveries sign as usual
+            return
+        self.fed.client.presign(urls, body, loaded)
+
     def published(self, items: list[Published]) -> None:
         """Activities committed with their deliveries: their bodies and actors are known
         here (the claim need not read them back), and the deliveries are due now."""

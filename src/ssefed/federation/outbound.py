@@ -12,7 +12,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Activity, Actor
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import follows as follow_repo
-from ssefed.db.session import Published, note_published, note_publishing
+from ssefed.db.session import Published, note_delivering, note_published, note_publishing
 from ssefed.vocab import to_as
 
 
@@ -31,6 +31,7 @@ async def publish(s: AsyncSession, actor: Actor, doc: dict[str, Any], *, inboxes
     object_id = obj if isinstance(obj, str) else (obj or {}).get("id") if isinstance(obj, dict) else None
     local_prefix = urlsplit(actor.ap_id)._replace(path="", query="", fragment="").geturl()
     targets = [i for i in inboxes if not i.startswith(local_prefix + "/")]  # never POST to ourselves
+    note_delivering(s, actor.id, doc, targets)
     activity = await activity_repo.add(s, Activity(
         ap_id=doc["id"], actor_id=actor.id, type=doc["type"], object_ap_id=object_id,
         public=public, ap_json=doc), targets)
