@@ -15,14 +15,30 @@ import zlib
 from datetime import date, datetime
 from typing import Any, Iterable
 
-from sqlalchemy import (BigInteger, Float, Integer, String, and_, delete, func, literal, or_, select, text,
-                        union, union_all)
+from sqlalchemy import (BigInteger, Float, Integer, String, and_, any_, bindparam, delete, func,
+                        literal, or_, select, text, union, union_all)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchCell, SearchEntry,
                               SearchState, SearchTerm)
 from ssefed.db.repos.chains import bbox
+
+# The query side uses the tables' Core columns: the same SQL as through the mapped
+# classes, without the ORM's per-statement work (a search runs four to six statements)
+_ENTRIES = SearchEntry.__table__
+_E, _T, _C, _I = (_ENTRIES.c, SearchTerm.__table__.c, SearchCell.__table__.c,
+                  OfferInput.__table__.c)
+
+
+
+def _among(dialect: str, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``: one statement text whatever
+    the number of values (asyncpg prepares it once), no list expanded per execution."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
 
 EARTH_KM = 6371.0088
 CELL_DEGREES = 0.1
@@ -96,8 +112,8 @@ def _skip_by_signature(q: Any, words: list[str] | None) -> Any:
     mask = query_signature(words) if words else 0
     if not mask:
         return q
-    return q.where(or_(SearchTerm.wsig.is_(None),
-                       SearchTerm.wsig.op("&")(literal(mask, BigInteger)) == mask))
+    return q.where(or_(_T.wsig.is_(None),
+                       _T.wsig.op("&")(literal(mask, BigInteger)) == mask))
 
 
 def query_signature(words: list[str]) -> int:
@@ -258,7 +274,7 @@ _PG_TERMS_INSERT = text(
 def distance_expr(lat0: float, lon0: float) -> Any:
     """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
     math functions)."""
-    lat, lon = SearchEntry.lat, SearchEntry.lon
+    lat, lon = _E.lat, _E.lon
     r = math.pi / 180
     dlat = (lat - literal(lat0, Float)) * literal(r / 2, Float)
     dlon = (lon - literal(lon0, Float)) * literal(r / 2, Float)
@@ -276,14 +292,14 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
     words instead of listing every match of a common word in the country: the same
     test, as the words are folded words of [a-z0-9] split by single spaces (text.py)."""
     if few_candidates:  # both databases: cheaper than a tsvector made per candidate
-        spaced = literal(" ") + SearchEntry.words
+        spaced = literal(" ") + _E.words
         return and_(*(spaced.like(f"% {w}%") for w in words))
     if dialect == "postgresql":
         query = " & ".join(f"{w}:*" for w in words)
-        return func.to_tsvector("simple", SearchEntry.words).op("@@")(
+        return func.to_tsvector("simple", _E.words).op("@@")(
             func.to_tsquery("simple", query))
     match = " AND ".join(f'"{w}"*' for w in words)
-    column = (SearchEntry.id + 0) if place_drives else SearchEntry.id
+    column = (_E.id + 0) if place_drives else _E.id
     return column.in_(text("SELECT rowid FROM search_fts WHERE search_fts MATCH :m")
                       .bindparams(m=match))
 
@@ -299,8 +315,8 @@ def closeness_expr(lat0: float, lon0: float) -> Any:
     """The cosine of the angle between an entry and (lat0, lon0): larger is nearer.
     Three products on stored columns (no trigonometry per row)."""
     cx, cy, cz = unit_vector(lat0, lon0)
-    return (SearchEntry.x * literal(cx, Float) + SearchEntry.y * literal(cy, Float)
-            + SearchEntry.z * literal(cz, Float))
+    return (_E.x * literal(cx, Float) + _E.y * literal(cy, Float)
+            + _E.z * literal(cz, Float))
 
 
 ENTRY_TYPES = ("organisation", "offer")
@@ -327,54 +343,54 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
         if cells is not None and only_cells is not None:
             cells = only_cells
         if cells is not None:
-            conds.append(SearchEntry.cell.in_(cells))
+            conds.append(_among(dialect, _E.cell, cells))
         if f.get("type"):
-            conds.append(SearchEntry.entry_type == f["type"])
-        conds.append(SearchEntry.x.is_not(None))
+            conds.append(_E.entry_type == f["type"])
+        conds.append(_E.x.is_not(None))
         if radius is not None:
             if cells is None:  # a very large circle: the (lat, lon) index
                 lo_lat, hi_lat, lo_lon, hi_lon = bbox(lat0, lon0, radius)
-                conds += [SearchEntry.lat.between(lo_lat, hi_lat),
-                          SearchEntry.lon.between(lo_lon, hi_lon)]
+                conds += [_E.lat.between(lo_lat, hi_lat),
+                          _E.lon.between(lo_lon, hi_lon)]
             edge = math.cos(min(radius / EARTH_KM, math.pi))
             conds += [closeness >= literal(edge - DOT_MARGIN, Float),
                       or_(closeness >= literal(edge + DOT_MARGIN, Float),
                           distance_expr(lat0, lon0) <= radius)]
     if near is None and f.get("type"):
-        conds.append(SearchEntry.entry_type == f["type"])
+        conds.append(_E.entry_type == f["type"])
     for column in ("legal_form", "direction", "kind"):
         if f.get(column):
-            conds.append(getattr(SearchEntry, column) == f[column])
+            conds.append(_E[column] == f[column])
     if f.get("market") is not None:
-        conds.append(SearchEntry.market.is_(f["market"]))
+        conds.append(_E.market.is_(f["market"]))
     if f.get("validated_only"):
-        conds.append(SearchEntry.validated.is_(True))
-        conds.append(or_(SearchEntry.validated_until.is_(None),
-                         SearchEntry.validated_until >= today))
+        conds.append(_E.validated.is_(True))
+        conds.append(or_(_E.validated_until.is_(None),
+                         _E.validated_until >= today))
     if f.get("fresh_only"):
-        conds.append(or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today))
+        conds.append(or_(_E.valid_until.is_(None), _E.valid_until >= today))
     for term in f.get("terms", []):
         if cells is not None:
             # the entries of the term in the circle's cells: a short range of (term, cell),
             # not one lookup per candidate of the circle nor every entry of the term. On
             # SQLite the covering index of the place still drives (``id + 0``): looking
             # up each entry of a common sector in the table costs more
-            column = (SearchEntry.id + 0) if dialect == "sqlite" else SearchEntry.id
+            column = (_E.id + 0) if dialect == "sqlite" else _E.id
             # (term, type, cell): the type narrows the range of the term index (0016)
             types = [f["type"]] if f.get("type") else list(ENTRY_TYPES)
-            q = select(SearchTerm.entry_id).where(
-                SearchTerm.term == term, SearchTerm.entry_type.in_(types),
-                SearchTerm.cell.in_(cells))
+            q = select(_T.entry_id).where(
+                _T.term == term, _among(dialect, _T.entry_type, types),
+                _among(dialect, _T.cell, cells))
             conds.append(column.in_(_skip_by_signature(q, f.get("words"))))
         elif radius is not None:
             # the place drives, each candidate's term checked by primary key: a sector may
             # have far more entries than the circle
-            t = aliased(SearchTerm)
-            conds.append(select(t.entry_id).where(t.entry_id == SearchEntry.id, t.term == term)
-                         .correlate(SearchEntry).exists())
+            t = SearchTerm.__table__.alias()
+            conds.append(select(t.c.entry_id).where(t.c.entry_id == _E.id, t.c.term == term)
+                         .correlate(_ENTRIES).exists())
         else:
-            conds.append(SearchEntry.id.in_(select(SearchTerm.entry_id)
-                                            .where(SearchTerm.term == term)))
+            conds.append(_E.id.in_(select(_T.entry_id)
+                                            .where(_T.term == term)))
     if f.get("words"):
         conds.append(fulltext(dialect, f["words"], place_drives=radius is not None,
                               few_candidates=(cells is not None and bool(f.get("terms"))
@@ -382,11 +398,11 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
     return (and_(*conds) if conds else literal(True)), closeness
 
 
-_PAGE_COLUMNS = (SearchEntry.id, SearchEntry.ap_id, SearchEntry.entry_type, SearchEntry.name,
-                 SearchEntry.summary, SearchEntry.node, SearchEntry.local, SearchEntry.lat,
-                 SearchEntry.lon, SearchEntry.legal_form, SearchEntry.direction,
-                 SearchEntry.kind, SearchEntry.market, SearchEntry.category,
-                 SearchEntry.validated, SearchEntry.validated_until, SearchEntry.valid_until)
+_PAGE_COLUMNS = (_E.id, _E.ap_id, _E.entry_type, _E.name,
+                 _E.summary, _E.node, _E.local, _E.lat,
+                 _E.lon, _E.legal_form, _E.direction,
+                 _E.kind, _E.market, _E.category,
+                 _E.validated, _E.validated_until, _E.valid_until)
 
 
 def _facets(grouped: Iterable[tuple]) -> tuple[int, dict[str, dict[str, int]]]:
@@ -460,27 +476,29 @@ async def _counted_by_cells(s: AsyncSession, f: dict[str, Any], cells: list[int]
     """(legal form, kind, division, n) of the matches, in one statement: sums of the
     cells inside the circle, and an exact count of the entries of the cells on its
     edge."""
+    dialect = s.bind.dialect.name
     inside, edge = split_cells(*f["near"], f["radius_km"], cells)
     parts = []
     if inside:
         terms = f.get("terms") or [""]
-        q = (select(SearchCell.legal_form, SearchCell.kind, SearchCell.division,
-                    func.sum(SearchCell.n).label("n"))
-             .where(SearchCell.term == terms[0],
-                    SearchCell.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
-                    SearchCell.cell.in_(inside)))
+        q = (select(_C.legal_form, _C.kind, _C.division,
+                    func.sum(_C.n).label("n"))
+             .where(_C.term == terms[0],
+                    _among(dialect, _C.entry_type,
+                           [f["type"]] if f.get("type") else ENTRY_TYPES),
+                    _among(dialect, _C.cell, inside)))
         for column in ("legal_form", "kind"):
             if f.get(column):
-                q = q.where(getattr(SearchCell, column) == f[column])
-        parts.append(q.group_by(SearchCell.legal_form, SearchCell.kind, SearchCell.division))
+                q = q.where(_C[column] == f[column])
+        parts.append(q.group_by(_C.legal_form, _C.kind, _C.division))
     if edge:
-        where, _ = filtered(s.bind.dialect.name, f, today, only_cells=edge)
+        where, _ = filtered(dialect, f, today, only_cells=edge)
         # '' for none, as in search_cells
-        parts.append(select(func.coalesce(SearchEntry.legal_form, ""),
-                            func.coalesce(SearchEntry.kind, ""),
-                            func.coalesce(SearchEntry.division, ""), func.count())
+        parts.append(select(func.coalesce(_E.legal_form, ""),
+                            func.coalesce(_E.kind, ""),
+                            func.coalesce(_E.division, ""), func.count())
                      .where(where)
-                     .group_by(SearchEntry.legal_form, SearchEntry.kind, SearchEntry.division))
+                     .group_by(_E.legal_form, _E.kind, _E.division))
     q = parts[0] if len(parts) == 1 else union_all(*parts)
     return [(legal or None, kind or None, division or None, int(n))
             for legal, kind, division, n in await s.execute(q)]
@@ -502,12 +520,12 @@ async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tup
         r = min(radius, max(FIRST_RING_KM, radius * math.sqrt(2 * limit / total)))
     while True:
         where, closeness = filtered(dialect, {**f, "radius_km": r}, today)
-        q = select(closeness.label("k"), SearchEntry.id).where(where)
+        q = select(closeness.label("k"), _E.id).where(where)
         if after is not None:
             q = q.where(or_(closeness < after[0], and_(closeness == after[0],
-                                                       SearchEntry.id > after[1])))
+                                                       _E.id > after[1])))
         rows = [(k, i) for k, i in await s.execute(
-            q.order_by(closeness.desc(), SearchEntry.id).limit(limit))]
+            q.order_by(closeness.desc(), _E.id).limit(limit))]
         edge = math.cos(min(r / EARTH_KM, math.pi)) + DOT_MARGIN
         if r >= radius or (len(rows) >= limit and rows[-1][0] > edge):
             return rows
@@ -519,22 +537,22 @@ WORD_CHECKS_MAX = 800  # entries whose words are read one by one, at most (see s
 
 async def _term_count(s: AsyncSession, f: dict[str, Any], cells: list[int]) -> int:
     """How many entries of the (one) term of ``f`` are in these cells, from search_cells."""
-    q = select(func.sum(SearchCell.n)).where(
-        SearchCell.term == f["terms"][0],
-        SearchCell.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
-        SearchCell.cell.in_(cells))
+    dialect = s.bind.dialect.name
+    q = select(func.sum(_C.n)).where(
+        _C.term == f["terms"][0],
+        _among(dialect, _C.entry_type, [f["type"]] if f.get("type") else ENTRY_TYPES),
+        _among(dialect, _C.cell, cells))
     return int(await s.scalar(q) or 0)
 
 
-# SET LOCAL, in one round trip. With words, a plan per execution too: asyncpg prepares
-# each statement and reuses it, and PostgreSQL's generic plan of a reused one (after five
-# runs) knows neither the circle's cells nor how common the term and the words are,
-# which then costs far more (x2-x3) than planning each time
+# SET LOCAL, in one round trip; and a plan per execution: asyncpg prepares each statement
+# and reuses it (with arrays for the cells, one text per statement whatever the circle),
+# and PostgreSQL's generic plan of a reused one (after five runs) knows neither the
+# circle's cells nor how common the term and the words are, which then costs far more
+# (x2-x3) than planning each time
 _PG_SETTINGS = text("SELECT set_config('jit', 'off', true), "
-                    "set_config('max_parallel_workers_per_gather', '0', true)")
-_PG_SETTINGS_WORDS = text("SELECT set_config('jit', 'off', true), "
-                          "set_config('max_parallel_workers_per_gather', '0', true), "
-                          "set_config('plan_cache_mode', 'force_custom_plan', true)")
+                    "set_config('max_parallel_workers_per_gather', '0', true), "
+                    "set_config('plan_cache_mode', 'force_custom_plan', true)")
 
 
 async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
@@ -547,7 +565,7 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         # the planner's cost of a large circle passes the JIT threshold: compiling the
         # query then costs more (50-200 ms) than running it; and workers cost more to
         # start than these index reads take
-        await s.execute(_PG_SETTINGS_WORDS if f.get("words") else _PG_SETTINGS)
+        await s.execute(_PG_SETTINGS)
     cells = _by_cells(f)
     word_checks, words_last = True, False
     if f.get("words") and f.get("terms") and cells is None:
@@ -577,8 +595,8 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
     if words_last:
         m = _term_then_words(dialect, f, around, today, closeness)
     else:
-        m = (select(SearchEntry.id, SearchEntry.legal_form, SearchEntry.kind,
-                    SearchEntry.division, closeness.label("k")).where(where)
+        m = (select(_E.id, _E.legal_form, _E.kind,
+                    _E.division, closeness.label("k")).where(where)
              .cte("m").prefix_with("MATERIALIZED"))
     page = select(m.c.id, m.c.k)
     if after is not None:
@@ -612,23 +630,23 @@ def _term_then_words(dialect: str, f: dict[str, Any], cells: list[int], today: d
     base = {k: v for k, v in f.items() if k != "words"}
     parts = []
     if inside:
-        q = select(SearchTerm.entry_id.label("id")).where(
-            SearchTerm.term == f["terms"][0],
-            SearchTerm.entry_type.in_([f["type"]] if f.get("type") else ENTRY_TYPES),
-            SearchTerm.cell.in_(inside))
+        q = select(_T.entry_id.label("id")).where(
+            _T.term == f["terms"][0],
+            _among(dialect, _T.entry_type, [f["type"]] if f.get("type") else ENTRY_TYPES),
+            _among(dialect, _T.cell, inside))
         for column in ("legal_form", "kind"):
             if f.get(column):
-                q = q.where(getattr(SearchTerm, column) == f[column])
+                q = q.where(_T[column] == f[column])
         parts.append(_skip_by_signature(q, f["words"]))
     if edge:
-        parts.append(select(SearchEntry.id.label("id"))
+        parts.append(select(_E.id.label("id"))
                      .where(filtered(dialect, base, today, only_cells=edge)[0]))
     c = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("c").prefix_with(
         "MATERIALIZED")
-    spaced = literal(" ") + SearchEntry.words
-    return (select(SearchEntry.id, SearchEntry.legal_form, SearchEntry.kind,
-                   SearchEntry.division, closeness.label("k"))
-            .select_from(c).join(SearchEntry, SearchEntry.id == c.c.id)
+    spaced = literal(" ") + _E.words
+    return (select(_E.id, _E.legal_form, _E.kind,
+                   _E.division, closeness.label("k"))
+            .select_from(c).join(_ENTRIES, _E.id == c.c.id)
             .where(*(spaced.like(f"% {w}%") for w in f["words"]))
             .cte("m").prefix_with("MATERIALIZED"))
 
@@ -642,24 +660,24 @@ async def _page_rows(s: AsyncSession, f: dict[str, Any],
     by_id = {r.id: r for r in await s.execute(
         select(*_PAGE_COLUMNS, distance_expr(lat0, lon0).label("distance"),
                closeness_expr(lat0, lon0).label("page_key"))
-        .where(SearchEntry.id.in_([i for _, i in order])))}
+        .where(_among(s.bind.dialect.name, _E.id, [i for _, i in order])))}
     return [by_id[i] for _, i in order]
 
 
 async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
                           after: tuple | None) -> tuple[int, list[Any], dict]:
-    grouped = (await s.execute(select(SearchEntry.legal_form, SearchEntry.kind,
-                                      SearchEntry.division, func.count())
+    grouped = (await s.execute(select(_E.legal_form, _E.kind,
+                                      _E.division, func.count())
                                .where(where)
-                               .group_by(SearchEntry.legal_form, SearchEntry.kind,
-                                         SearchEntry.division))).all()
+                               .group_by(_E.legal_form, _E.kind,
+                                         _E.division))).all()
     total, facets = _facets(grouped)
     q = select(*_PAGE_COLUMNS, literal(None).label("distance"),
-               SearchEntry.name.label("page_key")).where(where)
+               _E.name.label("page_key")).where(where)
     if after is not None:
-        q = q.where(or_(SearchEntry.name > after[0],
-                        and_(SearchEntry.name == after[0], SearchEntry.id > after[1])))
-    rows = list((await s.execute(q.order_by(SearchEntry.name, SearchEntry.id)
+        q = q.where(or_(_E.name > after[0],
+                        and_(_E.name == after[0], _E.id > after[1])))
+    rows = list((await s.execute(q.order_by(_E.name, _E.id)
                                  .limit(limit))).all())
     return total, rows, facets
 
@@ -667,8 +685,8 @@ async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
 async def terms_of(s: AsyncSession, entry_ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if entry_ids:
-        for entry_id, term in await s.execute(select(SearchTerm.entry_id, SearchTerm.term)
-                                              .where(SearchTerm.entry_id.in_(entry_ids))):
+        for entry_id, term in await s.execute(select(_T.entry_id, _T.term)
+                                              .where(_among(s.bind.dialect.name, _T.entry_id, entry_ids))):
             out.setdefault(entry_id, []).append(term)
     return out
 
@@ -677,8 +695,8 @@ async def inputs_of(s: AsyncSession, offer_ids: list[int]) -> dict[int, list[str
     out: dict[int, list[str]] = {}
     for i in range(0, len(offer_ids), 500):
         for offer_id, category in await s.execute(
-                select(OfferInput.offer_id, OfferInput.category)
-                .where(OfferInput.offer_id.in_(offer_ids[i:i + 500]))
-                .order_by(OfferInput.offer_id, OfferInput.position)):
+                select(_I.offer_id, _I.category)
+                .where(_I.offer_id.in_(offer_ids[i:i + 500]))
+                .order_by(_I.offer_id, _I.position)):
             out.setdefault(offer_id, []).append(category)
     return out
