@@ -267,13 +267,10 @@ _PG_TERMS_INSERT = text(
     "CAST(:f AS varchar[]), CAST(:g AS varchar[]), CAST(:h AS bigint[]))")
 
 
-# A search builds its statements (the count, the nearest page in growing circles, the
-# page's rows) around one centre: its expressions are made once (SQLAlchemy expressions
-# are immutable and cost more to build than to reuse).
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)  # (matching and gaps: a few centres, again and again)
 def distance_expr(lat0: float, lon0: float) -> Any:
     """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
-    math functions)."""
+    math functions), the centre as literals (the search's own statements use _DISTANCE)."""
     lat, lon = _E.lat, _E.lon
     r = math.pi / 180
     dlat = (lat - literal(lat0, Float)) * literal(r / 2, Float)
@@ -310,13 +307,30 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
 DOT_MARGIN = 1e-12
 
 
-@functools.lru_cache(maxsize=64)
-def closeness_expr(lat0: float, lon0: float) -> Any:
-    """The cosine of the angle between an entry and (lat0, lon0): larger is nearer.
-    Three products on stored columns (no trigonometry per row)."""
+# The same two expressions for every search, the centre given as parameters
+# (``centre_params``): built once, their statements' text and cache keys do not change
+# with the centre.
+def _centre(name: str) -> Any:
+    return bindparam(name, type_=Float)
+
+
+_DEG = math.pi / 180
+_DLAT = (_E.lat - _centre("c_lat")) * literal(_DEG / 2, Float)
+_DLON = (_E.lon - _centre("c_lon")) * literal(_DEG / 2, Float)
+_DISTANCE = literal(2 * EARTH_KM, Float) * func.asin(func.sqrt(
+    func.sin(_DLAT) * func.sin(_DLAT) + _centre("c_coslat") * func.cos(_E.lat * literal(_DEG, Float))
+    * func.sin(_DLON) * func.sin(_DLON)))
+_CLOSENESS = _E.x * _centre("c_x") + _E.y * _centre("c_y") + _E.z * _centre("c_z")
+
+
+def centre_params(f: dict[str, Any]) -> dict[str, float]:
+    """The values of _DISTANCE's and _CLOSENESS's parameters for the centre of ``f``."""
+    if f.get("near") is None:
+        return {}
+    lat0, lon0 = f["near"]
     cx, cy, cz = unit_vector(lat0, lon0)
-    return (_E.x * literal(cx, Float) + _E.y * literal(cy, Float)
-            + _E.z * literal(cz, Float))
+    return {"c_lat": lat0, "c_lon": lon0, "c_coslat": math.cos(lat0 * _DEG),
+            "c_x": cx, "c_y": cy, "c_z": cz}
 
 
 ENTRY_TYPES = ("organisation", "offer")
@@ -326,7 +340,7 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
              only_cells: list[int] | None = None,
              word_checks: bool = True) -> tuple[Any, Any | None]:
     """The WHERE clause of a search and, for a distance query, the closeness expression
-    (``closeness_expr``) it is sorted by. ``only_cells``: the circle's cells to look in
+    (_CLOSENESS, larger is nearer) it is sorted by. ``only_cells``: the circle's cells to look in
     (by default all of them); ``word_checks=False``: on SQLite, the words from the
     full-text index even when a term in the circle's cells could drive (it has too many
     entries there for each one's words to be read)."""
@@ -338,7 +352,7 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
         # the place first: on the covering index (cell, type, position, facets), the
         # circle is tested before any term or word is looked up
         lat0, lon0 = near
-        closeness = closeness_expr(lat0, lon0)
+        closeness = _CLOSENESS
         cells = cells_around(lat0, lon0, radius) if radius is not None else None
         if cells is not None and only_cells is not None:
             cells = only_cells
@@ -355,7 +369,7 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
             edge = math.cos(min(radius / EARTH_KM, math.pi))
             conds += [closeness >= literal(edge - DOT_MARGIN, Float),
                       or_(closeness >= literal(edge + DOT_MARGIN, Float),
-                          distance_expr(lat0, lon0) <= radius)]
+                          _DISTANCE <= radius)]
     if near is None and f.get("type"):
         conds.append(_E.entry_type == f["type"])
     for column in ("legal_form", "direction", "kind"):
@@ -501,7 +515,7 @@ async def _counted_by_cells(s: AsyncSession, f: dict[str, Any], cells: list[int]
                      .group_by(_E.legal_form, _E.kind, _E.division))
     q = parts[0] if len(parts) == 1 else union_all(*parts)
     return [(legal or None, kind or None, division or None, int(n))
-            for legal, kind, division, n in await s.execute(q)]
+            for legal, kind, division, n in await s.execute(q, centre_params(f))]
 
 
 FIRST_RING_KM = 1.0  # the smallest circle the nearest page is looked for in
@@ -525,7 +539,7 @@ async def _nearest(s: AsyncSession, f: dict[str, Any], *, limit: int, after: tup
             q = q.where(or_(closeness < after[0], and_(closeness == after[0],
                                                        _E.id > after[1])))
         rows = [(k, i) for k, i in await s.execute(
-            q.order_by(closeness.desc(), _E.id).limit(limit))]
+            q.order_by(closeness.desc(), _E.id).limit(limit), centre_params(f))]
         edge = math.cos(min(r / EARTH_KM, math.pi)) + DOT_MARGIN
         if r >= radius or (len(rows) >= limit and rows[-1][0] > edge):
             return rows
@@ -610,7 +624,7 @@ async def search(s: AsyncSession, f: dict[str, Any], *, limit: int,
         select(literal(1), literal(None, String), literal(None, String),
                literal(None, String), literal(None, Integer), page.c.id, page.c.k))
     grouped, order = [], []
-    for part, legal, kind, division, n, entry_id, k in await s.execute(q):
+    for part, legal, kind, division, n, entry_id, k in await s.execute(q, centre_params(f)):
         if part == 0:
             grouped.append((legal, kind, division, n))
         else:
@@ -656,11 +670,9 @@ async def _page_rows(s: AsyncSession, f: dict[str, Any],
     """The rows of a page of (closeness, id), in that order."""
     if not order:
         return []
-    lat0, lon0 = f["near"]
     by_id = {r.id: r for r in await s.execute(
-        select(*_PAGE_COLUMNS, distance_expr(lat0, lon0).label("distance"),
-               closeness_expr(lat0, lon0).label("page_key"))
-        .where(_among(s.bind.dialect.name, _E.id, [i for _, i in order])))}
+        select(*_PAGE_COLUMNS, _DISTANCE.label("distance"), _CLOSENESS.label("page_key"))
+        .where(_among(s.bind.dialect.name, _E.id, [i for _, i in order])), centre_params(f))}
     return [by_id[i] for _, i in order]
 
 
