@@ -189,6 +189,13 @@ def test_search_finds_offers_by_category_and_kind_and_what_followed_nodes_publis
     assert [(i["name"], i["node"], i["legal_form"]) for i in org["items"]] == [
         ("Moulin Paysan de l'Œuvre", host(b), "producer-cooperative")]
     assert search(a, sector="10", type="organisation")["total"] == 2
+    # each result shows its own sectors (with the codes above them), by name and by distance
+    expected = [("Fournil Coopératif", ["10", "10.7", "10.71", "C"]),
+                ("Moulin Paysan de l'Œuvre", ["10", "10.6", "10.61", "C"])]
+    assert sorted((i["name"], i["sectors"]) for i in search(
+        a, sector="10", type="organisation")["items"]) == expected
+    assert [(i["name"], i["sectors"]) for i in search(
+        a, sector="10", type="organisation", near="45.19,5.72", radius_km="30")["items"]] == expected
     # pooling: non-market equipment near a place
     pooled = search(a, market="false", kind="equipment", near="45.2,5.7", radius_km="10")
     assert [i["id"] for i in pooled["items"]] == [van]

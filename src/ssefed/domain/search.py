@@ -277,7 +277,6 @@ async def search(db: Database, query: SearchQuery, *, today: date | None = None
         total, rows, facets = await search_repo.search(s, query.filters, limit=query.limit + 1,
                                                        after=query.after, today=today)
         more, rows = len(rows) > query.limit, rows[:query.limit]
-        terms = await search_repo.terms_of(s, [r.id for r in rows])
     items = []
     for r in rows:
         item: dict[str, Any] = {
@@ -290,8 +289,7 @@ async def search(db: Database, query: SearchQuery, *, today: date | None = None
             "validationExpired": r.validated and freshness.expired(r.validated_until, today),
             "validUntil": r.valid_until.isoformat() if r.valid_until else None,
             "expired": freshness.expired(r.valid_until, today),
-            "sectors": sorted(t.removeprefix("sector:") for t in terms.get(r.id, [])
-                              if t.startswith("sector:")),
+            "sectors": search_repo.sectors_of(r),
         }
         if r.entry_type == "organisation":
             item["legal_form"] = r.legal_form

@@ -419,6 +419,25 @@ _PAGE_COLUMNS = (_E.id, _E.ap_id, _E.entry_type, _E.name,
                  _E.validated, _E.validated_until, _E.valid_until)
 
 
+_SEP = "\x1f"  # between the sector terms of a page row (a control character: not in a code)
+
+
+@functools.lru_cache(maxsize=2)
+def _sectors(dialect: str) -> Any:
+    """A page row's sector terms, joined by _SEP (read with the row: no second statement
+    for the page's terms)."""
+    t = SearchTerm.__table__.alias("st")
+    join = func.string_agg if dialect == "postgresql" else func.group_concat
+    return (select(join(t.c.term, literal(_SEP)))
+            .where(t.c.entry_id == _E.id, t.c.term >= "sector:", t.c.term < "sector;")
+            .scalar_subquery().label("sectors"))
+
+
+def sectors_of(row: Any) -> list[str]:
+    """The sector codes of a row of ``search`` (sorted)."""
+    return sorted(t.removeprefix("sector:") for t in (row.sectors or "").split(_SEP) if t)
+
+
 def _facets(grouped: Iterable[tuple]) -> tuple[int, dict[str, dict[str, int]]]:
     total = 0
     facets: dict[str, dict[str, int]] = {"legal_form": {}, "kind": {}, "sector": {}}
@@ -671,7 +690,8 @@ async def _page_rows(s: AsyncSession, f: dict[str, Any],
     if not order:
         return []
     by_id = {r.id: r for r in await s.execute(
-        select(*_PAGE_COLUMNS, _DISTANCE.label("distance"), _CLOSENESS.label("page_key"))
+        select(*_PAGE_COLUMNS, _sectors(s.bind.dialect.name), _DISTANCE.label("distance"),
+               _CLOSENESS.label("page_key"))
         .where(_among(s.bind.dialect.name, _E.id, [i for _, i in order])), centre_params(f))}
     return [by_id[i] for _, i in order]
 
@@ -684,7 +704,7 @@ async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
                                .group_by(_E.legal_form, _E.kind,
                                          _E.division))).all()
     total, facets = _facets(grouped)
-    q = select(*_PAGE_COLUMNS, literal(None).label("distance"),
+    q = select(*_PAGE_COLUMNS, _sectors(s.bind.dialect.name), literal(None).label("distance"),
                _E.name.label("page_key")).where(where)
     if after is not None:
         q = q.where(or_(_E.name > after[0],
@@ -692,15 +712,6 @@ async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
     rows = list((await s.execute(q.order_by(_E.name, _E.id)
                                  .limit(limit))).all())
     return total, rows, facets
-
-
-async def terms_of(s: AsyncSession, entry_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    if entry_ids:
-        for entry_id, term in await s.execute(select(_T.entry_id, _T.term)
-                                              .where(_among(s.bind.dialect.name, _T.entry_id, entry_ids))):
-            out.setdefault(entry_id, []).append(term)
-    return out
 
 
 async def inputs_of(s: AsyncSession, offer_ids: list[int]) -> dict[int, list[str]]:
