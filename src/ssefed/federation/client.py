@@ -171,6 +171,7 @@ class FederationClient:
         return self._session
 
     async def close(self) -> None:
+        self._presigned.clear()
         if self._session is not None:
             await self._session.close()
         if self._signing_pool is not None:
@@ -209,24 +210,27 @@ class FederationClient:
         if self._signing is None or not self._signing.ready:
             return 0
         now = time.monotonic()
-        if len(self._presigned) + len(urls) > PRESIGNED_MAX:
+        if self._presigned:  # those not used in time (a host skipped, a failed POST) go
             self._presigned = {k: v for k, v in self._presigned.items()
                                if now - v.made < PRESIGNED_MAX_AGE}
         started = 0
         for url in urls:
             if len(self._presigned) >= PRESIGNED_MAX:
                 break
-            url = str(URL(url))
-            parts = urlsplit(url)
-            spec = self.spec_for(parts.netloc.lower()) or "cavage"
-            key = (url, signer.key_id, spec)
-            if key in self._presigned or parts.scheme not in ("https", "http"):
-                continue
-            prepare = httpsig.prepare_rfc9421 if spec == "rfc9421" else httpsig.prepare_cavage
             try:
+                url = str(URL(url))
+                parts = urlsplit(url)
+                if parts.scheme not in ("https", "http"):
+                    continue
+                spec = self.spec_for(parts.netloc.lower()) or "cavage"
+                key = (url, signer.key_id, spec)
+                if key in self._presigned:
+                    continue
+                prepare = (httpsig.prepare_rfc9421 if spec == "rfc9421"
+                           else httpsig.prepare_cavage)
                 p = prepare("POST", url, {"Content-Type": content_type}, body, signer.key_id,
                             signer.private_pem)
-            except ValueError:
+            except ValueError:  # a malformed inbox: its POST fails the usual way
                 continue
             task = asyncio.ensure_future(self._signing.sign(signer.private_pem, p.algorithm,
                                                             p.data))

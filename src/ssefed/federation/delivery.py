@@ -132,9 +132,9 @@ class Deliverer:
                 del self._signers[actor_id]  # the first delivery tries again
 
     def delivering(self, actor_id: int, doc: dict[str, Any], inboxes: list[str]) -> None:
-        """An activity is being stored with these deliveries: its first POSTs (those the
-        first claim takes, in the order they are claimed) are signed by the signing
-        process while the transaction commits, on the other core."""
+        """An activity is being stored with these deliveries: its first POSTs (about
+        those the first claim takes: claims go by due time, then id) are signed by the
+        signing process while the transaction commits, on the other core."""
         if self._stopping.is_set() or not self.fed.client.can_presign:
             return
         try:
@@ -150,9 +150,9 @@ class Deliverer:
     async def _presign(self, signer: asyncio.Future, urls: list[str], body: bytes) -> None:
         try:
             loaded = await asyncio.shield(signer)
+            self.fed.client.presign(urls, body, loaded)
         except Exception:  # noqa: BLE001 - the deliveries sign as usual
-            return
-        self.fed.client.presign(urls, body, loaded)
+            log.debug("presigning failed", exc_info=True)
 
     def published(self, items: list[Published]) -> None:
         """Activities committed with their deliveries: their bodies and actors are known

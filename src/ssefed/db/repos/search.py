@@ -25,11 +25,10 @@ from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchCell
 from ssefed.db.repos.chains import bbox
 
 # The query side uses the tables' Core columns: the same SQL as through the mapped
-# classes, without the ORM's per-statement work (a search runs four to six statements)
+# classes, without the ORM's per-statement work (a search runs four or five statements)
 _ENTRIES = SearchEntry.__table__
 _E, _T, _C, _I = (_ENTRIES.c, SearchTerm.__table__.c, SearchCell.__table__.c,
                   OfferInput.__table__.c)
-
 
 
 def _among(dialect: str, column: Any, values: Iterable[Any]) -> Any:
@@ -303,7 +302,7 @@ def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
 
 # How far a dot product of unit vectors may be from the exact cosine of the angle
 # (rounding, ~1e-15): entries this close to the circle's edge are decided by the
-# haversine distance, so the circle holds exactly what ``distance_expr <= r`` says.
+# haversine distance, so the circle holds exactly what ``_DISTANCE <= r`` says.
 DOT_MARGIN = 1e-12
 
 
@@ -429,7 +428,7 @@ def _sectors(dialect: str) -> Any:
     t = SearchTerm.__table__.alias("st")
     join = func.string_agg if dialect == "postgresql" else func.group_concat
     return (select(join(t.c.term, literal(_SEP)))
-            .where(t.c.entry_id == _E.id, t.c.term >= "sector:", t.c.term < "sector;")
+            .where(t.c.entry_id == _E.id, t.c.term.like("sector:%"))
             .scalar_subquery().label("sectors"))
 
 
@@ -704,13 +703,16 @@ async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
                                .group_by(_E.legal_form, _E.kind,
                                          _E.division))).all()
     total, facets = _facets(grouped)
-    q = select(*_PAGE_COLUMNS, _sectors(s.bind.dialect.name), literal(None).label("distance"),
-               _E.name.label("page_key")).where(where)
+    page = select(_E.id).where(where)
     if after is not None:
-        q = q.where(or_(_E.name > after[0],
-                        and_(_E.name == after[0], _E.id > after[1])))
-    rows = list((await s.execute(q.order_by(_E.name, _E.id)
-                                 .limit(limit))).all())
+        page = page.where(or_(_E.name > after[0],
+                              and_(_E.name == after[0], _E.id > after[1])))
+    # the page first, then its rows with their sectors (not a subquery per match)
+    page = page.order_by(_E.name, _E.id).limit(limit).subquery("page")
+    q = (select(*_PAGE_COLUMNS, _sectors(s.bind.dialect.name), literal(None).label("distance"),
+                _E.name.label("page_key"))
+         .select_from(_ENTRIES.join(page, _E.id == page.c.id)).order_by(_E.name, _E.id))
+    rows = list((await s.execute(q)).all())
     return total, rows, facets
 
 
