@@ -266,19 +266,6 @@ _PG_TERMS_INSERT = text(
     "CAST(:f AS varchar[]), CAST(:g AS varchar[]), CAST(:h AS bigint[]))")
 
 
-@functools.lru_cache(maxsize=64)  # (matching and gaps: a few centres, again and again)
-def distance_expr(lat0: float, lon0: float) -> Any:
-    """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
-    math functions), the centre as literals (the search's own statements use _DISTANCE)."""
-    lat, lon = _E.lat, _E.lon
-    r = math.pi / 180
-    dlat = (lat - literal(lat0, Float)) * literal(r / 2, Float)
-    dlon = (lon - literal(lon0, Float)) * literal(r / 2, Float)
-    a = (func.sin(dlat) * func.sin(dlat) + literal(math.cos(lat0 * r), Float)
-         * func.cos(lat * literal(r, Float)) * func.sin(dlon) * func.sin(dlon))
-    return literal(2 * EARTH_KM, Float) * func.asin(func.sqrt(a))
-
-
 def fulltext(dialect: str, words: list[str], *, place_drives: bool = False,
              few_candidates: bool = False) -> Any:
     """Entries whose folded words contain every query word as a prefix. With
@@ -330,6 +317,14 @@ def centre_params(f: dict[str, Any]) -> dict[str, float]:
     cx, cy, cz = unit_vector(lat0, lon0)
     return {"c_lat": lat0, "c_lon": lon0, "c_coslat": math.cos(lat0 * _DEG),
             "c_x": cx, "c_y": cy, "c_z": cz}
+
+
+@functools.lru_cache(maxsize=64)  # (matching and gaps: a few centres, again and again)
+def distance_expr(lat0: float, lon0: float) -> Any:
+    """Great-circle distance in km from (lat0, lon0), in SQL (both databases have the
+    math functions): _DISTANCE with its centre given, for statements executed without
+    ``centre_params``."""
+    return _DISTANCE.params(centre_params({"near": (lat0, lon0)}))
 
 
 ENTRY_TYPES = ("organisation", "offer")
@@ -402,8 +397,7 @@ def filtered(dialect: str, f: dict[str, Any], today: date, *,
             conds.append(select(t.c.entry_id).where(t.c.entry_id == _E.id, t.c.term == term)
                          .correlate(_ENTRIES).exists())
         else:
-            conds.append(_E.id.in_(select(_T.entry_id)
-                                            .where(_T.term == term)))
+            conds.append(_E.id.in_(select(_T.entry_id).where(_T.term == term)))
     if f.get("words"):
         conds.append(fulltext(dialect, f["words"], place_drives=radius is not None,
                               few_candidates=(cells is not None and bool(f.get("terms"))
