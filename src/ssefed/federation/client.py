@@ -44,22 +44,54 @@ class FetchError(Exception):
         self.reason, self.detail, self.status, self.retry_after = reason, detail, status, retry_after
 
 
+# Special-purpose blocks Python 3.11's ``is_global`` may still call global (its lists were
+# corrected in 3.11.10 and later): IETF protocol assignments (192.0.0.0/24, where some
+# clouds put services), the retired 6to4 relay anycast, IPv4-compatible IPv6 (::/96),
+# local-use NAT64 (64:ff9b:1::/48).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.0.0/24", "192.88.99.0/24", "::/96", "64:ff9b:1::/48"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known prefix: the last 32 bits are IPv4
+
+
+def _routable(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return (addr.is_global and not addr.is_multicast and not addr.is_reserved
+            and not any(addr in net for net in _NOT_GLOBAL if net.version == addr.version))
+
+
 def address_is_public(ip: str) -> bool:
+    """Is ``ip`` globally routable, so a node may connect to it? Decided by IANA's
+    special-purpose registries (``is_global``), not by a list of private ranges, so
+    carrier-grade NAT, metadata and benchmarking addresses are refused too. An IPv4
+    address carried in an IPv6 one (IPv4-mapped, NAT64, 6to4) must be routable too."""
     addr = ipaddress.ip_address(ip)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
-                or addr.is_reserved or addr.is_unspecified)
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return _routable(addr.ipv4_mapped)
+        if addr in _NAT64:
+            return _routable(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+        if addr.sixtofour is not None and not _routable(addr.sixtofour):
+            return False
+    return _routable(addr)
 
 
 @functools.lru_cache(maxsize=1024)  # the same hosts, request after request
 def _non_public_literal(host: str) -> bool:
-    """Is ``host`` an IP address literal that is not public?"""
+    """Is ``host`` an IP address literal that is not public? Loose IPv4 forms a resolver
+    would read as an address (2130706433, 127.1, 0x7f.1) count as literals."""
     try:
-        ipaddress.ip_address(host)
+        return not address_is_public(host)
     except ValueError:
+        pass
+    parts = host.lower().split(".")  # 1 to 4 decimal, octal or 0x-hex numbers
+    if not 1 <= len(parts) <= 4 or not all(
+            p.isascii() and (p.isdigit() or (p.startswith("0x") and all(
+                c in "0123456789abcdef" for c in p[2:]))) for p in parts):
         return False
-    return not address_is_public(host)
+    try:
+        packed = socket.inet_aton(host)
+    except OSError:
+        return True  # looks like an address but is not a valid one: never a host name
+    return not address_is_public(str(ipaddress.IPv4Address(packed)))
 
 
 class GuardedResolver(AbstractResolver):
