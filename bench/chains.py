@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-from common import DEFAULT_PG, Node, PgDatabases, Scratch, log, print_header, print_table  # noqa: E402
+from common import (DEFAULT_PG, NO_INBOX_LIMITS, Node, PgDatabases, Scratch, log,  # noqa: E402
+                    print_header, print_table)
 
 CATS = "https://bench.ssefed.example/cat/"
 FAN = "https://bench.ssefed.example/fan/"
@@ -172,7 +173,9 @@ async def run_db(kind: str, args: argparse.Namespace, scratch: Scratch,
         nodes.append(Node(scratch.path / f"{kind}-{name}", url,
                           env={"SSEFED_LOG_ACCESS_LOG": "false",
                                # the bench asks far more than a real peer would
-                               "SSEFED_CHAINS_PEER_REQUESTS_PER_MINUTE": "1000000"}))
+                               "SSEFED_CHAINS_PEER_REQUESTS_PER_MINUTE": "1000000",
+                               # ... and its nodes send each other thousands of offers
+                               **NO_INBOX_LIMITS}))
     a, b, c = nodes
     try:
         for node in nodes:

@@ -498,7 +498,8 @@ async def bench_one(dbkind: str, args: argparse.Namespace, scratch: common.Scrat
                     scenarios: list[str], warm_ports: list[int]) -> list[dict]:
     node_db = "" if dbkind == "sqlite" else await pg.create("fanout")
     env = {"SSEFED_WORKER_DELIVERY_CONCURRENCY": str(args.delivery_concurrency),
-           "SSEFED_WORKER_DELIVERY_PER_HOST": str(args.per_host)}
+           "SSEFED_WORKER_DELIVERY_PER_HOST": str(args.per_host),
+           **common.NO_INBOX_LIMITS}  # inbox rate limits raised: thousands of follows at once
     env.update(dict(kv.split("=", 1) for kv in args.node_env))
     node = common.Node(scratch.path / f"node-{dbkind}", node_db, env=env)
     ndb: NodeDb | None = None

@@ -458,7 +458,8 @@ async def run_node(dbkind: str, args: argparse.Namespace, scratch: common.Scratc
                    pg: common.PgDatabases, load: common.Helper) -> dict:
     m = args.activities
     node_db = "" if dbkind == "sqlite" else await pg.create("node")
-    env = {"SSEFED_WORKER_CONCURRENCY": str(args.worker_concurrency)}
+    # inbox rate limits raised: 5,000 activities in about a second from one host
+    env = {"SSEFED_WORKER_CONCURRENCY": str(args.worker_concurrency), **common.NO_INBOX_LIMITS}
     env.update(dict(kv.split("=", 1) for kv in args.node_env))
     node = common.Node(scratch.path / f"node-{dbkind}", node_db, env=env)
     out: dict = {}

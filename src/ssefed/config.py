@@ -84,6 +84,8 @@ class FederationConfig:
     delivery_timeout_seconds: float = 15.0
     max_redirects: int = 3
     signature_window_seconds: int = 3600
+    inbox_per_actor_per_minute: int = 300  # activities one remote actor may send (then 429)
+    inbox_per_host_per_minute: int = 3000  # ... and all the actors of one host together
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,16 @@ class ChainsConfig:
 @dataclass(frozen=True)
 class ReportsConfig:
     requests_per_minute: int = 5  # reports one client address may file (form and API)
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long what others sent is kept (the worker's ``retention.prune`` job, hourly)."""
+
+    received_days: int = 30  # bodies of received activities once applied (or refused)
+    dedupe_days: int = 14  # their ids, at least: a retry sooner is never applied twice
+    jobs_days: int = 7  # finished background jobs (done or dead)
+    deliveries_days: int = 30  # finished deliveries of what this node sent (done or dead)
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,7 @@ class Config:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     freshness: FreshnessConfig = field(default_factory=FreshnessConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     path: Path | None = None  # the file it was read from, if any
 
     @property
@@ -203,6 +216,7 @@ SECTIONS: dict[str, type] = {
     "validation": ValidationConfig,
     "freshness": FreshnessConfig,
     "reports": ReportsConfig,
+    "retention": RetentionConfig,
 }
 
 
@@ -347,7 +361,11 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
                 ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
-                ("freshness", "remind_interval_hours"), ("reports", "requests_per_minute")]
+                ("freshness", "remind_interval_hours"), ("reports", "requests_per_minute"),
+                ("federation", "inbox_per_actor_per_minute"),
+                ("federation", "inbox_per_host_per_minute"), ("retention", "received_days"),
+                ("retention", "dedupe_days"), ("retention", "jobs_days"),
+                ("retention", "deliveries_days")]
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")

@@ -20,6 +20,7 @@ from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import httpsig
 from ssefed.federation.client import FetchError
 from ssefed.federation.inboxwriter import InboxWriter
+from ssefed.federation.ratelimit import InboxLimits
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as
 
@@ -83,6 +84,7 @@ class Inbox:
         self.writer = InboxWriter(federation.db, federation.is_down, self._host_back)
         self._missed: dict[str, float] = {}  # key id -> last fetch that did not list it
         self._inflight: dict[str, asyncio.Future] = {}
+        self.limits = InboxLimits.from_config(federation.config.federation)
 
     def _host_back(self, host: str) -> None:
         self.fed.back_up(host)
@@ -109,6 +111,7 @@ class Inbox:
         actor_host = urlsplit(activity.actor).netloc.lower()
         if await self.fed.is_blocked(actor_host):
             raise Refusal(403, "Forbidden", f"{actor_host} is blocked on this node")
+        self.limits.check(activity.actor, actor_host)  # RateLimited: before signature work
 
         if activity.type == "Delete":
             known = await self.fed.known_actor(activity.actor)
@@ -136,6 +139,7 @@ class Inbox:
             else:
                 raise Refusal(401, "Unauthorized", _reason(exc)) from None
 
+        self.limits.spend(activity.actor, actor_host)  # verified: only its actor spends it
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
         item_id = await self.writer.store(
             {"ap_id": ap_id, "type": activity.type[:64], "actor_ap_id": activity.actor,

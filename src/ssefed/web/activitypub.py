@@ -18,10 +18,11 @@ from ssefed.db.repos import validation as validation_repo
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
+from ssefed.federation.ratelimit import RateLimited
 from ssefed.vocab import to_as
 from ssefed.web.keys import CONFIG, DB, IDS
 from ssefed.web import directory
-from ssefed.web.problems import Problem, read_body
+from ssefed.web.problems import Problem, problem, read_body
 
 INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
@@ -181,6 +182,10 @@ async def inbox(request: web.Request) -> web.Response:
     url = config.node.base_url + request.path_qs
     try:
         received = await request.app[INBOX].receive(request.method, url, request.headers, body)
+    except RateLimited as limited:  # the sender's budget per minute is spent
+        response = problem(limited.status, limited.title, limited.detail)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     except Refusal as refusal:
         raise Problem(refusal.status, refusal.title, refusal.detail) from None
     key = (received.accepted, received.note)
