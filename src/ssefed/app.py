@@ -10,10 +10,11 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from ssefed import datadir
 from ssefed.config import Config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
-from ssefed.domain import reminders
+from ssefed.domain import reminders, retention
 from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
@@ -25,7 +26,7 @@ from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
 from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages,
-                        reconfirm, reports, search, sparql, validation, wellknown)
+                        reconfirm, reports, search, sessions, sparql, validation, wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -52,7 +53,8 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
     return {"actor.keys": actor_keys, "inbox.process": handlers.process,
             "network.members": network_members,
             "follow.backfill": partial(backfill, handlers),
-            **reminders.job_handlers(db, handlers.fed.config)}
+            **reminders.job_handlers(db, handlers.fed.config),
+            **retention.job_handlers(db, handlers.fed.config)}
 
 
 def batch_job_handlers(handlers: Handlers) -> dict:
@@ -93,6 +95,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     app[FEDERATION].client.start()
     await deliverer.reclaim_own()
     await reminders.schedule(app[DB], app[CONFIG].freshness)  # then every interval
+    await retention.schedule(app[DB])  # then every hour
     worker.start()
     deliverer.start()
     app[DB].add_publish_listener(deliverer)  # what this process publishes, handed over
@@ -103,12 +106,31 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[FEDERATION].close()
 
 
-def create_app(config: Config, db: Database | None = None) -> web.Application:
+# What every page may load: its own stylesheet (no inline style or script: the map is
+# inline SVG styled by the stylesheet), and forms posting to the node; nothing from
+# elsewhere, and no framing. Sent with every response, once, here.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "same-origin"}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+def create_app(config: Config, db: Database | None = None,
+               session_key: bytes | None = None) -> web.Application:
+    """The node's application; ``session_key`` defaults to data_dir/session.key (made
+    when missing: `serve` makes it first, to say so in its log)."""
     db = db or open_database(config)
     ids = LocalIds(config.node.base_url)
     app = web.Application(middlewares=[problems_middleware],
                           client_max_size=config.federation.max_body_bytes)
     app[CONFIG], app[DB], app[IDS] = config, db, ids
+    app[sessions.SESSION_KEY] = session_key or datadir.session_key(config.data_path)[0]
+    app.on_response_prepare.append(_security_headers)
     federation = Federation(config, db)
     deliverer = Deliverer(federation, concurrency=config.worker.delivery_concurrency,
                           per_host=config.worker.delivery_per_host,

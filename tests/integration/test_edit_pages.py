@@ -12,12 +12,19 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
 
 
+def sign_in_csrf(session: requests.Session, node) -> str:  # noqa: ANN001
+    """The sign-in form's CSRF field (its pre-session cookie stays in ``session``)."""
+    return csrf_of(session.get(f"{node.base_url}/edit", timeout=10).text)
+
+
 def signed_in(node, token: str) -> requests.Session:  # noqa: ANN001
     session = requests.Session()
-    r = session.post(f"{node.base_url}/edit/sign-in", data={"token": token}, timeout=10,
+    r = session.post(f"{node.base_url}/edit/sign-in",
+                     data={"token": token, "csrf": sign_in_csrf(session, node)}, timeout=10,
                      allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"] == "/edit"
     cookie = r.headers["Set-Cookie"]
+    assert "ssefed_edit=" in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/edit" in cookie
     assert "Secure" not in cookie  # the test node's base_url is http
     return session
@@ -38,8 +45,11 @@ def test_an_organisation_edits_its_profile_and_offers_in_html_forms(nodes):
     assert first.status_code == 200 and 'name="token"' in first.text
     assert "<script" not in first.text and "http" not in first.text.split("<main>")[1].split(
         "</main>")[0].replace(a.base_url, "")  # no external assets
-    refused = requests.post(f"{edit}/sign-in", data={"token": "ssefed_nope"}, timeout=10)
+    browser = requests.Session()
+    refused = browser.post(f"{edit}/sign-in", timeout=10,
+                           data={"token": "ssefed_nope", "csrf": sign_in_csrf(browser, a)})
     assert refused.status_code == 403 and "Traceback" not in refused.text
+    assert "Jeton inconnu" in refused.text
 
     web = signed_in(a, token)
     page = web.get(edit, timeout=10)

@@ -21,6 +21,7 @@ from ssefed.federation import httpsig
 from ssefed.federation import keys as keygen
 from tests.conftest import BACKENDS, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakePeer
+from tests.integration.test_edit_pages import signed_in
 from tests.nodes import Node, NodeFactory
 
 AS2 = "application/activity+json"
@@ -255,10 +256,7 @@ def test_the_form_files_a_report_shown_on_the_page_until_handled(org):
 
     # the organisation sees it, with the text, on its editing page
     token = ok(node.cli("token", "create", org.handle)).strip().splitlines()[-1]
-    session = requests.Session()
-    signed = session.post(f"{node.base_url}/edit/sign-in", data={"token": token}, timeout=10,
-                          allow_redirects=False)
-    assert signed.status_code == 303
+    session = signed_in(node, token)
     edit = session.get(f"{node.base_url}/edit", timeout=10).text
     assert "Open reports (1)" in edit and "Le prix affiché est faux" in edit
     assert f'<a href="{org.offer}">Blé tendre</a>' in edit

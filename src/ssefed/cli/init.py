@@ -11,6 +11,7 @@ from pathlib import Path
 
 import tomli_w
 
+from ssefed import datadir
 from ssefed.cli.common import database
 from ssefed.config import AdminConfig, Config, NodeConfig, config_to_toml_dict, load_config, validate
 from ssefed.db import migrate
@@ -50,8 +51,16 @@ def run(args: argparse.Namespace) -> int:
             fh.write(text)
         wrote = True
     config = load_config(path)
-    config.data_path.mkdir(parents=True, exist_ok=True)
-    actor, created = asyncio.run(_init_database(config, handle))
+    datadir.make_private_dir(config.data_path)
+    # What the node creates is its own only: the data directory (700), its database
+    # file and journals, the session key (600).
+    umask = os.umask(0o077)
+    try:
+        actor, created = asyncio.run(_init_database(config, handle))
+        if wrote or created:
+            datadir.session_key(config.data_path)
+    finally:
+        os.umask(umask)
     if wrote:
         print(f"wrote {path}")
     elif args.base_url and args.base_url.rstrip("/") != config.node.base_url.rstrip("/"):

@@ -10,8 +10,10 @@ import signal
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from ssefed import datadir
 from ssefed.app import create_app
 from ssefed.cli.common import config_from, database
+from ssefed.web.redact import loggable_path
 
 log = logging.getLogger("ssefed")
 ACCESS_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
@@ -20,18 +22,37 @@ ACCESS_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
 class AccessLog(AbstractAccessLogger):
     """One line per request, as ACCESS_FORMAT reads in aiohttp's terms (remote address,
     request line, status, body bytes, seconds, User-Agent), formatted only when emitted
-    and without aiohttp's per-request format interpreter: the inbox logs thousands a second."""
+    and without aiohttp's per-request format interpreter: the inbox logs thousands a second.
+    A claim link's path is logged without its secret (web/redact.py)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         version = request.version
         self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.6fs "%s"', request.remote or "-",
-                         request.method, request.path_qs, version.major, version.minor,
+                         request.method, loggable_path(request), version.major, version.minor,
                          response.status, response.body_length, time,
                          request.headers.get("User-Agent", "-"))
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+def _session_key(config) -> bytes:  # noqa: ANN001
+    """The session key (made when missing: a node made before it existed), after warning
+    about any of the node's files that others may read."""
+    data = config.data_path
+    datadir.make_private_dir(data)
+    key, made = datadir.session_key(data)
+    if made:
+        log.warning("no session key yet: made %s (mode 600); existing editing sessions "
+                    "ended, organisations sign in again", data / datadir.SESSION_KEY_FILE)
+    files = [data, data / datadir.SESSION_KEY_FILE, *datadir.sqlite_files(config.database_url)]
+    if config.path is not None:
+        files.append(config.path)
+    for path, mode in datadir.loose_modes(files):
+        log.warning("%s is not private: mode %04o, others may read it (chmod %s %s)", path,
+                    mode, "700" if path.is_dir() else "600", path)
+    return key
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +84,7 @@ async def _serve(config, host: str, port: int) -> None:  # noqa: ANN001
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(config)
+    app = create_app(config, session_key=_session_key(config))
     access_log = logging.getLogger("ssefed.access") if config.log.access_log else None
     if access_log is not None:
         access_log.setLevel(logging.INFO)

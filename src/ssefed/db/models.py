@@ -290,7 +290,8 @@ class InboxItem(Base):
     type: Mapped[str] = mapped_column(String(64))
     actor_ap_id: Mapped[str] = mapped_column(IRI)
     key_id: Mapped[str | None] = mapped_column(IRI)
-    ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    # NULL once pruned (domain/retention.py): the row stays a while as the dedupe
+    ap_json: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -342,6 +343,21 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EditSession(Base):
+    """A signed-in session of an organisation's editing pages (web/sessions.py). The
+    cookie holds a random id and its HMAC; only the id's SHA-256 is stored. Signing out
+    deletes the row, so a copied cookie stops working at once; revoking the token
+    deletes its sessions (and its rows cascade)."""
+
+    __tablename__ = "edit_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class KnownNetwork(Base):
@@ -467,6 +483,9 @@ class SearchState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the networks trusted when the entries' "validated" was computed (domain/validity.py):
+    # the members of a network trusted or no longer trusted since are written again
+    trusted_networks: Mapped[list[str] | None] = mapped_column(JSONDoc)
 
 
 # -- participatory validation (domain/validation.py) ---------------------------------------

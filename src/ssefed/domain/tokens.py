@@ -6,11 +6,11 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
-from ssefed.db.models import Actor, Token
+from ssefed.db.models import Actor, EditSession, Token
 
 
 def _hash(token: str) -> str:
@@ -72,8 +72,38 @@ async def claim_target(s: AsyncSession, secret: str) -> tuple[Token, Actor] | No
 
 
 async def revoke(s: AsyncSession, token_id: int) -> bool:
+    """Revoke a token; the editing sessions opened with it end too."""
     row = await s.get(Token, token_id)
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    await s.execute(delete(EditSession).where(EditSession.token_id == token_id))
     return True
+
+
+# -- editing sessions: a random id per session, stored hashed, deleted on sign-out ----------
+
+async def open_session(s: AsyncSession, token_id: int, seconds: int) -> str:
+    """A new editing session of the (live) token ``token_id``: its id (never stored).
+    Expired sessions are cleared on the way."""
+    now = utcnow()
+    await s.execute(delete(EditSession).where(EditSession.expires_at < now))
+    sid = secrets.token_hex(16)
+    s.add(EditSession(sid_hash=_hash(sid), token_id=token_id,
+                      expires_at=now + timedelta(seconds=seconds)))
+    await s.flush()
+    return sid
+
+
+async def session_token(s: AsyncSession, sid: str) -> Token | None:
+    """The live api token of the unexpired editing session ``sid`` (None otherwise)."""
+    row = await s.scalar(select(Token).join(EditSession, EditSession.token_id == Token.id)
+                         .where(EditSession.sid_hash == _hash(sid),
+                                EditSession.expires_at > utcnow(),
+                                Token.kind == "api", Token.revoked_at.is_(None)))
+    return row
+
+
+async def close_session(s: AsyncSession, sid: str) -> None:
+    """End the editing session ``sid`` (signing out): its cookie no longer opens it."""
+    await s.execute(delete(EditSession).where(EditSession.sid_hash == _hash(sid)))

@@ -8,7 +8,7 @@ from aiohttp import web
 from ssefed.db.base import utcnow
 from ssefed.db.models import Organisation
 from ssefed.domain import tokens
-from ssefed.web import edit
+from ssefed.web import sessions
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.problems import Problem, read_body
@@ -41,8 +41,9 @@ async def claim_submit(request: web.Request) -> web.Response:
             org.claimed = True
             org.contact_public = form.get("publish_contacts") == ["yes"]
         row, token = await tokens.create(s, actor, "claimed account")
+        sid = await sessions.open_session(s, row.id)  # its editing pages open at once
     response = render(request, "claim.html", actor=actor, token=token,
                       handle=f"@{actor.handle}@{request.app[CONFIG].node.domain}")
     response.headers["Cache-Control"] = "no-store"
-    edit.sign_in_cookie(request, response, row.id)  # its editing pages open at once
+    sessions.set_session_cookie(request, response, sid)
     return response

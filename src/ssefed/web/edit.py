@@ -1,13 +1,13 @@
 """An organisation edits its own profile and offers in plain HTML forms, behind its token.
 
 Signing in: the organisation's token (``ssefed token create H``, or the one its claim
-link showed) is posted once to ``/edit/sign-in``; the node answers with a session
-cookie ``ssefed_edit`` = ``<token id>.<expiry>.<HMAC>``: HttpOnly, SameSite=Strict,
-Path=/edit, Secure when ``base_url`` is https, valid 8 hours. The HMAC (SHA-256, with a
-key derived from the node's admin token) makes it unforgeable, and every request checks
-on the server that the token it names is still live (revoking the token ends the
-session). Every POST carries a CSRF field derived from the session (HMAC again): a form
-without it, or with another session's, is refused with 403.
+link showed) is posted once to ``/edit/sign-in`` with the form's CSRF field; the node
+opens a session on the server and answers with a session cookie ``ssefed_edit``
+(HttpOnly, SameSite=Strict, Path=/edit, Secure when ``base_url`` is https, valid 8
+hours): see web/sessions.py. Every request checks on the server that the session is open
+and the token it was opened with still live (signing out or revoking the token ends it).
+Every POST carries a CSRF field derived from the session: a form without it, or with
+another session's, is refused with 403.
 
 Every change goes through the domain services the CLI and client-to-server use
 (validation, Create/Update/Delete to followers); invalid input re-renders the form with
@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import hmac
 import re
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,12 +36,11 @@ from ssefed.domain.categories import CATEGORY_NS, to_code
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
 from ssefed.paths import SCHEMAS_DIR
+from ssefed.web import sessions
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
 from ssefed.web.pages import render
 from ssefed.web.problems import read_body
 
-COOKIE = "ssefed_edit"
-SESSION_SECONDS = 8 * 3600
 MAX_FORM_BYTES = 64 * 1024
 PROFILE_FIELDS = ("name", "summary", "website", "address", "postal_code", "locality",
                   "country", "lat", "lon", "sectors", "legal_form", "email", "phone")
@@ -51,59 +48,27 @@ OFFER_FIELDS = ("direction", "role", "kind", "category", "inputs", "title", "sum
                 "quantity", "unit", "price", "currency", "exchange", "valid_until")
 
 
-# -- sessions ------------------------------------------------------------------------------
-
-def _key(request: web.Request) -> bytes:
-    return hashlib.sha256(b"ssefed edit session\0"
-                          + request.app[CONFIG].admin.token.encode()).digest()
-
-
-def _mac(request: web.Request, text: str) -> str:
-    return hmac.new(_key(request), text.encode(), hashlib.sha256).hexdigest()
-
-
-def _session_value(request: web.Request, token_id: int) -> str:
-    body = f"{token_id}.{int(time.time()) + SESSION_SECONDS}"
-    return f"{body}.{_mac(request, body)}"
-
-
-def _csrf(request: web.Request, session: str) -> str:
-    return _mac(request, "csrf\0" + session)
-
+# -- sessions (web/sessions.py) ----------------------------------------------------------
 
 class Session:
-    def __init__(self, actor: Actor, org: Organisation, csrf: str) -> None:
-        self.actor, self.org, self.csrf = actor, org, csrf
+    def __init__(self, actor: Actor, org: Organisation, csrf: str, sid: str) -> None:
+        self.actor, self.org, self.csrf, self.sid = actor, org, csrf, sid
 
 
 async def _session(request: web.Request, s) -> Session | None:  # noqa: ANN001
-    """The signed-in organisation, when the cookie is genuine, unexpired and its token live."""
-    value = request.cookies.get(COOKIE, "")
-    m = re.fullmatch(r"(\d{1,18})\.(\d{1,12})\.([0-9a-f]{64})", value)
-    if not m or not hmac.compare_digest(m.group(3), _mac(request, f"{m.group(1)}.{m.group(2)}")):
+    """The signed-in organisation, when the cookie is genuine, its session open on the
+    server and unexpired, and its token live."""
+    sid = sessions.session_id(request)
+    if sid is None:
         return None
-    if int(m.group(2)) < time.time():
-        return None
-    row = await s.get(Token, int(m.group(1)))
-    if row is None or row.kind != "api" or row.revoked_at is not None:
+    row = await tokens.session_token(s, sid)
+    if row is None:
         return None
     actor = await s.get(Actor, row.actor_id)
     org = await s.get(Organisation, row.actor_id)
     if actor is None or org is None or not actor.local or actor.deleted_at is not None:
         return None
-    return Session(actor, org, _csrf(request, value))
-
-
-def _set_cookie(request: web.Request, response: web.StreamResponse, value: str,
-                max_age: int) -> None:
-    response.set_cookie(COOKIE, value, max_age=max_age, path="/edit", httponly=True,
-                        samesite="Strict",
-                        secure=request.app[CONFIG].node.base_url.startswith("https://"))
-
-
-def sign_in_cookie(request: web.Request, response: web.StreamResponse, token_id: int) -> None:
-    """Sign the organisation in (used by the claim page once it has made the token)."""
-    _set_cookie(request, response, _session_value(request, token_id), SESSION_SECONDS)
+    return Session(actor, org, sessions.csrf(request, sid), sid)
 
 
 async def _form(request: web.Request) -> dict[str, list[str]]:
@@ -116,12 +81,17 @@ def _one(form: dict[str, list[str]], key: str) -> str:
 
 
 def _page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    """An editing page, never cached (the security headers are every page's: app.py).
+    The sign-in form gets its CSRF field, and the cookie that goes with it."""
+    nonce = None
+    if name == "edit_signin.html":
+        nonce = sessions.sign_in_nonce(request)
+        context["sign_in_csrf"] = sessions.sign_in_field(request, nonce)
     response = render(request, name, **context)
     response.set_status(status)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; "
-                                                   "form-action 'self'; frame-ancestors 'none'")
+    if nonce is not None:
+        sessions.set_sign_in_cookie(request, response, nonce)
     return response
 
 
@@ -209,6 +179,10 @@ async def edit_home(request: web.Request) -> web.Response:
 
 async def sign_in(request: web.Request) -> web.Response:
     form = await _form(request)
+    if not sessions.sign_in_field_ok(request, _one(form, "csrf")):
+        return _refused(request, 403, "Formulaire refusé (jeton CSRF absent ou faux) : "
+                                      "réessayez. / Form refused (missing or wrong CSRF "
+                                      "token): try again.")
     token = _one(form, "token")
     async with request.app[DB].write() as s:
         actor = await tokens.actor_for(s, token) if token else None
@@ -218,19 +192,20 @@ async def sign_in(request: web.Request) -> web.Response:
                                           "organisation. / Unknown or revoked token, or not "
                                           "an organisation's.")
         row = await tokens.row_for(s, token)
+        sid = await sessions.open_session(s, row.id)
     response = _see_other("/edit")
-    sign_in_cookie(request, response, row.id)
+    sessions.set_session_cookie(request, response, sid)
     return response
 
 
 async def sign_out(request: web.Request) -> web.Response:
     form = await _form(request)
-    async with request.app[DB].read() as s:
-        session, refusal = await _checked(request, s, form)
-    if refusal is not None:
-        return refusal
     response = _see_other("/edit")
-    _set_cookie(request, response, "", 0)
+    async with request.app[DB].write() as s:
+        session, refusal = await _checked(request, s, form)
+        if refusal is not None:
+            return refusal
+        await sessions.close_session(s, request, response, session.sid)
     return response
 
 
@@ -421,4 +396,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/edit/offers/{offer}/reconfirm", reconfirm.edit_reconfirm_offer)
 
 
-__all__ = ["add_routes", "sign_in_cookie", "CATEGORY_NS"]
+__all__ = ["add_routes", "CATEGORY_NS"]

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ssefed.domain.errors import DomainError, InvalidInput
+from ssefed.web.redact import loggable_path
 
 log = logging.getLogger("ssefed.web")
 PROBLEM_TYPE = "application/problem+json"
@@ -47,7 +48,7 @@ async def problems_middleware(request: web.Request, handler) -> web.StreamRespon
     except DomainError as exc:
         return problem(exc.status, type(exc).__name__, str(exc))
     except Exception:  # noqa: BLE001
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return problem(500, "Internal Server Error", "the error was logged on the node")
 
 
