@@ -357,11 +357,16 @@ class FederationClient:
         raise FetchError("redirects", f"more than {self.max_redirects} redirects")
 
     async def get_json(self, url: str, signer: Signer | None, accept: str = AS2_ACCEPT) -> Any:
+        return (await self.get_document(url, signer, accept))[1]
+
+    async def get_document(self, url: str, signer: Signer | None, accept: str = AS2_ACCEPT
+                           ) -> tuple[str, Any]:
+        """(the URL that finally answered, after redirects; its JSON)."""
         resp = await self.get(url, signer, accept)
         if resp.status >= 400:
             raise FetchError("status", f"GET {url} answered {resp.status}", resp.status,
                              resp.headers.get("retry-after"))
-        return resp.json()
+        return resp.url, resp.json()
 
     async def post(self, url: str, body: bytes, signer: Signer,
                    content_type: str = AS2_CONTENT_TYPE) -> Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Awaitable, Callable
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,8 @@ from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.db.repos import validation as validation_repo
 from ssefed.domain.errors import DomainError
-from ssefed.federation import outbound, validation
+from ssefed.federation import outbound, trust, validation
+from ssefed.federation.trust import same_origin
 from ssefed.federation.client import FetchError
 from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
@@ -30,9 +30,6 @@ log = logging.getLogger("ssefed.inbox")
 
 MAX_EMBED_DEPTH = 3  # objects embedded in objects (Undo of Announce of ...)
 
-
-def same_origin(a: str | None, b: str | None) -> bool:
-    return bool(a and b) and urlsplit(a).netloc.lower() == urlsplit(b).netloc.lower()
 
 
 def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +227,8 @@ class Handlers:
         await self._store_object(obj, activity.actor)
 
     async def _store_object(self, obj: dict[str, Any], actor_iri: str | None) -> None:
-        object_id, object_type, attributed = _checked_object(obj, actor_iri)
+        object_id, object_type, attributed = trust.owned_object(obj, actor_iri,
+                                                                self.fed.ids.is_local)
         proposal = None
         if proposals.is_proposal(obj):  # an offer or demand: structured data, checked
             proposals.check_schema("offer", obj)
@@ -277,7 +275,8 @@ class Handlers:
                 rest.add(i)
                 continue
             try:
-                simple.append((item_id, obj, *_checked_object(obj, activity.actor)))
+                simple.append((item_id, obj, *trust.owned_object(obj, activity.actor,
+                                                                 self.fed.ids.is_local)))
             except ValueError as exc:
                 outcomes.append((item_id, "rejected", str(exc)))
         handled = set(range(len(batch.payloads))) - rest
@@ -311,7 +310,7 @@ class Handlers:
             row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == target))
             if row is None:
                 raise Ignored("unknown object")
-            if not same_origin(row.attributed_to, activity.actor):
+            if row.attributed_to != activity.actor:  # an actor speaks only for itself
                 raise ValueError("object: only its author can delete an object")
             row.deleted_at = utcnow()
             await offer_repo.mark_deleted(s, row.ap_id, row.deleted_at)
@@ -399,20 +398,6 @@ async def check_networks(s: AsyncSession, actor_docs: list[dict[str, Any] | None
         if network not in known:
             await job_repo.enqueue(s, "network.members", {"network": network},
                                    dedupe_key=f"network.members:first:{network}")
-
-
-def _checked_object(obj: dict[str, Any], actor_iri: str | None) -> tuple[str, str | None, str]:
-    """(id, type, attributedTo) of an object the actor may store, or ValueError saying why."""
-    object_id = obj.get("id")
-    if not isinstance(object_id, str) or not object_id.startswith(("https://", "http://")):
-        raise ValueError("object.id: missing or not an http(s) IRI")
-    attributed = from_as.first_id(obj.get("attributedTo")) or actor_iri
-    if not same_origin(attributed, actor_iri) or not same_origin(object_id, actor_iri):
-        raise ValueError("object.attributedTo: the object does not belong to the actor")
-    object_type = obj.get("type")
-    if isinstance(object_type, list):
-        object_type = next((t for t in object_type if isinstance(t, str)), "Object")
-    return object_id, object_type, attributed
 
 
 async def _write_object(s, obj: dict[str, Any], object_id: str, object_type: str | None,

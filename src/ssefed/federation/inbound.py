@@ -17,7 +17,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from ssefed.db.models import Actor, ActorKey
 from ssefed.db.repos import remote as remote_repo
-from ssefed.federation import httpsig
+from ssefed.federation import httpsig, trust
 from ssefed.federation.client import FetchError
 from ssefed.federation.inboxwriter import InboxWriter
 from ssefed.federation.ratelimit import InboxLimits
@@ -108,6 +108,10 @@ class Inbox:
             raise Refusal(400, "Bad Request", f"not an activity: {exc}") from None
         if not activity.actor:
             raise Refusal(400, "Bad Request", "the activity has no actor")
+        try:  # who may say what: checked before anything is fetched or stored
+            trust.check_activity(activity, self.fed.ids.is_local)
+        except trust.Untrusted as exc:
+            raise Refusal(400, "Bad Request", str(exc)) from None
         actor_host = urlsplit(activity.actor).netloc.lower()
         if await self.fed.is_blocked(actor_host):
             raise Refusal(403, "Forbidden", f"{actor_host} is blocked on this node")
@@ -172,13 +176,21 @@ class Inbox:
         (rotation)."""
         if not force:
             cached = self._keys.get(key_id)
+            known = None
             if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
-                return self._owned(cached[0], activity)
-            async with self.db.read() as s:
-                found = await remote_repo.get_key(s, key_id)
-            if found is not None:
-                return self._owned(self._remember(found), activity)
-            if not refetch:
+                known = cached[0]
+            else:
+                async with self.db.read() as s:
+                    found = await remote_repo.get_key(s, key_id)
+                if found is not None:
+                    known = self._remember(found)
+            # A key under the actor's own IRI that another actor listed first never locks
+            # its owner out: the owner's document is read (at most once per interval).
+            if known is not None and (known.owner == activity.actor or not refetch
+                                      or not trust.key_named_for(key_id, activity.actor or "")
+                                      or not self._may_refetch(key_id)):
+                return self._owned(known, activity)
+            if known is None and not refetch:
                 raise Refusal(401, "Unauthorized", f"unknown key {key_id}")
             missed = self._missed.get(key_id)
             if missed is not None and time.monotonic() - missed < REFETCH_INTERVAL:

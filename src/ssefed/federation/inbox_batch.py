@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.exc import DBAPIError
 
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import received as received_repo
-from ssefed.federation.handlers import Handlers, check_networks, same_origin
+from ssefed.federation import trust
+from ssefed.federation.handlers import Handlers, check_networks
+from ssefed.federation.trust import same_origin
 from ssefed.federation.networks import names_networks
 from ssefed.vocab import from_as, proposals
 from ssefed.worker.runner import JobBatch
@@ -75,20 +77,12 @@ def _candidate(doc: dict[str, Any], activity: from_as.Activity | ValueError | No
     return activity, obj
 
 
-def _read(activity: from_as.Activity, obj: dict[str, Any]) -> tuple[str, str, Any]:
+def _read(activity: from_as.Activity, obj: dict[str, Any], is_local: Callable[[str], bool]
+          ) -> tuple[str, str, Any]:
     """The checks of Handlers._store_object, in the same order; raise ValueError."""
-    object_id = obj.get("id")
-    if not isinstance(object_id, str) or not object_id.startswith(("https://", "http://")):
-        raise ValueError("object.id: missing or not an http(s) IRI")
-    attributed = from_as.first_id(obj.get("attributedTo")) or activity.actor
-    if not same_origin(attributed, activity.actor) or not same_origin(object_id,
-                                                                      activity.actor):
-        raise ValueError("object.attributedTo: the object does not belong to the actor")
-    object_type = obj.get("type")
-    if isinstance(object_type, list):
-        object_type = next((t for t in object_type if isinstance(t, str)), "Object")
+    _, object_type, attributed = trust.owned_object(obj, activity.actor, is_local)
     proposals.check_schema("offer", obj)
-    return attributed, str(object_type or "Object")[:64], proposals.read_proposal(obj)
+    return attributed, object_type, proposals.read_proposal(obj)
 
 
 async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]],
@@ -120,7 +114,7 @@ async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]],
             continue
         activity, obj = found
         try:
-            attributed, type_, proposal = _read(activity, obj)
+            attributed, type_, proposal = _read(activity, obj, handlers.fed.ids.is_local)
         except ValueError as exc:  # ParseError and SchemaError too
             rejected.append((item_id, "rejected", str(exc)))
             continue

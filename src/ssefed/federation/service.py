@@ -15,6 +15,7 @@ from ssefed.db.repos import hosts as host_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.db.session import Database
 from ssefed.domain.actors import ensure_keys
+from ssefed.federation import trust
 from ssefed.federation.client import FederationClient, FetchError, Signer
 from ssefed.vocab import from_as
 from ssefed.vocab.ids import LocalIds
@@ -112,12 +113,22 @@ class Federation:
         return self._instance_signer
 
     async def fetch_json(self, url: str) -> dict:
-        doc = await self.client.get_json(url, await self.instance_signer())
+        """The document ``url`` serves, as its origin serves it: the one way this node
+        reads another server's JSON (trust.check_served: an ``id`` of another origin than
+        the URL that finally answered is refused)."""
+        return (await self._fetch(url))[1]
+
+    async def _fetch(self, url: str) -> tuple[str, dict]:
+        final_url, doc = await self.client.get_document(url, await self.instance_signer())
         if not isinstance(doc, dict):
             raise FetchError("not-json", f"{url} did not answer a JSON object")
         if not from_as.json_depth_ok(doc, self.config.federation.max_json_depth):
             raise FetchError("refused", f"{url} answered JSON nested too deep")
-        return doc
+        try:
+            trust.check_served(doc, url, final_url)
+        except trust.Untrusted as exc:
+            raise FetchError("refused", str(exc)) from None
+        return final_url, doc
 
     async def fetch_actor(self, iri: str) -> Actor:
         """Fetch a remote actor from its origin and store it with the keys it lists."""
@@ -127,16 +138,20 @@ class Federation:
             if actor is None:
                 raise FetchError("status", f"no local actor {iri}", 404)
             return actor
-        doc = await self.fetch_json(iri)
+        final_url, doc = await self._fetch(iri)
         actor = from_as.parse_actor(doc)
-        if urlsplit(actor.id).netloc.lower() != urlsplit(iri).netloc.lower():
-            raise FetchError("refused", f"{iri} answered an actor of another origin: {actor.id}")
+        try:
+            trust.check_actor(actor, iri, final_url)
+        except trust.Untrusted as exc:
+            raise FetchError("refused", str(exc)) from None
         return await self.store_actor(actor)
 
     async def store_actor(self, actor: from_as.RemoteActor) -> Actor:
         keys = [(k.kind, k.id, k.pem) for k in actor.public_keys]
         keys += [(m.kind, m.id, m.public_key_pem) for m in actor.multikeys
                  if m.id not in {k.id for k in actor.public_keys}]
+        # a key belongs to the actor whose document lists it, on that actor's origin
+        keys = [k for k in keys if trust.key_belongs_to(k[1], actor.id)]
         from ssefed.db.repos import organisations as org_repo
         from ssefed.vocab.org_facts import read_facts
 
@@ -147,7 +162,7 @@ class Federation:
                 handle=actor.preferred_username, type_=actor.type, name=actor.name or "",
                 summary=actor.summary or "", inbox=actor.inbox, shared_inbox=actor.shared_inbox,
                 manually_approves=actor.manually_approves_followers, ap_json=actor.raw,
-                fetched_at=utcnow(), keys=keys)
+                fetched_at=utcnow(), keys=keys, owns=trust.key_named_for)
             if facts is not None:  # a remote SSE organisation: the directory shows it
                 await org_repo.upsert_remote_facts(s, stored.id, facts)
             return stored

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import delete, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,9 +25,11 @@ async def upsert_actor(s: AsyncSession, *, ap_id: str, domain: str, handle: str 
                        type_: str, name: str, summary: str, inbox: str | None,
                        shared_inbox: str | None, manually_approves: bool,
                        ap_json: dict[str, Any], fetched_at: datetime,
-                       keys: list[tuple[str, str, str]]) -> Actor:
+                       keys: list[tuple[str, str, str]],
+                       owns: Callable[[str, str], bool] = lambda key_id, actor: False) -> Actor:
     """Insert or refresh a remote actor with the keys its document lists
-    (kind, key id, SPKI PEM); keys it no longer lists are forgotten."""
+    (kind, key id, SPKI PEM); keys it no longer lists are forgotten. ``owns(key id, actor
+    IRI)``: is the key the actor's own even when another actor listed it first?"""
     actor = await get_actor(s, ap_id)
     if actor is not None and actor.local:
         raise ValueError(f"{ap_id} is a local actor")
@@ -55,8 +57,9 @@ async def upsert_actor(s: AsyncSession, *, ap_id: str, domain: str, handle: str 
         existing = await s.scalar(select(ActorKey).where(ActorKey.key_id == key_id))
         if existing is None:
             s.add(ActorKey(actor_id=actor.id, kind=kind, key_id=key_id, public_pem=pem))
-        elif existing.actor_id == actor.id:
-            existing.public_pem, existing.kind = pem, kind
-        # a key id already owned by another actor is not taken over
+        elif existing.actor_id == actor.id or owns(key_id, ap_id):
+            # a key under the actor's own IRI is its own, whoever listed it first
+            existing.actor_id, existing.public_pem, existing.kind = actor.id, pem, kind
+        # else a key id already owned by another actor is not taken over
     await s.flush()
     return actor
