@@ -22,7 +22,7 @@ from ssefed.federation.client import FetchError
 from ssefed.federation.inboxwriter import InboxWriter
 from ssefed.federation.ratelimit import InboxLimits
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as
+from ssefed.vocab import from_as, strictjson
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -38,6 +38,7 @@ class Refusal(Exception):
     status: int
     title: str
     detail: str
+    field: str = ""  # what in the request is refused, when it is one field
 
 
 def _reason(exc: httpsig.VerificationError) -> str:
@@ -95,13 +96,11 @@ class Inbox:
         """Verify and store one POST to an inbox, or raise Refusal."""
         cfg = self.fed.config.federation
         try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise Refusal(400, "Bad Request", f"the body is not JSON: {exc}") from None
+            doc = strictjson.loads(body, max_depth=cfg.max_json_depth)
+        except strictjson.JSONRefused as exc:
+            raise Refusal(exc.status, exc.title, exc.detail, exc.field) from None
         if not isinstance(doc, dict):
-            raise Refusal(400, "Bad Request", "the body is not a JSON object")
-        if not from_as.json_depth_ok(doc, cfg.max_json_depth):
-            raise Refusal(400, "Bad Request", f"JSON nested deeper than {cfg.max_json_depth}")
+            raise Refusal(400, "Bad Request", "the body is not a JSON object", "body")
         try:
             activity = from_as.parse_activity(doc)
         except from_as.ParseError as exc:

@@ -22,7 +22,7 @@ from ssefed.federation.ratelimit import RateLimited
 from ssefed.vocab import to_as
 from ssefed.web.keys import CONFIG, DB, IDS
 from ssefed.web import directory
-from ssefed.web.problems import Problem, problem, read_body
+from ssefed.web.problems import Problem, problem, query_int, read_body, require_json_type
 
 INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
@@ -91,12 +91,7 @@ async def actor_page(request: web.Request) -> web.Response:
 
 
 def _before(request: web.Request) -> int | None:
-    value = request.query.get("max_id")
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise Problem(400, "Bad Request", "max_id must be an integer")
-    return int(value)
+    return query_int(request, "max_id")
 
 
 async def outbox(request: web.Request) -> web.Response:
@@ -177,6 +172,7 @@ async def inbox(request: web.Request) -> web.Response:
         target = await _actor(request)
         if target.deleted_at is not None:  # senders drop followers that answer 410
             raise Problem(410, "Gone", f"{target.ap_id} was removed from this node")
+    require_json_type(request)
     body = await read_body(request, config.federation.max_body_bytes)
     # @target-uri is rebuilt from base_url, never from what a proxy passed on.
     url = config.node.base_url + request.path_qs
@@ -187,7 +183,8 @@ async def inbox(request: web.Request) -> web.Response:
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     except Refusal as refusal:
-        raise Problem(refusal.status, refusal.title, refusal.detail) from None
+        raise Problem(refusal.status, refusal.title, refusal.detail,
+                      **({"field": refusal.field} if refusal.field else {})) from None
     key = (received.accepted, received.note)
     answer = _RECEIVED.get(key)
     if answer is None:  # the few possible answers, serialised once

@@ -18,7 +18,7 @@ from ssefed.web.activitypub import INBOX
 from ssefed.web import i18n
 from ssefed.web.keys import CONFIG
 from ssefed.web.pages import render
-from ssefed.web.problems import Problem, problem
+from ssefed.web.problems import Problem, problem, query_int, whole_number
 
 CHAINS = web.AppKey("chains", ChainService)
 PEER_LIMITER = web.AppKey("peer_limiter", object)
@@ -103,10 +103,10 @@ async def chains_page(request: web.Request) -> web.Response:
             _decorate(result, lang)
     only = None
     if result is not None and "n" in request.query:
-        n = request.query["n"]
-        if not n.isdigit() or not 1 <= int(n) <= len(result["chains"]):
+        n = whole_number(request.query["n"], "n", status=404)
+        if not 1 <= n <= len(result["chains"]):
             raise Problem(404, "Not Found", "no such chain in this answer (it may have changed)")
-        only = int(n)
+        only = n
     status = 422 if error else 200
     response = render(request, "chains.html", lang=lang, result=result, error=error,
                       query=query, only=only, params=dict(request.query),
@@ -151,10 +151,10 @@ async def peer_offers(request: web.Request) -> web.Response:
     parsed = chain_domain.parse_query(
         {"category": cats[0], "near": request.query.get("near"),
          "radius_km": request.query.get("radius_km")}, max_hops_cap=config.chains.max_hops)
-    limit_raw = request.query.get("limit", str(config.chains.peer_answer_max_offers))
-    if not limit_raw.isdigit() or int(limit_raw) < 1:
+    limit = query_int(request, "limit", config.chains.peer_answer_max_offers)
+    if limit < 1:
         raise InvalidInput("limit", "must be a positive integer")
-    limit = min(int(limit_raw), config.chains.peer_answer_max_offers)
+    limit = min(limit, config.chains.peer_answer_max_offers)
     answer = await peer_answer(request.app[CHAINS], cats, near=parsed.near,
                                radius_km=parsed.radius_km, limit=limit, requester=host)
     return web.json_response(answer)

@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from ssefed.domain.errors import DomainError, InvalidInput
+from ssefed.vocab import strictjson
+from ssefed.web.keys import CONFIG
 from ssefed.web.redact import loggable_path
 
 log = logging.getLogger("ssefed.web")
@@ -54,22 +56,64 @@ async def problems_middleware(request: web.Request, handler) -> web.StreamRespon
 
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """The whole request body, however it arrives, or a 413 Problem past ``max_bytes``."""
+    too_large = Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes",
+                        field="body")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes")
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes")
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-async def read_json(request: web.Request, max_bytes: int) -> Any:
-    """Read a bounded JSON body or raise a 4xx Problem."""
-    raw = await read_body(request, max_bytes)
+def require_json_type(request: web.Request) -> None:
+    """415 unless the body is sent as JSON: application/json or application/*+json
+    (activity+json, ld+json), parameters such as a profile allowed."""
+    media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/")
+                                            and media.endswith("+json")):
+        raise Problem(415, "Unsupported Media Type",
+                      f"send JSON (application/json or application/activity+json), "
+                      f"not {media or 'a body without a Content-Type'}", field="Content-Type")
+
+
+def parse_json(request: web.Request, raw: bytes) -> Any:
+    """``raw`` read by the one rule for received JSON (vocab/strictjson), or a Problem:
+    415 not JSON, 400 nested deeper than max_json_depth or a number out of bounds."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(400, "Bad Request", f"the body is not JSON: {exc}") from None
+        return strictjson.loads(raw, max_depth=request.app[CONFIG].federation.max_json_depth)
+    except strictjson.JSONRefused as exc:
+        raise Problem(exc.status, exc.title, exc.detail, field=exc.field) from None
+
+
+async def read_json(request: web.Request, max_bytes: int) -> Any:
+    """Read a bounded JSON body sent as JSON, or raise a 4xx Problem naming the field."""
+    require_json_type(request)
+    return parse_json(request, await read_body(request, max_bytes))
+
+
+MAX_PARAMETER = 10**9
+
+
+def whole_number(text: str, field: str, *, status: int = 400) -> int:
+    """``text`` as a plain decimal integer of at most 10^9 (ASCII digits, an optional
+    minus: not "1_000", "²", "1e3" or a 40-digit number), or a Problem naming ``field``."""
+    title = "Bad Request" if status == 400 else "Not Found"
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise Problem(status, title, f"{field} must be an integer", field=field)
+    if len(digits) > 10 or int(digits) > MAX_PARAMETER:  # no int() of a 5,000-digit text
+        raise Problem(status, title, f"{field} must be between -{MAX_PARAMETER} and "
+                      f"{MAX_PARAMETER}", field=field)
+    return int(text)
+
+
+def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """The integer query parameter ``name`` (``default`` when absent or empty), or a 400
+    Problem naming it; ranges narrower than 0..10^9 are each endpoint's to check."""
+    raw = request.query.get(name)
+    return default if raw in (None, "") else whole_number(raw, name)

@@ -21,7 +21,8 @@ from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import InvalidInput
 from ssefed.web.chains import RateLimiter
 from ssefed.web.keys import CONFIG, DB
-from ssefed.web.problems import Problem, problem, read_body, read_json
+from ssefed.web.problems import (Problem, parse_json, problem, query_int, read_body, read_json,
+                                 require_json_type, whole_number)
 
 REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
 MAX_REPORT_BYTES = 16 * 1024  # a report's body (form or JSON): the text is 2,000 characters
@@ -124,12 +125,12 @@ async def api_list_reports(request: web.Request) -> web.Response:
     all), newest first."""
     await reviewer_or_admin(request)
     include_handled = request.query.get("all", "").lower() in ("1", "true", "yes")
-    raw_limit = request.query.get("limit", str(MAX_LISTED))
-    if not raw_limit.isdigit() or int(raw_limit) < 1:
+    limit = query_int(request, "limit", MAX_LISTED)
+    if limit < 1:
         raise InvalidInput("limit", "must be a positive integer")
     async with request.app[DB].read() as s:
         items = await report_domain.listing(s, include_handled=include_handled,
-                                            limit=min(int(raw_limit), MAX_LISTED))
+                                            limit=min(limit, MAX_LISTED))
     return web.json_response({"items": items, "total": len(items)})
 
 
@@ -138,19 +139,13 @@ async def api_handle_report(request: web.Request) -> web.Response:
     handled (it leaves the organisation's page); 404 unknown, 409 already handled. A
     reviewer's token makes the reviewer the one who handled it."""
     who = await reviewer_or_admin(request)
-    ident = request.match_info["id"]
-    if not ident.isdigit() or len(ident) > 18:
-        raise Problem(404, "Not Found", f"no report {ident}")
+    ident = whole_number(request.match_info["id"], "id", status=404)
     body: Any = {}
     if request.can_read_body:
         raw = await read_body(request, MAX_REPORT_BYTES)
         if raw.strip():
-            import json
-
-            try:
-                body = json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise Problem(400, "Bad Request", f"the body is not JSON: {exc}") from None
+            require_json_type(request)
+            body = parse_json(request, raw)
     if not isinstance(body, dict):
         raise InvalidInput("body", "expected a JSON object (note, by)")
     note, by = body.get("note"), body.get("by", who)
@@ -159,7 +154,7 @@ async def api_handle_report(request: web.Request) -> web.Response:
     if not isinstance(by, str):
         raise InvalidInput("by", "must be a string")
     async with request.app[DB].write() as s:
-        report, actor = await report_domain.handle(s, int(ident), note=note, by=by)
+        report, actor = await report_domain.handle(s, ident, note=note, by=by)
         result = report_domain.report_json(report, actor)
     return web.json_response(result)
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ssefed.domain.search import SearchIndex, parse_search
 from ssefed.web.keys import DB
+from ssefed.web.problems import query_int
 
 SEARCH = web.AppKey("search", SearchIndex)
 MULTI = ("sector", "qualifier", "category", "structure")
@@ -13,6 +14,8 @@ MULTI = ("sector", "qualifier", "category", "structure")
 
 def params_of(request: web.Request) -> dict:
     params: dict = {k: v for k, v in request.query.items() if k not in MULTI}
+    if params.get("limit"):  # a plain integer (400), then the search's own range (422)
+        params["limit"] = query_int(request, "limit")
     for key in MULTI:
         values = request.query.getall(key, [])
         if values:
@@ -62,12 +65,11 @@ async def api_match(request: web.Request) -> web.Response:
     iri = request.query.get("for", "")
     if not iri.startswith(("http://", "https://")):
         raise InvalidInput("for", "the IRI of an offer, a demand or an organisation")
+    limit = query_int(request, "limit", 10)
     try:
-        limit = int(request.query.get("limit", "10"))
         radius = float(request.query["radius_km"]) if request.query.get("radius_km") else None
     except ValueError:
-        raise InvalidInput("limit" if "limit" in request.query else "radius_km",
-                           "must be a number") from None
+        raise InvalidInput("radius_km", "must be a number") from None
     await request.app[SEARCH].fresh()
     return web.json_response(await matches(request.app[DB], iri, limit=limit, radius_km=radius))
 

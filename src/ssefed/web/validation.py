@@ -22,7 +22,7 @@ from ssefed.domain.validation import COLLEGES, STANCES, college as check_college
 from ssefed.vocab import to_as, validation_as
 from ssefed.web.activitypub import as_json
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS
-from ssefed.web.problems import Problem, read_json
+from ssefed.web.problems import Problem, query_int, read_json, whole_number
 
 PAGE = 50
 
@@ -39,7 +39,8 @@ async def charter(request: web.Request) -> web.Response:
         if version is None:
             row = await repo.latest_charter(s, network.ap_id, slug)
         else:
-            row = await repo.charter_by_iri(s, request.app[IDS].charter(slug, int(version)))
+            row = await repo.charter_by_iri(s, request.app[IDS].charter(
+                slug, whole_number(version, "version", status=404)))
     if row is None or not row.local:
         raise Problem(404, "Not Found", f"no charter {slug!r} here")
     return as_json(validation_as.charter_document(row, network.ap_id))
@@ -240,10 +241,7 @@ async def review_resolve(request: web.Request) -> web.Response:
     body = await read_json(request, 64 * 1024)
     note = text((body or {}).get("note") if isinstance(body, dict) else None, "note",
                 required=True)
-    try:
-        number = int(request.match_info["id"])
-    except ValueError:
-        raise Problem(404, "Not Found", "no such objection") from None
+    number = whole_number(request.match_info["id"], "id", status=404)
     row = await applications.resolve_objection(request.app[DB], request.app[CONFIG],
                                                request.app[IDS], number, note, by)
     request.app[DELIVERY_WAKE]()
@@ -265,10 +263,7 @@ async def review_stale(request: web.Request) -> web.Response:
 
     await reviewer_or_admin(request)
     config = request.app[CONFIG]
-    try:
-        days = int(request.query.get("days", config.freshness.remind_days_before))
-    except ValueError:
-        raise Problem(422, "Invalid input", "days must be an integer", field="days") from None
+    days = query_int(request, "days", config.freshness.remind_days_before)
     if not 0 <= days <= 3660:
         raise Problem(422, "Invalid input", "days must be between 0 and 3660", field="days")
     items, cut = await stale_items(request.app[DB], days, today_utc())

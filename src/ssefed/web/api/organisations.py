@@ -18,7 +18,7 @@ from ssefed.domain.publishing import add_offer
 from ssefed.domain.categories import to_code
 from ssefed.domain.errors import InvalidInput
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS, WORKER
-from ssefed.web.problems import Problem, read_json
+from ssefed.web.problems import Problem, query_int, read_json
 
 
 def require_admin(request: web.Request) -> None:
@@ -57,11 +57,8 @@ def offer_json(offer) -> dict:  # noqa: ANN001
 
 
 async def list_organisations(request: web.Request) -> web.Response:
-    try:
-        limit = min(500, max(1, int(request.query.get("limit", "100"))))
-        offset = max(0, int(request.query.get("offset", "0")))
-    except ValueError:
-        raise Problem(400, "Bad Request", "limit and offset must be integers") from None
+    limit = min(500, max(1, query_int(request, "limit", 100)))
+    offset = max(0, query_int(request, "offset", 0))
     async with request.app[DB].read() as s:
         rows = await org_repo.list_local(s, limit=limit, offset=offset)
         offers = await offer_repo.by_actors(s, [actor.id for actor, _ in rows])
