@@ -7,6 +7,7 @@ are a stable interface: scripts and other tools rely on them.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import shlex
 import tomllib
@@ -42,6 +43,9 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int | None = None
     data_dir: str = "data"
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks):
+    # per-address limits then count the client they name. Empty: the connection's peer.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def domain(self) -> str:
@@ -286,6 +290,12 @@ def _coerce(section: str, key: str, typ: Any, value: Any, source: str) -> Any:
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(section, key, f"{k}: expected an integer, got {v!r}", source)
         return dict(value)
+    if base == "tuple[str, ...]":  # a TOML array, or "a, b c" from the environment
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(section, key, f"expected a list of strings, got {value!r}", source)
+        return tuple(v.strip() for v in value if v.strip())
     if base == "str":
         if isinstance(value, str):
             return value
@@ -318,6 +328,12 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
         raise err("node", "host", "must not be empty")
     if not cfg.node.data_dir.strip():
         raise err("node", "data_dir", "must not be empty")
+    for proxy in cfg.node.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise err("node", "trusted_proxies", f"expected addresses or networks such as "
+                                                 f"127.0.0.1 or 10.0.0.0/8, got {proxy!r}") from None
     url = cfg.database.url
     if url and url.partition("://")[0] not in (
             "sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg"):

@@ -16,6 +16,7 @@ from ssefed.federation.inbound import Refusal
 from ssefed.federation.signedget import verify_get
 from ssefed.web.activitypub import INBOX
 from ssefed.web import i18n
+from ssefed.web.clients import client_address
 from ssefed.web.keys import CONFIG
 from ssefed.web.pages import render
 from ssefed.web.problems import Problem, problem, query_int, whole_number
@@ -127,7 +128,7 @@ async def peer_offers(request: web.Request) -> web.Response:
     Signed GET only; rate-limited per host; public data only."""
     config = request.app[CONFIG]
     # a budget per address before any signature work (an unknown key costs a fetch)
-    wait = request.app[PEER_LIMITER].allow(f"ip:{request.remote}")
+    wait = request.app[PEER_LIMITER].allow(f"ip:{client_address(request)}")
     if wait:
         return _too_many(config, wait)
     url = config.node.base_url + request.raw_path  # rebuilt from base_url (as signed, undecoded)

@@ -20,6 +20,7 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import InvalidInput
 from ssefed.web.chains import RateLimiter
+from ssefed.web.clients import client_address
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import (Problem, parse_json, problem, query_int, read_body, read_json,
                                  require_json_type, whole_number)
@@ -30,7 +31,7 @@ MAX_LISTED = 500
 
 
 def _wait(request: web.Request) -> float:
-    return request.app[REPORT_LIMITER].allow(f"ip:{request.remote}")
+    return request.app[REPORT_LIMITER].allow(f"ip:{client_address(request)}")
 
 
 def _too_many(request: web.Request, wait: float) -> web.Response:
