@@ -53,10 +53,12 @@ def session_csrf(web: requests.Session, node: Node) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text).group(1)
 
 
-def new_token(node: Node, handle: str) -> str:
-    if not node.sql("SELECT 1 FROM actors WHERE handle = :h AND local", h=handle):
-        assert node.cli("org", "add", "--handle", handle, "--name", handle).returncode == 0
-    return node.cli("token", "create", handle).stdout.strip().splitlines()[-1]
+def new_token(node: Node) -> tuple[int, str]:
+    """A new token of the module's organisation: its number, and the token."""
+    made = node.cli("token", "create", "moulin")
+    assert made.returncode == 0, made.stderr
+    number = re.search(r"token (\d+) of", made.stdout).group(1)
+    return int(number), made.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -64,7 +66,9 @@ def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"sessions-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:
-        yield factory.create("s", extra_env={"SSEFED_ADMIN_TOKEN": ""}).start()
+        node = factory.create("s", extra_env={"SSEFED_ADMIN_TOKEN": ""})
+        assert node.cli("org", "add", "--handle", "moulin", "--name", "Moulin").returncode == 0
+        yield node.start()
     finally:
         factory.stop_all()
         dbs.drop_all()
@@ -72,29 +76,26 @@ def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def legacy(node: Node, tmp_path_factory) -> Iterator[dict]:  # noqa: ANN001
-    """A node as made before the session key existed: signed in once, stopped, its key
-    file removed and its data directory opened to everyone, then started again."""
+    """A node as made before the session key existed (its key file removed) whose data
+    directory others may read, started."""
     backend = "postgresql" if node.database_url.startswith("postgres") else "sqlite"
     dbs = FreshDatabases(backend, tmp_path_factory.mktemp(f"legacy-{backend}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:
-        old = factory.start("old")
-        web = signed_in(old, new_token(old, "ancienne"))
-        cookie = web.cookies.get("ssefed_edit")
-        old.stop()
+        old = factory.create("old")
         data = old.directory / "data"
-        (data / "session.key").unlink(missing_ok=True)
+        key = (data / "session.key").read_bytes()
+        (data / "session.key").unlink()
         data.chmod(0o755)
         old.start()
-        yield {"node": old, "cookie": cookie, "data": data}
+        yield {"node": old, "old_key": key, "data": data}
     finally:
         factory.stop_all()
         dbs.drop_all()
 
 
 def test_session_cookie_forged_with_empty_admin_token_is_refused(node: Node):
-    token = new_token(node, "forge")
-    token_id = node.sql("SELECT max(id) FROM tokens")[0][0]
+    token_id, token = new_token(node)
     # the old derivation: SHA-256 of a label and the admin token, here empty
     key = hashlib.sha256(b"ssefed edit session\0" + b"").digest()
     body = f"{token_id}.{int(time.time()) + 3600}"
@@ -104,11 +105,19 @@ def test_session_cookie_forged_with_empty_admin_token_is_refused(node: Node):
     # the key is a secret of its own, never empty, not derived from the admin token
     secret = (node.directory / "data" / "session.key").read_bytes().strip()
     assert len(secret) >= 32 and secret != key.hex().encode()
-    assert signed_in(node, token)  # a genuine session still works
+    # a genuine session's id, signed with guessable keys: refused; as issued: accepted
+    web = signed_in(node, token)
+    sid = web.cookies.get("ssefed_edit").split(".")[0]
+    for guess in (b"", key, hashlib.sha256(b"").digest()):
+        mac = hmac.new(guess, f"session\0{sid}".encode(), hashlib.sha256).hexdigest()
+        page = requests.get(f"{node.base_url}/edit", timeout=10,
+                            cookies={"ssefed_edit": f"{sid}.{mac}"})
+        assert 'name="token"' in page.text and "Profil / Profile" not in page.text
+    assert "Profil / Profile" in web.get(f"{node.base_url}/edit", timeout=10).text
 
 
 def test_signed_out_cookie_no_longer_works(node: Node):
-    web = signed_in(node, new_token(node, "sortie"))
+    web = signed_in(node, new_token(node)[1])
     csrf = session_csrf(web, node)
     copied = web.cookies.get("ssefed_edit")
     out = web.post(f"{node.base_url}/edit/sign-out", data={"csrf": csrf}, timeout=10,
@@ -124,9 +133,9 @@ def test_signed_out_cookie_no_longer_works(node: Node):
 
 
 def test_revoked_token_ends_its_sessions(node: Node):
-    web = signed_in(node, new_token(node, "revoquee"))
+    token_id, token = new_token(node)
+    web = signed_in(node, token)
     csrf = session_csrf(web, node)
-    token_id = node.sql("SELECT max(id) FROM tokens")[0][0]
     assert node.cli("token", "revoke", str(token_id)).returncode == 0
     assert 'name="token"' in web.get(f"{node.base_url}/edit", timeout=10).text
     assert web.post(f"{node.base_url}/edit/reconfirm", data={"csrf": csrf}, timeout=10,
@@ -134,7 +143,7 @@ def test_revoked_token_ends_its_sessions(node: Node):
 
 
 def test_sign_in_without_csrf_is_refused(node: Node):
-    token = new_token(node, "csrf")
+    token = new_token(node)[1]
     url = f"{node.base_url}/edit/sign-in"
     # a cross-site form: the token, but no pre-session cookie and no field
     bare = requests.post(url, data={"token": token}, timeout=10, allow_redirects=False)
@@ -154,8 +163,7 @@ def test_sign_in_without_csrf_is_refused(node: Node):
 
 
 def test_claim_secret_is_not_logged(node: Node):
-    assert node.cli("org", "add", "--handle", "reclame", "--name", "Réclamée").returncode == 0
-    made = node.cli("org", "claim-link", "reclame")
+    made = node.cli("org", "claim-link", "moulin")
     link = made.stdout.strip().splitlines()[-1]
     secret = link.rsplit("/", 1)[1]
     assert secret not in made.stderr
@@ -194,11 +202,9 @@ def test_serve_warns_when_data_directory_is_not_private(legacy: dict):
 def test_node_without_session_key_makes_one_and_ends_sessions(legacy: dict):
     old, data = legacy["node"], legacy["data"]
     assert mode(data / "session.key") == 0o600
-    assert len((data / "session.key").read_bytes().strip()) >= 32
+    key = (data / "session.key").read_bytes()
+    assert len(key.strip()) >= 32 and key != legacy["old_key"]
     assert "existing editing sessions ended" in old.log()
-    web = requests.Session()
-    web.cookies.set("ssefed_edit", legacy["cookie"], path="/edit")
-    assert 'name="token"' in web.get(f"{old.base_url}/edit", timeout=10).text
 
 
 PAGES = ["/", "/search", "/search?q=pain&lat=45.19&lon=5.72&radius_km=50", "/chains",
