@@ -111,7 +111,8 @@ class Node:
 
     def job_counts(self) -> dict[str, int]:
         """Jobs of this node by state, read from its database (its periodic reminder
-        runs left out: they come on their own, one queued ahead at any time)."""
+        and retention runs left out: they come on their own, one queued ahead at any
+        time)."""
         import asyncio
 
         from ssefed.config import async_database_url
@@ -122,7 +123,7 @@ class Node:
             db = Database(async_database_url(self.database_url, self.directory))
             try:
                 async with db.read() as s:
-                    return await jobs.counts(s, exclude=["freshness.remind"])
+                    return await jobs.counts(s, exclude=["freshness.remind", "retention.prune"])
             finally:
                 await db.dispose()
 
