@@ -611,11 +611,15 @@ def _check_policy(info: SignedRequestInfo, method: str, u: _Url, h: Mapping[str,
     if info.spec == "rfc9421" and info.created is None:
         raise _fail(Failure.MISSING_COVERED_COMPONENT, "created parameter")
     if info.created is not None and (info.spec == "rfc9421" or "(created)" in covered):
-        _check_time(datetime.fromtimestamp(info.created, timezone.utc), now, window, "created")
+        try:
+            created = datetime.fromtimestamp(info.created, timezone.utc)
+        except (ValueError, OverflowError, OSError):  # past year 9999 or before year 1
+            raise _fail(Failure.EXPIRED, f"created {info.created} is out of range") from None
+        _check_time(created, now, window, "created")
     else:
         try:
             date = _http_date(h.get("date", ""))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # Overflow: a year past datetime's
             raise _fail(Failure.MALFORMED, f"Date {h.get('date')!r}") from None
         _check_time(date, now, window, "Date")
     if info.expires is not None and info.expires < now.timestamp():
