@@ -110,6 +110,15 @@ def test_ssefed_template_and_unknown_formats(nodes, tmp_path):
     refused = node.cli("import", str(other))
     assert refused.returncode == 2 and "invalid header" in refused.stderr
     assert "Traceback" not in refused.stderr
+    # not UTF-8 (a spreadsheet's Latin-1), or not CSV: the file is refused, never a "bug"
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("handle,name\ncafe,Café\n".encode("latin-1"))
+    huge = tmp_path / "huge.csv"
+    huge.write_text('handle,name\ncafe,"' + "x" * 140_000 + '"\n', encoding="utf-8")
+    for path, why in ((latin1, "not UTF-8"), (huge, "line 2: field larger than")):
+        refused = node.cli("import", str(path))
+        assert refused.returncode == 2 and f"invalid file: {why}" in refused.stderr, \
+            refused.stderr
 
 
 def test_export_turtle_jsonld_and_csv_that_reimports_as_it_is(nodes, tmp_path):

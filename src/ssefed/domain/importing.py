@@ -201,13 +201,43 @@ def detect(header: list[str]) -> str:
                                  "org, ref, title, ... for offers): see the README")
 
 
+def decode_csv(raw: bytes) -> str:
+    """The text of a CSV file: UTF-8 (a BOM is skipped), else InvalidInput."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file", f"not UTF-8 text (byte {exc.start}): save it as "
+                                   "\"CSV UTF-8\"") from None
+
+
+def _csv_error(exc: csv.Error, line: int) -> InvalidInput:
+    # the rows after a CSV syntax error cannot be told apart: the file is refused
+    return InvalidInput("file", f"line {line}: {exc}")
+
+
+def csv_header(text: str) -> list[str]:
+    """The column names (the first record), or InvalidInput."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return next(reader, [])
+    except csv.Error as exc:
+        raise _csv_error(exc, reader.line_num) from None
+
+
 def read_records(text: str, report: ImportReport, convert: Callable[[dict[str, str], int], Any]
                  ) -> Iterator[Any]:
-    """Parse the CSV records with ``convert``, yielding good rows and recording bad ones."""
+    """Parse the CSV records with ``convert``, yielding good rows and recording bad ones;
+    a file that is not CSV (e.g. a field over csv's 128 KiB limit) is InvalidInput."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    reader.fieldnames  # noqa: B018 - reads the header
+    records = iter(reader)
     line = 1
-    for rec in reader:
+    while True:
+        try:
+            rec = next(records, None)  # reads the header first
+        except csv.Error as exc:
+            raise _csv_error(exc, reader.reader.line_num) from None  # DictReader's lags
+        if rec is None:
+            return
         start, line = line + 1, reader.line_num
         report.rows += 1
         if report.rows > MAX_ROWS:
@@ -223,7 +253,7 @@ def read_records(text: str, report: ImportReport, convert: Callable[[dict[str, s
 
 def read_rows(text: str, report: ImportReport) -> Iterator[Row]:
     """Parse a CSV of organisations (either format), yielding good rows and recording bad ones."""
-    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    header = csv_header(text)
     kind = detect(header)
     if kind == "offers":
         raise InvalidInput("header", "this is the offers template, not organisations")
@@ -238,8 +268,8 @@ async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
     """Import a directory CSV (organisations, or the offers template); see the module
     docstring for the guarantees. ``validity_days``: the period of new offers given
     without an end date, per kind."""
-    text = path.read_text(encoding="utf-8-sig")
-    header = next(csv.reader(io.StringIO(text, newline="")), [])
+    text = decode_csv(path.read_bytes())
+    header = csv_header(text)
     if detect(header) == "offers":
         from ssefed.domain import offers_import
 
