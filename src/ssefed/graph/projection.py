@@ -47,6 +47,7 @@ log = logging.getLogger("ssefed.graph")
 FORMAT = 2  # bump when the projection of an object changes: the store is rebuilt
 OVERLAP = timedelta(seconds=60)
 PAGE = 500
+SOURCES = ("actors", "organisations", "offers", "remote_objects")  # tables projected
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 KEY_PROPERTIES = ("publicKey", "assertionMethod")  # key material is not knowledge
@@ -221,14 +222,21 @@ class Projection:
         return {"format": FORMAT, "database": self.database, "base_url": self.base_url,
                 "sources": {}}
 
-    def _load_state(self) -> dict[str, Any]:
+    def _peek_state(self) -> dict[str, Any] | None:
+        """The state as the last sync left it; None when a sync would start afresh."""
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            state = None
+            return None
         if (not isinstance(state, dict) or state.get("format") != FORMAT
                 or state.get("database") != self.database
                 or state.get("base_url") != self.base_url or not self.store_path.exists()):
+            return None
+        return state
+
+    def _load_state(self) -> dict[str, Any]:
+        state = self._peek_state()
+        if state is None:
             shutil.rmtree(self.store_path, ignore_errors=True)
             state = self._fresh_state()
         return state
@@ -250,6 +258,10 @@ class Projection:
     async def sync(self, db: Database, *, wait: float = 10.0) -> SyncReport:
         """Project what changed in the database since the last sync."""
         async with self._lock:
+            if not await self._changed_since_last_sync(db):
+                # the store's lock is not taken: it waits for every running query, and a
+                # query that changes nothing need not wait behind someone else's
+                return SyncReport()
             async with self._exclusive(wait) as got:
                 if not got:
                     return SyncReport(skipped=True)
@@ -265,6 +277,18 @@ class Projection:
                 self.state_path.unlink(missing_ok=True)
                 return await self._sync_locked(db)
 
+    async def _changed_since_last_sync(self, db: Database) -> bool:
+        """Whether a sync would project anything: read without the store's lock (the
+        state file is replaced whole), on a copy of the state."""
+        state = await asyncio.to_thread(self._peek_state)
+        if state is None:
+            return True
+        for source in SOURCES:
+            async with contextlib.aclosing(self._changes(db, state, source)) as pages:
+                async for _ in pages:
+                    return True
+        return False
+
     async def _sync_locked(self, db: Database) -> SyncReport:
         started = time.monotonic()
         state = await asyncio.to_thread(self._load_state)
@@ -277,7 +301,7 @@ class Projection:
                 network = await repo.network_iri(s)
             done_actors: set[int] = set()
             offers_to_redo: set[int] = set()
-            for source in ("actors", "organisations"):
+            for source in SOURCES[:2]:  # actors, organisations
                 async for ids in self._changes(db, state, source):
                     ids = [i for i in ids if i not in done_actors]
                     done_actors.update(ids)
