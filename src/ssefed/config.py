@@ -145,6 +145,8 @@ class SparqlConfig:
     max_memory_mb: int = 1024
     max_results: int = 10000
     concurrency: int = 2
+    concurrency_per_client: int = 1  # queries one client address may run or wait for
+    max_query_bytes: int = 16 * 1024
 
 
 OFFER_KINDS = ("product", "service", "equipment", "premises", "skills", "tender")
@@ -377,6 +379,7 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
                 ("chains", "alternatives"), ("chains", "peer_answer_max_offers"),
                 ("chains", "peer_requests_per_minute"), ("sparql", "timeout_seconds"),
                 ("sparql", "max_memory_mb"), ("sparql", "max_results"), ("sparql", "concurrency"),
+                ("sparql", "concurrency_per_client"), ("sparql", "max_query_bytes"),
                 ("freshness", "remind_interval_hours"), ("reports", "requests_per_minute"),
                 ("federation", "inbox_per_actor_per_minute"),
                 ("federation", "inbox_per_host_per_minute"), ("retention", "received_days"),
@@ -385,6 +388,8 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise err(section, key, "must be greater than 0")
+    if cfg.sparql.concurrency_per_client > cfg.sparql.concurrency:
+        raise err("sparql", "concurrency_per_client", "must be at most [sparql] concurrency")
     for section, key in [("federation", "max_redirects"), ("worker", "shutdown_grace_seconds"),
                          ("worker", "signing_threads"), ("validation", "min_endorsements"),
                          ("validation", "min_colleges"), ("validation", "min_peer_members")]:

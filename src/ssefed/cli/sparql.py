@@ -72,12 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if text is None and not args.rebuild:
         raise CommandError("give a query (ssefed sparql 'SELECT ...'), --file FILE, "
                            "or --rebuild", 2)
+    config = config_from(args)
     if text is not None:
-        try:
-            check_query(text)  # before opening anything: a refused query says so at once
+        try:  # before opening anything (in this process: it is the admin's own)
+            check_query(text, config.sparql.max_query_bytes)
         except QueryRefused as exc:
             raise CommandError(f"query refused: {exc}", 2) from None
-    config = config_from(args)
 
     async def go():  # noqa: ANN202
         async with database(config) as db:

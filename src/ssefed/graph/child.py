@@ -1,6 +1,14 @@
-"""What runs inside the query's child process: open the store read-only, set the
-memory limit, run one query, send back a bounded answer. Kept small (it is preloaded
-by the fork server) and free of ssefed imports."""
+"""What runs inside the query's child process: check the query (parse it), open the
+store read-only, run it, send back a bounded answer — all under the child's memory
+limit, and stopped by the parent at the time limit, so nothing a request sends runs in
+the node's event loop. Kept small (it is preloaded by the fork server) and free of
+ssefed imports.
+
+The check parses the query (rdflib's SPARQL 1.1 parser) and walks the parse tree, so
+that neither a comment nor a string fools it: ``SERVICE`` (which would make the node
+send requests to other servers) and ``FROM`` / ``FROM NAMED`` (a dataset other than
+the node's projection) are refused, as is anything that is not a query (updates).
+"""
 
 from __future__ import annotations
 
@@ -29,9 +37,73 @@ PREFIXES = {
     "essglobal": "http://purl.org/essglobal/vocab/",
     "toot": "http://joinmastodon.org/ns#",
 }
+FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUCT",
+         "DescribeQuery": "DESCRIBE"}
 MAX_ANSWER_BYTES = 32 * 1024 * 1024  # past this, results are cut as past max_results
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+class Refused(ValueError):
+    """The query is not run; the message says why."""
+
+
+def _names(tree: Any):  # noqa: ANN202 - generator of the parse tree's rule names
+    from pyparsing import ParseResults
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    stack, seen = [tree], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > 1_000_000:  # bounded, as the query's size is
+            return
+        if isinstance(node, CompValue):
+            yield node.name, node
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple, ParseResults)):
+            stack.extend(node)
+
+
+def check(text: str) -> str:
+    """The form of the query ``text`` (SELECT, ASK, CONSTRUCT, DESCRIBE); raise Refused
+    naming what is wrong or not allowed. CPU-heavy on a crafted query: the node runs it
+    here, in the child, never in its event loop."""
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        parsed = parseQuery(text)
+    except ParseException as exc:
+        upper = text.upper()
+        if "INSERT" in upper or "DELETE" in upper or "LOAD" in upper:
+            detail = " (the endpoint is read-only: SPARQL Update is not accepted)"
+        else:
+            detail = ""
+        raise Refused(f"syntax error at line {exc.lineno}, column {exc.col}: "
+                      f"{exc.msg}{detail}") from None
+    except Exception as exc:  # noqa: BLE001 - rdflib raises plain Exceptions on bad IRIs etc.
+        raise Refused(f"syntax error: {exc}") from None
+    form = FORMS.get(getattr(parsed[1], "name", ""))
+    if form is None:
+        raise Refused("only SELECT, ASK, CONSTRUCT and DESCRIBE queries are accepted")
+    for name, node in _names(parsed):
+        if name == "ServiceGraphPattern":
+            raise Refused("SERVICE is refused: queries run over this node's data only, "
+                          "the node sends no request to another endpoint")
+        if name == "DatasetClause":
+            which = "FROM NAMED" if "named" in node else "FROM"
+            raise Refused(f"{which} is refused: the dataset is this node's projection "
+                          "and nothing is fetched; every object is a named graph of it "
+                          "(its IRI), to be looked into with GRAPH <IRI> { ... }")
+    return form
+
+
+def _limit_memory(max_memory_mb: int) -> None:
+    """RLIMIT_AS at what the process maps now plus ``max_memory_mb`` (the soft limit:
+    raised again to open the store, whose cache reserves address space up front)."""
+    limit = _vm_size() + max_memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
 
 
 def _vm_size() -> int:
@@ -104,23 +176,29 @@ def _answer(store: Any, query: str, form: str, fmt: str, max_results: int) -> tu
     return {"count": len(triples), "truncated": truncated}, body or b""
 
 
-def run(store_path: str, lock_path: str, query: str, form: str, fmt: str, max_results: int,
+def run(store_path: str, lock_path: str, query: str, graph_format: str, max_results: int,
         max_memory_mb: int, conn: Any) -> None:
     """Child process entry point; always answers on ``conn`` unless killed or aborted."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a Rust abort message is not for the node's log; the parent says why
     try:
+        _limit_memory(max_memory_mb)
+        try:
+            form = check(query)  # before the store is opened and its lock taken
+        except Refused as exc:
+            conn.send(("refused", {}, str(exc).encode()))
+            return
         lock = os.open(lock_path, os.O_RDONLY | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_SH)  # no sync writes while the store is open read-only
         import pyoxigraph as ox
 
+        resource.setrlimit(resource.RLIMIT_AS,
+                           (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
         store = ox.Store.read_only(store_path)
-        # the limit is on top of what the opened store already maps (RocksDB reserves
-        # address space for its cache up front)
-        limit = _vm_size() + max_memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+        _limit_memory(max_memory_mb)  # on top of what the opened store maps
+        fmt = graph_format if form in ("CONSTRUCT", "DESCRIBE") else "json"
         meta, body = _answer(store, query, form, fmt, max_results)
-        conn.send(("ok", meta, body))
+        conn.send(("ok", {**meta, "form": form, "format": fmt}, body))
     except SyntaxError as exc:
         conn.send(("syntax", {}, str(exc).encode()))
     except MemoryError:

@@ -1,10 +1,8 @@
-"""Checking a SPARQL query before it runs, and running it in a child process that is
-stopped at the time limit and cannot grow past the memory limit.
-
-The check parses the query (rdflib's SPARQL 1.1 parser) and walks the parse tree, so
-that neither a comment nor a string fools it: ``SERVICE`` (which would make the node
-send requests to other servers) and ``FROM`` / ``FROM NAMED`` (a dataset other than
-the node's projection) are refused, as is anything that is not a query (updates).
+"""Running a SPARQL query in a child process that checks it (``child.check``: its
+parse tree, so SERVICE, FROM and updates are refused), is stopped at the time limit
+and cannot grow past the memory limit. Only the cheap checks (empty, too large) run in
+the caller; parsing a crafted query can take seconds, so the node never does it in
+its event loop.
 """
 
 from __future__ import annotations
@@ -16,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MAX_QUERY_CHARS = 100_000
-FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUCT",
-         "DescribeQuery": "DESCRIBE"}
+from ssefed.graph import child
+
+DEFAULT_MAX_QUERY_BYTES = 16 * 1024  # [sparql] max_query_bytes
 
 _context: Any = None
 
@@ -27,6 +25,15 @@ class QueryRefused(ValueError):
     """The query is not run; the message says why (for a 400 or a CLI message)."""
 
     field = "query"
+    status = 400
+
+
+class QueryTooLarge(QueryRefused):
+    status = 413
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the query is longer than {max_bytes} bytes "
+                         "([sparql] max_query_bytes)")
 
 
 class QueryStopped(RuntimeError):
@@ -35,6 +42,14 @@ class QueryStopped(RuntimeError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class OverClientShare(QueryStopped):
+    """The client already has its share of the query slots; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__("client", message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -56,57 +71,23 @@ class Answer:
     truncated: bool
 
 
-def _names(tree: Any):  # noqa: ANN202 - generator of the parse tree's rule names
-    from pyparsing import ParseResults
-    from rdflib.plugins.sparql.parserutils import CompValue
-
-    stack, seen = [tree], 0
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > 1_000_000:  # bounded: a query is at most MAX_QUERY_CHARS long
-            return
-        if isinstance(node, CompValue):
-            yield node.name, node
-            stack.extend(node.values())
-        elif isinstance(node, (list, tuple, ParseResults)):
-            stack.extend(node)
-
-
-def check_query(text: str) -> CheckedQuery:
-    """Parse ``text``; raise QueryRefused naming what is wrong or not allowed."""
-    from pyparsing import ParseException
-    from rdflib.plugins.sparql.parser import parseQuery
-
+def check_size(text: str, max_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> None:
+    """The cheap checks, done before a query takes a slot: not empty, not too large."""
     if not isinstance(text, str) or not text.strip():
         raise QueryRefused("the query is empty")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryRefused(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    if len(text) > max_bytes or len(text.encode("utf-8")) > max_bytes:
+        raise QueryTooLarge(max_bytes)
+
+
+def check_query(text: str, max_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> CheckedQuery:
+    """Parse ``text`` in this process; raise QueryRefused naming what is wrong or not
+    allowed. For the CLI (an admin's own process) and tests; the node checks in the
+    query's child process (``run_query``)."""
+    check_size(text, max_bytes)
     try:
-        parsed = parseQuery(text)
-    except ParseException as exc:
-        if "INSERT" in text.upper() or "DELETE" in text.upper() or "LOAD" in text.upper():
-            detail = " (the endpoint is read-only: SPARQL Update is not accepted)"
-        else:
-            detail = ""
-        raise QueryRefused(f"syntax error at line {exc.lineno}, column {exc.col}: "
-                           f"{exc.msg}{detail}") from None
-    except Exception as exc:  # noqa: BLE001 - rdflib raises plain Exceptions on bad IRIs etc.
-        raise QueryRefused(f"syntax error: {exc}") from None
-    query = parsed[1]
-    form = FORMS.get(getattr(query, "name", ""))
-    if form is None:
-        raise QueryRefused("only SELECT, ASK, CONSTRUCT and DESCRIBE queries are accepted")
-    for name, node in _names(parsed):
-        if name == "ServiceGraphPattern":
-            raise QueryRefused("SERVICE is refused: queries run over this node's data only, "
-                               "the node sends no request to another endpoint")
-        if name == "DatasetClause":
-            which = "FROM NAMED" if "named" in node else "FROM"
-            raise QueryRefused(f"{which} is refused: the dataset is this node's projection "
-                               "and nothing is fetched; every object is a named graph of it "
-                               "(its IRI), to be looked into with GRAPH <IRI> { ... }")
-    return CheckedQuery(text=text, form=form)
+        return CheckedQuery(text=text, form=child.check(text))
+    except child.Refused as exc:
+        raise QueryRefused(str(exc)) from None
 
 
 def _mp_context():  # noqa: ANN202
@@ -115,7 +96,8 @@ def _mp_context():  # noqa: ANN202
     global _context
     if _context is None:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["ssefed.graph.child", "pyoxigraph"])
+        ctx.set_forkserver_preload(["ssefed.graph.child", "pyoxigraph",
+                                    "rdflib.plugins.sparql.parser"])
         _context = ctx
     return _context
 
@@ -129,17 +111,15 @@ def _wait(conn: Any, process: Any, timeout: float) -> Any:
     return "timeout"
 
 
-async def run_query(store_path: Path, lock_path: Path, query: CheckedQuery, *,
+async def run_query(store_path: Path, lock_path: Path, text: str, *,
                     timeout: float, max_memory_mb: int, max_results: int,
                     graph_format: str = "turtle") -> Answer:
-    """Run a checked query in a child process; raise QueryStopped when it is stopped."""
-    from ssefed.graph import child
-
+    """Check and run ``text`` in a child process, both within the time and memory
+    limits; raise QueryRefused (refused by the check) or QueryStopped (stopped)."""
     ctx = _mp_context()
     receiver, sender = ctx.Pipe(duplex=False)
-    fmt = graph_format if query.gives_graph else "json"
     process = ctx.Process(target=child.run, daemon=True, args=(
-        str(store_path), str(lock_path), query.text, query.form, fmt, max_results,
+        str(store_path), str(lock_path), text, graph_format, max_results,
         max_memory_mb, sender))
     await asyncio.to_thread(process.start)
     sender.close()
@@ -161,9 +141,9 @@ async def run_query(store_path: Path, lock_path: Path, query: CheckedQuery, *,
         raise QueryStopped("crashed", f"the query process ended without an answer ({code})")
     status, meta, body = message
     if status == "ok":
-        return Answer(form=query.form, format=fmt, body=body, count=meta["count"],
-                      truncated=meta["truncated"])
-    if status == "syntax":
+        return Answer(form=meta["form"], format=meta["format"], body=body,
+                      count=meta["count"], truncated=meta["truncated"])
+    if status in ("refused", "syntax"):
         raise QueryRefused(body.decode(errors="replace"))
     if status == "memory":
         raise QueryStopped("memory", f"the query was stopped: it needed more than "

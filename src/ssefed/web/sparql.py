@@ -1,5 +1,8 @@
 """The read-only SPARQL 1.1 Protocol endpoint: ``GET /sparql?query=`` and ``POST
-/sparql`` (``application/sparql-query`` body, or the form field ``query``)."""
+/sparql`` (``application/sparql-query`` body, or the form field ``query``).
+
+Nothing here looks into the query beyond its size: it is parsed and checked in the
+query's child process (``graph.queries.run_query``), within its limits."""
 
 from __future__ import annotations
 
@@ -7,14 +10,19 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from ssefed.graph.queries import MAX_QUERY_CHARS, QueryRefused, QueryStopped
+from ssefed.graph.queries import OverClientShare, QueryRefused, QueryStopped, QueryTooLarge
 from ssefed.graph.service import Sparql
-from ssefed.web.problems import Problem, read_body
+from ssefed.web.clients import client_address
+from ssefed.web.problems import Problem, problem, read_body
 
 SPARQL = web.AppKey("sparql", Sparql)
 RESULTS_JSON = "application/sparql-results+json"
 TYPES = {"json": RESULTS_JSON, "turtle": "text/turtle", "ntriples": "application/n-triples"}
-MAX_BODY = MAX_QUERY_CHARS * 4 + 1024
+
+
+def _refused(exc: QueryRefused) -> Problem:
+    title = "Payload Too Large" if exc.status == 413 else "Query refused"
+    return Problem(exc.status, title, str(exc), field="query")
 
 
 def _one(values: list[str] | None, name: str) -> str | None:
@@ -32,8 +40,16 @@ async def _query_text(request: web.Request) -> str:
                           "not accepted", field="update")
         text = _one(request.query.getall("query", []), "query")
     else:
-        body = await read_body(request, MAX_BODY)
+        max_bytes = request.app[SPARQL].limits.max_query_bytes
         kind = request.content_type
+        # a form encodes a byte in up to three; the query itself is measured once decoded
+        max_body = max_bytes if kind == "application/sparql-query" else max_bytes * 3 + 1024
+        try:
+            body = await read_body(request, max_body)
+        except Problem as exc:
+            if exc.status == 413:
+                raise _refused(QueryTooLarge(max_bytes)) from None
+            raise
         try:
             decoded = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -67,9 +83,14 @@ def _graph_format(request: web.Request) -> str:
 async def sparql(request: web.Request) -> web.Response:
     text = await _query_text(request)
     try:
-        answer = await request.app[SPARQL].answer(text, graph_format=_graph_format(request))
+        answer = await request.app[SPARQL].answer(text, graph_format=_graph_format(request),
+                                                  client=client_address(request))
     except QueryRefused as exc:
-        raise Problem(400, "Query refused", str(exc), field="query") from None
+        raise _refused(exc) from None
+    except OverClientShare as exc:
+        response = problem(429, "Too Many Requests", str(exc), reason=exc.reason)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except QueryStopped as exc:
         raise Problem(503, "Query stopped", str(exc), reason=exc.reason) from None
     headers = {"Vary": "Accept", "Cache-Control": "no-store",
