@@ -5,13 +5,16 @@ naming the field (a JSON Pointer): containers nested deeper than ``max_json_dept
 (also when the nesting is deep enough to exhaust the parser's recursion), a number
 literal of more than ``MAX_NUMBER_DIGITS`` digits (refused as text, before Python builds
 a huge int: past 4,300 digits ``int()`` itself raises ValueError), a number too large for
-a float, and NaN/Infinity (not JSON, and PostgreSQL's JSON refuses them).
+a float, NaN/Infinity (not JSON, and PostgreSQL's JSON refuses them), and a string (or
+key) holding NUL (``\\u0000``) or a lone surrogate (``\\ud800``), which PostgreSQL's JSONB
+refuses too.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 __all__ = ["JSONRefused", "MAX_NUMBER_DIGITS", "loads"]
@@ -52,6 +55,30 @@ def _float(text: str) -> float:
     if math.isinf(value):
         raise _Refuse
     return value
+
+
+# Only a text matching this can hold a NUL or a lone surrogate once decoded (a raw
+# surrogate comes from a str, or from bytes decoded with surrogatepass).
+_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])|[\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _unstorable(doc: Any) -> tuple[str, str] | None:
+    """(reason, JSON Pointer) of the first string or key holding NUL or a lone surrogate."""
+    stack: list[tuple[Any, list[str | int]]] = [(doc, [])]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key in value:
+                if _UNSTORABLE.search(key):
+                    shown = _UNSTORABLE.sub("\ufffd", key)  # the pointer is sent back
+                    return "a key holding NUL or a lone surrogate", _pointer([*path, shown])
+            stack.extend((child, [*path, key]) for key, child in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((child, [*path, i]) for i, child in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and _UNSTORABLE.search(value):
+            return "a string holding NUL or a lone surrogate", _pointer(path)
+    return None
 
 
 def _constant(text: str) -> Any:
@@ -148,4 +175,9 @@ def loads(raw: bytes | str, *, max_depth: int) -> Any:
         reason, field = _find(doc, max_depth) or (
             f"JSON nested deeper than {max_depth}", "body")
         raise JSONRefused(400, f"{reason} at {field}", field)
+    if _SUSPECT.search(text):
+        found = _unstorable(doc)
+        if found is not None:
+            reason, field = found
+            raise JSONRefused(400, f"{reason} at {field}", field)
     return doc
