@@ -190,6 +190,8 @@ async def record_endorsement(s, config, ids: LocalIds, r: Received  # noqa: ANN0
         applicant = await s.get(Actor, app.applicant_id)
         if applicant is not None and applicant.ap_id == f.endorser:
             raise Conflict("an organisation cannot endorse its own application")
+        if f.applicant is not None and (applicant is None or applicant.ap_id != f.applicant):
+            raise Conflict("the endorsement names another applicant than the application's")
     for old in await repo.endorsements_of(s, f.application):
         if old.endorser_ap_id == f.endorser:
             old.withdrawn_at = utcnow()

@@ -211,6 +211,14 @@ async def on_decision(fed: Federation, raw: dict[str, Any], actor_iri: str) -> D
         raise ValueError("application: a network decides only on its own applications")
     if fed.ids.is_local(actor_iri):
         raise ValueError("actor: a decision of this node's own network cannot come from outside")
+    if facts.join_id:  # the Join it answers, when it is ours, went to this network
+        async with fed.db.read() as s:
+            ours = await repo.application(s, join_ap_id=facts.join_id)
+            applicant = await s.get(Actor, ours.applicant_id) if ours is not None else None
+        if ours is not None and (ours.local_network or ours.network_ap_id != facts.network
+                                 or applicant is None or applicant.ap_id != facts.applicant):
+            raise ValueError("object: the application it names was made to another network "
+                             "or by another applicant")
     refused: list[str] = []
     verified: list[dict[str, Any]] = []
     for entry in facts.basis:
@@ -220,7 +228,8 @@ async def on_decision(fed: Federation, raw: dict[str, Any], actor_iri: str) -> D
         except Unverified as exc:
             refused.append(str(exc))
             continue
-        if r.facts.application != facts.application:
+        if r.facts.application != facts.application or r.facts.applicant not in (
+                None, facts.applicant):
             refused.append(f"endorsement {r.facts.id} is about another application")
             continue
         async with fed.db.write() as s:
