@@ -39,7 +39,7 @@ def _table(result: dict) -> str:
             inputs = ", ".join(categories.to_code(c) for c in link["inputs"]) or "-"
             dist = f"{link['distance_km']} km" if link["distance_km"] is not None else "-"
             g = link["guarantee"]
-            mark = "ok" if link["guaranteed"] else "--"
+            mark = "ok" if link["guaranteed"] else "--" if link.get("verified", True) else "??"
             supplies = f"-> {link['supplies']}" if link["supplies"] else "(final)"
             lines.append(f"  {link['position']:>2} {supplies:<8} {link['role']:<14} "
                          f"{categories.to_code(link['output']):<12} from {inputs:<16} "

@@ -60,6 +60,10 @@ class Candidate:
     charters: tuple[str, ...] = ()
     guarantee: dict[str, Any] = field(default_factory=dict)
     guaranteed: bool = False
+    # False: a peer reported it for another origin, which did not confirm it (never
+    # guaranteed); the reason says why
+    verified: bool = True
+    unverified_reason: str = ""
 
     @property
     def located(self) -> bool:
@@ -111,8 +115,9 @@ def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[st
                  decisions: dict[tuple[str, str], dict[str, Any]] | None = None
                  ) -> dict[str, Any]:
     """Who vouches for ``c``'s organisation, until when, and whether that counts here:
-    a link is guaranteed only when a network this node trusts lists the organisation in
-    its members collection, its validity has not ended, and the offer is not stale.
+    a link is guaranteed only when the offer is verified (as its origin states it), a
+    network this node trusts lists the organisation in its members collection, its
+    validity has not ended, and the offer is not stale.
     When this node holds the network's decision (participatory validation), its rule must
     also hold on the endorsements this node verified itself (``decisions``: per
     (network, organisation), from federation.validation.decision_summary)."""
@@ -162,7 +167,11 @@ def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[st
         if not grounded and g["trusted"] and not g["expired"]:
             g["reason"] = (f"the decision of {g['validated_by']} does not hold on the "
                            "endorsements this node verified: " + "; ".join(decision["missing"]))
-    g["guaranteed"] = (bool(listed) and g["trusted"] and not g["expired"]
+    g["verified"] = c.verified
+    if not c.verified:
+        g["reason"] = (f"reported by {c.via or 'a peer'}, not confirmed by its origin: "
+                       f"{c.unverified_reason or 'not verified'}")
+    g["guaranteed"] = (c.verified and bool(listed) and g["trusted"] and not g["expired"]
                        and not g["offer_expired"] and grounded)
     return g
 
@@ -309,7 +318,8 @@ def links_of(tree: Tree, query: ChainQuery,
                 "offer": c.offer, "title": c.title, "output": c.output,
                 "inputs": list(c.inputs), "location": _location(c),
                 "distance_km": round(d, 1) if d is not None else None,
-                "guarantee": c.guarantee, "guaranteed": c.guaranteed}
+                "guarantee": c.guarantee, "guaranteed": c.guaranteed,
+                "verified": c.verified}
         if c.via:
             link["via"] = c.via
         if parent is not None and alts:
@@ -317,7 +327,7 @@ def links_of(tree: Tree, query: ChainQuery,
             link["alternatives"] = [
                 {"offer": o.offer, "title": o.title, "actor": o.actor,
                  "actor_name": o.actor_name, "node": o.node, "guaranteed": o.guaranteed,
-                 "distance_km": round(d2, 1) if (d2 := distance(o, parent)) is not None else None}
+                 "verified": o.verified, "distance_km": round(d2, 1) if (d2 := distance(o, parent)) is not None else None}
                 for o in others]
         links.append(link)
         for child in t.children:

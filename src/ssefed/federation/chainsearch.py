@@ -16,6 +16,7 @@ from ssefed.db.repos import networks as network_repo
 from ssefed.db.repos import validation as validation_repo
 from ssefed.domain import chains
 from ssefed.domain.chains import Candidate, ChainQuery, PeerAnswer, Source
+from ssefed.federation.claims import OfferClaims
 from ssefed.federation.client import FetchError
 from ssefed.federation.networks import PeerDirectory, is_stale, names_networks, refresh_members
 from ssefed.federation.service import Federation
@@ -47,6 +48,7 @@ class ChainService:
     def __init__(self, fed: Federation, peers: PeerDirectory | None = None) -> None:
         self.fed, self.db, self.config = fed, fed.db, fed.config.chains
         self.peers = peers or PeerDirectory(fed)
+        self.claims = OfferClaims(fed)
         self._own: str | None = None
         self._trusted: tuple[frozenset[str], float] | None = None
 
@@ -102,6 +104,22 @@ class ChainService:
         result["trusted_networks"] = sorted(await self.trusted())
         return result
 
+    async def verify_claims(self, peer: str, cands: list[Candidate], deadline: float
+                            ) -> list[Candidate]:
+        """A peer's candidates as their origins state them: its own organisations' offers
+        as it says (a peer speaks for its own origin); the others verified against what
+        this node holds, or at their origin (federation.claims), else marked unverified."""
+        foreign = [c for c in cands if c.node != peer.lower()]
+        if not foreign:
+            return cands
+        async with self.db.read() as s:
+            rows = await chain_repo.offers_by_iri(s, list({c.offer for c in foreign}))
+            docs = await chain_repo.actor_documents(
+                s, list({r.actor_id for r in rows.values() if not r.local}))
+        held = {iri: candidate_from_row(r, docs) for iri, r in rows.items()}
+        checked = iter(await self.claims.check(foreign, held, deadline))
+        return [next(checked) if c.node != peer.lower() else c for c in cands]
+
     async def trusted(self) -> frozenset[str]:
         """This node's network, the configured ones and (by default) those it follows;
         kept a few seconds (every query asks twice)."""
@@ -122,12 +140,12 @@ class ChainService:
         are too old are read again first, within the time left; the decisions behind
         validations are checked on the endorsements this node verified."""
         own, trusted = await self.own_network(), await self.trusted()
-        remote = sorted({c.actor for c in cands if c.local_validation is None})
+        remote = sorted({c.actor for c in cands if c.local_validation is None and c.verified})
         vouchers: dict[str, list[tuple[str, date | None]]] = {}
         if remote:
             async with self.db.read() as s:
                 vouchers = await network_repo.vouchers(s, remote)
-                networks = {n for c in cands for n in c.claimed_networks}
+                networks = {n for c in cands if c.verified for n in c.claimed_networks}
                 networks |= {n for vs in vouchers.values() for n, _ in vs}
                 networks = sorted((networks & trusted) - {own})
                 checked = await network_repo.checked(s, networks)
@@ -261,13 +279,18 @@ class _FanOut:
             return source("error", f"{type(exc).__name__}: {exc}"), [], []
         if not isinstance(doc, dict) or doc.get("version") != 1:
             return source("error", "not a version 1 answer"), [], []
+        answered = source("ok")
         wanted = set(categories)
+        offers = doc.get("offers") if isinstance(doc.get("offers"), list) else []
         cands = [c for c in (read_offer(item, peer) for item in
-                             (doc.get("offers") or [])[:self.config.peer_answer_max_offers])
+                             offers[:self.config.peer_answer_max_offers])
                  if c is not None and c.output in wanted]
-        named = [d for d in (_domain(p) for p in (doc.get("peers") or [])[:MAX_NAMED_PEERS])
-                 if d]
-        return source("ok"), cands, named
+        # what it says of other origins counts as they state it (their category included)
+        cands = [c for c in await self.service.verify_claims(peer, cands, deadline)
+                 if c.output in wanted]
+        peers = doc.get("peers") if isinstance(doc.get("peers"), list) else []
+        named = [d for d in (_domain(p) for p in peers[:MAX_NAMED_PEERS]) if d]
+        return answered, cands, named
 
 
 def _domain(value: Any) -> str | None:

@@ -161,8 +161,13 @@ async def peer_offers(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+async def _close_claims(app: web.Application) -> None:
+    await app[CHAINS].claims.close()  # fetches of peers' claims still running
+
+
 def setup(app: web.Application, service: ChainService) -> None:
     app[CHAINS] = service
+    app.on_cleanup.append(_close_claims)
     app[PEER_LIMITER] = RateLimiter(app[CONFIG].chains.peer_requests_per_minute)
     app.router.add_get("/api/chains", api_chains)
     app.router.add_get("/chains", chains_page)

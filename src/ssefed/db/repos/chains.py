@@ -122,3 +122,35 @@ async def actor_documents(s: AsyncSession, actor_ids: list[int]) -> dict[str, di
                                                  Actor.local.is_(False))):
             out[ap_id] = doc or {}
     return out
+
+
+async def offers_by_iri(s: AsyncSession, iris: list[str]) -> dict[str, SupplierRow]:
+    """The live offers (not demands) this node holds among ``iris``: its own, and those
+    received from their origin, each with who publishes it (a peer's claims are checked
+    against them)."""
+    out: dict[str, SupplierRow] = {}
+    for i in range(0, len(iris), 500):
+        rows = await s.execute(
+            select(Offer.ap_id, Offer.title, Offer.role, Offer.kind, Offer.category,
+                   Offer.lat, Offer.lon, Offer.valid_until, Actor.ap_id.label("actor"),
+                   Actor.name, Actor.domain, Actor.local, Actor.id.label("actor_id"),
+                   Organisation.validation_status, Organisation.valid_until.label("org_until"),
+                   OfferInput.category.label("input"))
+            .join(Actor, Actor.id == Offer.actor_id)
+            .outerjoin(Organisation, Organisation.actor_id == Actor.id)
+            .outerjoin(OfferInput, OfferInput.offer_id == Offer.id)
+            .where(Offer.ap_id.in_(iris[i:i + 500]), Offer.direction == "offer",
+                   Offer.deleted_at.is_(None), Actor.deleted_at.is_(None))
+            .order_by(Offer.id, OfferInput.position))
+        for r in rows:
+            known = out.get(r.ap_id)
+            if known is not None:
+                known.inputs += (r.input,)
+                continue
+            out[r.ap_id] = SupplierRow(
+                offer=r.ap_id, title=r.title, role=r.role, kind=r.kind, category=r.category,
+                inputs=(r.input,) if r.input is not None else (), lat=r.lat, lon=r.lon,
+                valid_until=r.valid_until, actor=r.actor, actor_name=r.name, domain=r.domain,
+                local=r.local, org_status=r.validation_status, org_valid_until=r.org_until,
+                actor_id=r.actor_id)
+    return out
