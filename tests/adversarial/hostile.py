@@ -24,6 +24,7 @@ class HostileServer(FakePeer):
     def __init__(self) -> None:
         super().__init__()
         self.redirects: dict[str, str] = {}  # path -> absolute URL to send a 302 to
+        self.raw: dict[str, str] = {}  # path -> a body served as it is (any text)
 
     def redirect(self, path: str, to: str) -> None:
         self.redirects[path] = to
@@ -32,6 +33,10 @@ class HostileServer(FakePeer):
         if request.path in self.redirects:
             await super()._handle(request)  # recorded like any request
             raise web.HTTPFound(self.redirects[request.path])
+        if request.method == "GET" and request.path in self.raw:
+            await super()._handle(request)
+            return web.Response(text=self.raw[request.path],
+                                content_type="application/activity+json")
         return await super()._handle(request)
 
     def new_id(self, actor: FakeActor, kind: str) -> str:

@@ -195,3 +195,14 @@ def test_inbox_on_another_origin_is_never_delivered_to(target, hostile, victim):
     assert "inbox" in resp.json()["detail"]
     # the node's worker would have answered the Follow with an Accept by now
     assert not wait_until(lambda: victim.requests("POST"), timeout=3)
+
+
+def test_hostile_actor_document_is_refused_with_401_not_a_server_error(target, hostile):
+    """What the node fetches is read by the same strict JSON rule as what it is sent: an
+    actor document with a 5,000-digit number or nesting past the limit is refused."""
+    for name, trap in (("digits", "9" * 5000), ("deep", "[" * 200 + "]" * 200)):
+        actor = hostile.add_actor(name)
+        hostile.raw[actor.path] = json.dumps(actor.document())[:-1] + f', "trap": {trap}}}'
+        resp = hostile.post(target.shared_inbox, activity(actor.id, "Follow", target.coop), actor)
+        assert resp.status_code == 401, resp.text
+        assert "cannot fetch the key's actor" in resp.json()["detail"]

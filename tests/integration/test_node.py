@@ -36,7 +36,7 @@ def test_unknown_path_and_bad_input_get_problem_json(nodes):
     auth = {"Authorization": f"Bearer {node.admin_token()}"}
     bad = requests.post(f"{node.base_url}/api/organisations", data=b"{not json", headers=auth,
                         timeout=5)
-    assert bad.status_code == 400 and "not JSON" in bad.json()["detail"]
+    assert bad.status_code == 415 and "not JSON" in bad.json()["detail"]
     invalid = requests.post(f"{node.base_url}/api/organisations", headers=auth, timeout=5,
                             json={"handle": "coop", "name": "Coop", "lat": 95, "lon": 6})
     assert invalid.status_code == 422 and invalid.json()["field"] == "lat"

@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import functools
 import ipaddress
-import json
 import socket
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from yarl import URL
 
 from ssefed import __version__
 from ssefed.federation import httpsig, signproc
+from ssefed.vocab import strictjson
 
 AS2_ACCEPT = ('application/activity+json, application/ld+json; '
               'profile="https://www.w3.org/ns/activitystreams";q=0.9, application/json;q=0.5')
@@ -128,11 +128,14 @@ class Response:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> Any:
+    def json(self, max_depth: int = 32) -> Any:
+        """The body, read by the one rule for JSON someone else sent (vocab/strictjson)."""
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FetchError("not-json", f"{self.url} did not answer JSON: {exc}") from None
+            return strictjson.loads(self.body, max_depth=max_depth)
+        except strictjson.JSONRefused as exc:
+            reason = "not-json" if exc.status == 415 else "refused"
+            raise FetchError(reason, f"{self.url} answered {exc.detail} "
+                                     f"({exc.field})") from None
 
 
 # Signatures made ahead of their POSTs (presign): used within this many seconds (their
@@ -157,7 +160,7 @@ def _ignore_failure(task: asyncio.Future) -> None:
 
 class FederationClient:
     def __init__(self, *, allow_private: bool, timeout: float, delivery_timeout: float,
-                 max_bytes: int, max_redirects: int,
+                 max_bytes: int, max_redirects: int, max_json_depth: int = 32,
                  spec_for: Callable[[str], str | None] = lambda host: None,
                  remember_spec: Callable[[str, str], Awaitable[None]] | None = None,
                  is_blocked: Callable[[str], Awaitable[bool]] | None = None,
@@ -166,6 +169,7 @@ class FederationClient:
         self.allow_private = allow_private
         self.timeout, self.delivery_timeout = timeout, delivery_timeout
         self.max_bytes, self.max_redirects = max_bytes, max_redirects
+        self.max_json_depth = max_json_depth
         self.spec_for, self.remember_spec, self.is_blocked = spec_for, remember_spec, is_blocked
         self._limit, self._limit_per_host = limit, limit_per_host
         self._session: aiohttp.ClientSession | None = None
@@ -380,7 +384,7 @@ class FederationClient:
         if resp.status >= 400:
             raise FetchError("status", f"GET {url} answered {resp.status}", resp.status,
                              resp.headers.get("retry-after"))
-        return resp.url, resp.json()
+        return resp.url, resp.json(self.max_json_depth)
 
     async def post(self, url: str, body: bytes, signer: Signer,
                    content_type: str = AS2_CONTENT_TYPE) -> Response:

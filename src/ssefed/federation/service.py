@@ -37,7 +37,8 @@ class Federation:
         self.client = FederationClient(
             allow_private=fed.allow_private_addresses, timeout=fed.fetch_timeout_seconds,
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
-            max_redirects=fed.max_redirects, spec_for=self._specs.get,
+            max_redirects=fed.max_redirects, max_json_depth=fed.max_json_depth,
+            spec_for=self._specs.get,
             remember_spec=self._remember_spec, is_blocked=self.is_blocked,
             signing_threads=config.worker.signing_threads,
             signing_process=config.worker.signing_process)
@@ -122,8 +123,6 @@ class Federation:
         final_url, doc = await self.client.get_document(url, await self.instance_signer())
         if not isinstance(doc, dict):
             raise FetchError("not-json", f"{url} did not answer a JSON object")
-        if not from_as.json_depth_ok(doc, self.config.federation.max_json_depth):
-            raise FetchError("refused", f"{url} answered JSON nested too deep")
         try:
             trust.check_served(doc, url, final_url)
         except trust.Untrusted as exc:
