@@ -35,7 +35,7 @@ def run_gaps(args: argparse.Namespace) -> int:
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db)
+            await sync(db, trust=config.chains)
             return await gaps(db, near=f["near"], radius_km=f["radius_km"])
 
     result = asyncio.run(go())
@@ -63,7 +63,7 @@ def run_match(args: argparse.Namespace) -> int:
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db)
+            await sync(db, trust=config.chains)
             return await matches(db, args.iri, limit=args.limit, radius_km=args.radius_km)
 
     result = asyncio.run(go())

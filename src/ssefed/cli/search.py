@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db)
+            await sync(db, trust=config.chains)
             return await search(db, query)
 
     result = asyncio.run(go())

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Awaitable, Callable, Iterable
 
+from ssefed.domain.validity import listing_key
+
 MAX_EXPANSIONS = 20_000
 MAX_LIMIT = 50
 MAX_CATEGORIES_PER_LEVEL = 200
@@ -127,11 +129,7 @@ def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[st
         if status == "validated":
             listed.append((own_network, until))
     listed += vouchers.get(c.actor, [])
-
-    def key(v: tuple[str, date | None]) -> tuple:
-        network, until = v
-        return (network not in trusted, until is not None and until < today,
-                -(until.toordinal() if until else 10**7))
+    key = listing_key(trusted, today)  # the order search and pages use (domain/validity.py)
 
     g: dict[str, Any] = {"validated_by": None, "valid_until": None, "trusted": False,
                          "expired": False, "charters": list(c.charters), "endorsements": [],

@@ -15,6 +15,7 @@ class Guarantee:
 
     state: str
     until: date | None = None
+    network: str | None = None  # the network that vouches (domain/validity.py), if known
 
     @property
     def current(self) -> bool:

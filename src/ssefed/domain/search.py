@@ -16,7 +16,8 @@ from typing import Any
 from ssefed.db.base import utcnow
 from ssefed.db.repos import search as search_repo
 from ssefed.db.session import Database, SyncReader, run_unsuspended
-from ssefed.domain import categories, freshness
+from ssefed.config import ChainsConfig
+from ssefed.domain import categories, freshness, validity
 from ssefed.domain import text as text_mod
 from ssefed.domain.errors import InvalidInput
 
@@ -55,8 +56,17 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub(" ", text or "")).strip()
 
 
-def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
-    """The search entry of an organisation (a row of search_repo.organisations)."""
+def _validity_columns(g: freshness.Guarantee) -> dict[str, Any]:
+    """What an entry keeps of its organisation's guarantee (domain/validity.py): whether a
+    trusted network vouches, and until when (the query compares that end with today)."""
+    return {"validated": g.network is not None,
+            "validated_until": g.until if g.network is not None else None}
+
+
+def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa: ANN001
+                       ) -> tuple[dict[str, Any], list[str]]:
+    """The search entry of an organisation (a row of search_repo.organisations) whose
+    guarantee is ``g``."""
     terms = [t for code in r.sectors or [] for t in sector_terms(code)]
     terms += [f"q:{q}" for q in r.qualifiers or []]
     terms += [f"ica:{a}" for a in r.activities or []]
@@ -70,13 +80,15 @@ def organisation_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "lat": r.lat, "lon": r.lon, **search_repo.place_of(r.lat, r.lon),
              "legal_form": r.legal_form, "division": _division(r.sectors),
              "direction": None,
-             "kind": None, "market": None, "category": None,
-             "validated": r.validation_status == "validated",
-             "validated_until": r.valid_until, "valid_until": r.valid_until}, terms)
+             "kind": None, "market": None, "category": None, **_validity_columns(g),
+             # an organisation is current as long as its validation is
+             "valid_until": g.until if g.network is not None else None}, terms)
 
 
-def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
-    """The search entry of an offer (a row of search_repo.offers)."""
+def offer_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa: ANN001
+                ) -> tuple[dict[str, Any], list[str]]:
+    """The search entry of an offer (a row of search_repo.offers) whose publisher's
+    guarantee is ``g``."""
     terms = [f"cat:{c}" for c in categories.with_broader(r.category)]
     terms += [t for code in r.sectors or [] for t in sector_terms(code)]
     terms += [f"q:{q}" for q in r.qualifiers or []]
@@ -90,8 +102,7 @@ def offer_entry(r) -> tuple[dict[str, Any], list[str]]:  # noqa: ANN001
              "legal_form": r.legal_form, "division": _division(r.sectors),
              "direction": r.direction, "kind": r.kind,
              "market": r.exchange == "sale", "category": r.category,
-             "validated": r.validation_status == "validated",
-             "validated_until": r.org_valid_until, "valid_until": r.valid_until}, terms)
+             **_validity_columns(g), "valid_until": r.valid_until}, terms)
 
 
 async def _analyze_now_and_then(s, written: int) -> None:  # noqa: ANN001
@@ -101,14 +112,26 @@ async def _analyze_now_and_then(s, written: int) -> None:  # noqa: ANN001
         await search_repo.analyze(s)
 
 
-async def sync(db: Database, *, full: bool = False) -> int:
+async def sync(db: Database, *, full: bool = False, trust: ChainsConfig | None = None) -> int:
     """Bring the search entries in step with organisations and offers changed since the
-    last sync (all of them when ``full``); return how many entries were rewritten."""
+    last sync (all of them when ``full``); return how many entries were rewritten.
+
+    An entry's "validated" is its organisation's guarantee (domain/validity.py) with the
+    networks ``trust`` says this node trusts: the organisations whose guarantee may have
+    changed are written again too (their network's decision or members collection
+    changed, or a network is trusted or no longer trusted since the last sync)."""
     started = utcnow()
+    today = started.date()
     async with db.read() as s:
-        since = None if full else await search_repo.synced_until(s)
+        own = await validity.own_network(s)
+        trusted = await validity.trusted_networks(s, own, trust or ChainsConfig())
+        synced = await search_repo.synced_state(s)
+        since = None if full or synced is None or synced[1] is None else synced[0]
         since = since - SYNC_OVERLAP if since else None
         actor_ids = await search_repo.changed_actor_ids(s, since)
+        if since is not None and set(synced[1]) != trusted:
+            actor_ids = sorted(set(actor_ids) | set(await search_repo.members_of(
+                s, set(synced[1]) ^ trusted)))
         offer_ids = await search_repo.changed_offer_ids(s, since, actor_ids)
     written = 0
     if full:  # everything is written again: clear once instead of row by row
@@ -117,8 +140,11 @@ async def sync(db: Database, *, full: bool = False) -> int:
     for i in range(0, len(actor_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.organisations(s, actor_ids[i:i + SYNC_BATCH])
-            entries = [organisation_entry(r) for r in rows
-                       if r.deleted_at is None and not r.is_network]
+            kept = [r for r in rows if r.deleted_at is None and not r.is_network]
+            vouched = await validity.validities(s, [r.ap_id for r in kept], trusted=trusted,
+                                                own=own, today=today)
+            entries = [organisation_entry(r, vouched.get(r.ap_id, validity.UNVALIDATED))
+                       for r in kept]
             await search_repo.replace_entries(
                 s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
             written += len(entries)
@@ -126,14 +152,17 @@ async def sync(db: Database, *, full: bool = False) -> int:
     for i in range(0, len(offer_ids), SYNC_BATCH):
         async with db.write() as s:
             rows = await search_repo.offers(s, offer_ids[i:i + SYNC_BATCH])
-            entries = [offer_entry(r) for r in rows
-                       if r.deleted_at is None and r.actor_deleted_at is None]
+            vouched = await validity.validities(
+                s, {r.actor_ap_id for r in rows if r.deleted_at is None
+                    and r.actor_deleted_at is None}, trusted=trusted, own=own, today=today)
+            entries = [offer_entry(r, vouched.get(r.actor_ap_id, validity.UNVALIDATED))
+                       for r in rows if r.deleted_at is None and r.actor_deleted_at is None]
             await search_repo.replace_entries(
                 s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
             written += len(entries)
             await _analyze_now_and_then(s, written)
     async with db.write() as s:
-        await search_repo.set_synced(s, started)
+        await search_repo.set_synced(s, started, sorted(trusted))
     if full or written >= 20 * SYNC_BATCH:  # an import: statistics for the planner
         await search_repo.vacuum_analyze(db.write_engine)
     return written
@@ -324,10 +353,11 @@ class SearchIndex:
     """The search entries of one process, synced at most every ``max_age`` seconds before
     a query is answered (one sync at a time)."""
 
-    def __init__(self, db: Database, max_age: float = 1.0) -> None:
+    def __init__(self, db: Database, max_age: float = 1.0,
+                 trust: ChainsConfig | None = None) -> None:
         import asyncio
 
-        self.db, self.max_age = db, max_age
+        self.db, self.max_age, self.trust = db, max_age, trust
         self._lock = asyncio.Lock()
         self._at = -1e9
 
@@ -338,7 +368,7 @@ class SearchIndex:
             return
         async with self._lock:
             if time.monotonic() - self._at >= self.max_age:
-                await sync(self.db)
+                await sync(self.db, trust=self.trust)
                 self._at = time.monotonic()
 
     async def search(self, query: SearchQuery) -> dict[str, Any]:

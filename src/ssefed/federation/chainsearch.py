@@ -14,7 +14,7 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import chains as chain_repo
 from ssefed.db.repos import networks as network_repo
 from ssefed.db.repos import validation as validation_repo
-from ssefed.domain import chains
+from ssefed.domain import chains, validity
 from ssefed.domain.chains import Candidate, ChainQuery, PeerAnswer, Source
 from ssefed.federation.claims import OfferClaims
 from ssefed.federation.client import FetchError
@@ -126,13 +126,9 @@ class ChainService:
         if self._trusted is not None and time.monotonic() - self._trusted[1] < TRUST_TTL:
             return self._trusted[0]
         own = await self.own_network()
-        trusted = set(self.config.trusted)
-        if own:
-            trusted.add(own)
-        if self.config.trust_followed_networks:
-            async with self.db.read() as s:
-                trusted |= await network_repo.followed_remote(s)
-        self._trusted = (frozenset(trusted), time.monotonic())
+        async with self.db.read() as s:
+            trusted = await validity.trusted_networks(s, own, self.config)
+        self._trusted = (trusted, time.monotonic())
         return self._trusted[0]
 
     async def set_guarantees(self, cands: list[Candidate], remaining: float) -> None:
@@ -157,12 +153,8 @@ class ChainService:
                         [refresh_members(self.fed, n) for n in stale[:20]], 4), remaining)
                 except asyncio.TimeoutError:
                     pass
-            async with self.db.read() as s:
-                vouchers = await network_repo.vouchers(s, remote)
-                if own:  # organisations of other nodes this network validated itself
-                    for member, until in (await validation_repo.remote_member_vouchers(
-                            s, remote)).items():
-                        vouchers.setdefault(member, []).append((own, until))
+        async with self.db.read() as s:  # who vouches, as search and pages see it
+            vouchers = await validity.vouchers(s, sorted({c.actor for c in cands}), own)
         decisions = await self._decisions(cands)
         day = today()
         for c in cands:

@@ -4,7 +4,6 @@ of organisations of other nodes."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from ssefed.vocab import from_as
@@ -49,13 +48,6 @@ def read_facts(doc: dict[str, Any]) -> dict[str, Any] | None:
     if lat is None or lon is None:
         lat = lon = None
     address = place.get("address") if isinstance(place.get("address"), dict) else {}
-    until = None
-    if isinstance(doc.get("validUntil"), str):
-        try:
-            until = date.fromisoformat(doc["validUntil"][:10])
-        except ValueError:
-            until = None
-    status = doc.get("validationStatus")
     website = from_as.first_id(doc.get("website"))
     return {
         "legal_form": legal_form, "sectors": list(dict.fromkeys(sectors)),
@@ -66,7 +58,8 @@ def read_facts(doc: dict[str, Any]) -> dict[str, Any] | None:
         "country": _text(address.get("addressCountry"), 2).upper(),
         "website": website if website and website.startswith(("https://", "http://"))
         and len(website) <= 2048 else None,
-        # what it claims; guarantees are checked against its network's members collection
-        "validation_status": status if status in ("validated", "unvalidated") else "unvalidated",
-        "valid_until": until,
+        # what it says of its own validation (validationStatus, validUntil) is a claim, not
+        # kept: whether it is validated comes from the networks that vouch for it
+        # (domain/validity.py), and an older stored claim is wiped
+        "validation_status": "unvalidated", "valid_until": None,
     }

@@ -18,9 +18,11 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
 from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import organisations as org_repo
+from ssefed.db.repos import remote as remote_repo
 from ssefed.domain import categories
 from ssefed.domain import freshness
 from ssefed.domain import reports as report_domain
+from ssefed.domain import validity
 from ssefed.vocab import labels
 from ssefed.web.i18n import add_vary, format_date, negotiate, translate
 from ssefed.web.keys import CONFIG, DB
@@ -70,7 +72,7 @@ class Group:
     more_url: str = ""
 
 
-def _groups(rows: list, by: str, lang: str, today: date) -> list[Group]:
+def _groups(rows: list, by: str, lang: str, guarantees: dict) -> list[Group]:
     """Members grouped by NACE section of their sectors (one may be in several) or by
     legal form; the biggest groups first; at most MEMBERS_PER_GROUP shown in each."""
     groups: dict[str, Group] = {}
@@ -93,8 +95,8 @@ def _groups(rows: list, by: str, lang: str, today: date) -> list[Group]:
             if len(group.members) < MEMBERS_PER_GROUP:
                 group.members.append({"name": row.name, "url": row.ap_id,
                                       "locality": row.locality,
-                                      "guarantee": freshness.guarantee(
-                                          row.validation_status, row.valid_until, today)})
+                                      "guarantee": guarantees.get(row.ap_id,
+                                                                  validity.UNVALIDATED)})
     return sorted(groups.values(), key=lambda g: (g.key == "", -g.count, g.label))
 
 
@@ -158,8 +160,9 @@ async def home(request: web.Request) -> web.Response:
         n_demands = await offer_repo.count(s, local=True, direction="demand")
         recent_offers = await offer_repo.recent_local(s, direction="offer", limit=RECENT)
         recent_demands = await offer_repo.recent_local(s, direction="demand", limit=RECENT)
-    validated = sum(1 for r in rows if freshness.guarantee(
-        r.validation_status, r.valid_until, today).current)
+        guarantees = await validity.guarantees(s, None, trust=config.chains, today=today)
+    validated = sum(1 for r in rows if r.ap_id in guarantees
+                    and guarantees[r.ap_id].current)
     members_map = _members_map(rows, lang)
     group_links = [{"by": g, "label": translate(lang, "group.by_" + g), "current": g == by,
                     "url": "/?" + urlencode({"group": g})} for g in GROUPINGS]
@@ -167,7 +170,7 @@ async def home(request: web.Request) -> web.Response:
     response = render(
         request, "home.html", lang=lang, network=network, network_handle=handle,
         n_members=n_members, n_validated=validated, n_listed=len(rows), n_offers=n_offers, n_demands=n_demands,
-        groups=_groups(rows, by, lang, today), grouping=by, group_links=group_links,
+        groups=_groups(rows, by, lang, guarantees), grouping=by, group_links=group_links,
         members_map=members_map,
         recent_offers=[_offer_item(o, a, lang, today) for o, a in recent_offers],
         recent_demands=[_offer_item(o, a, lang, today) for o, a in recent_demands],
@@ -196,6 +199,15 @@ async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisati
     points.append(MapPoint(org.lat, org.lon, actor.name, None, "here"))  # drawn last, on top
     return svg_map(points, title=translate(lang, "org.map_title", name=actor.name),
                    bbox=box, id_prefix="org-map")
+
+
+async def _network_name(s, iri: str | None, own: Actor | None) -> str | None:  # noqa: ANN001
+    """The name of the network vouching for an organisation (None: this node's own)."""
+    if iri is None or (own is not None and iri == own.ap_id):
+        return None
+    other = await remote_repo.get_actor(s, iri)
+    return other.name if other is not None and other.name else iri
+
 
 async def _validation_basis(request: web.Request, actor: Actor) -> dict | None:
     """What the participatory validation of this organisation rests on: the newest
@@ -233,6 +245,10 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
         network = await actor_repo.get_network(s)
         notices, open_reports = (await report_domain.open_notices(s, actor.id)
                                  if org is not None else ([], 0))
+        guarantee = (await validity.guarantees(s, [actor.ap_id], trust=config.chains,
+                                               today=today)).get(actor.ap_id,
+                                                                 validity.UNVALIDATED)
+        validator = await _network_name(s, guarantee.network, network)
     facts = None
     org_map = None
     if org is not None:
@@ -242,7 +258,7 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
                                                             labels.nace_section(c), lang)}
                         for c in org.sectors or []],
             "qualifiers": [labels.label("qualifier", q, lang) for q in org.qualifiers or []],
-            "guarantee": freshness.guarantee(org.validation_status, org.valid_until, today),
+            "guarantee": guarantee, "validator": validator,
             "place": " ".join(x for x in (org.address, org.postal_code, org.locality) if x),
             "country": org.country,
             "website": org.website,
@@ -296,6 +312,9 @@ async def offer_page(request: web.Request, offer: Offer, actor: Actor) -> web.Re
     today = _today()
     async with request.app[DB].read() as s:
         org = await s.get(Organisation, actor.id)
+        guarantee = (await validity.guarantees(
+            s, [actor.ap_id], trust=request.app[CONFIG].chains, today=today)).get(
+            actor.ap_id, validity.UNVALIDATED)
     lat, lon = (offer.lat, offer.lon) if offer.lat is not None else (
         (org.lat, org.lon) if org is not None else (None, None))
     offer_map = None
@@ -319,8 +338,7 @@ async def offer_page(request: web.Request, offer: Offer, actor: Actor) -> web.Re
         "price": _number(offer.price), "currency": _currency(offer.currency),
         "valid_until": offer.valid_until,
         "expired": freshness.expired(offer.valid_until, today),
-        "guarantee": (freshness.guarantee(org.validation_status, org.valid_until, today)
-                      if org is not None else None),
+        "guarantee": guarantee if org is not None else None,
         "lat": lat, "lon": lon,
     }
     response = render(request, "offer.html", lang=lang, offer=offer, actor=actor, view=view,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ssefed.domain.search import SearchIndex, parse_search
-from ssefed.web.keys import DB
+from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import query_int
 
 SEARCH = web.AppKey("search", SearchIndex)
@@ -48,7 +48,7 @@ async def _with_open_reports(request: web.Request, items: list[dict]) -> None:
 
 
 def setup(app: web.Application) -> None:
-    app[SEARCH] = SearchIndex(app[DB])
+    app[SEARCH] = SearchIndex(app[DB], trust=app[CONFIG].chains)
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/api/match", api_match)
     app.router.add_get("/api/gaps", api_gaps)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Follow, KnownNetwork, Membership, Organisation
@@ -69,11 +69,20 @@ async def replace_members(s: AsyncSession, network: str, members_url: str | None
         s.add(row)
     row.members_url, row.checked_at, row.last_error = members_url, when, None
     await s.flush()
+    before = dict((await s.execute(select(Membership.member_ap_id, Membership.valid_until)
+                                   .where(Membership.network_ap_id == network))).all())
     await s.execute(delete(Membership).where(Membership.network_ap_id == network))
     if members:
         await s.execute(Membership.__table__.insert(), [
             {"network_ap_id": network, "member_ap_id": m, "valid_until": v}
             for m, v in members.items()])
+    # who is validated changed for these: their actors are touched, so that what is
+    # derived from them (the search entries) is written again
+    changed = sorted(m for m in before.keys() | members.keys()
+                     if before.get(m, "absent") != members.get(m, "absent"))
+    for i in range(0, len(changed), 500):
+        await s.execute(update(Actor).where(Actor.ap_id.in_(changed[i:i + 500]))
+                        .values(updated_at=when))
 
 
 async def mark_failed(s: AsyncSession, network: str, error: str, when: datetime) -> None:

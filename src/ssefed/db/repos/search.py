@@ -20,8 +20,8 @@ from sqlalchemy import (BigInteger, Float, Integer, String, and_, any_, bindpara
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ssefed.db.models import (Actor, Offer, OfferInput, Organisation, SearchCell, SearchEntry,
-                              SearchState, SearchTerm)
+from ssefed.db.models import (Actor, Application, Membership, Offer, OfferInput, Organisation,
+                              SearchCell, SearchEntry, SearchState, SearchTerm)
 from ssefed.db.repos.chains import bbox
 
 # The query side uses the tables' Core columns: the same SQL as through the mapped
@@ -129,24 +129,48 @@ async def synced_until(s: AsyncSession) -> datetime | None:
     return row.synced_until if row else None
 
 
-async def set_synced(s: AsyncSession, when: datetime) -> None:
+async def synced_state(s: AsyncSession) -> tuple[datetime | None, list[str] | None] | None:
+    """(up to when the entries are synced, the networks trusted when they were), or None
+    before the first sync; the networks are None when not recorded (an older sync)."""
+    row = await s.get(SearchState, 1)
+    return (row.synced_until, row.trusted_networks) if row else None
+
+
+async def set_synced(s: AsyncSession, when: datetime, trusted: list[str] | None = None) -> None:
     row = await s.get(SearchState, 1)
     if row is None:
-        s.add(SearchState(id=1, synced_until=when))
+        s.add(SearchState(id=1, synced_until=when, trusted_networks=trusted))
     else:
-        row.synced_until = when
+        row.synced_until, row.trusted_networks = when, trusted
     await s.flush()
 
 
 async def changed_actor_ids(s: AsyncSession, since: datetime | None) -> list[int]:
-    """Organisation actors changed since ``since`` (all of them when None)."""
+    """Organisation actors changed since ``since`` (all of them when None): their row,
+    their organisation's, or this network's application (its decision) changed. (A
+    members collection read again touches the actors whose listing changed.)"""
     q1 = select(Actor.id).join(Organisation, Organisation.actor_id == Actor.id)
     q2 = select(Organisation.actor_id)
-    if since is not None:
-        q1 = q1.where(Actor.updated_at >= since)
-        q2 = q2.where(Organisation.updated_at >= since)
-    rows = await s.execute(union(q1, q2))
+    if since is None:
+        rows = await s.execute(union(q1, q2))
+        return sorted({r[0] for r in rows})
+    q1 = q1.where(Actor.updated_at >= since)
+    q2 = q2.where(Organisation.updated_at >= since)
+    q3 = select(Application.applicant_id).where(Application.local_network.is_(True),
+                                                Application.updated_at >= since)
+    rows = await s.execute(union(q1, q2, q3))
     return sorted({r[0] for r in rows})
+
+
+async def members_of(s: AsyncSession, networks: Iterable[str]) -> list[int]:
+    """Ids of the actors known here that these networks' members collections list."""
+    networks = list(networks)
+    if not networks:
+        return []
+    rows = await s.scalars(select(Actor.id).join(Membership,
+                                                 Membership.member_ap_id == Actor.ap_id)
+                           .where(Membership.network_ap_id.in_(networks)))
+    return sorted(set(rows))
 
 
 async def changed_offer_ids(s: AsyncSession, since: datetime | None,
@@ -166,8 +190,7 @@ _ORG_COLUMNS = (Actor.id.label("actor_id"), Actor.ap_id, Actor.local, Actor.doma
                 Actor.summary, Actor.is_network, Actor.deleted_at, Organisation.sectors,
                 Organisation.qualifiers, Organisation.activities,
                 Organisation.organisational_structure, Organisation.locality, Organisation.lat,
-                Organisation.lon, Organisation.legal_form, Organisation.validation_status,
-                Organisation.valid_until)
+                Organisation.lon, Organisation.legal_form)
 
 
 async def organisations(s: AsyncSession, actor_ids: list[int]) -> list[Any]:
@@ -184,11 +207,10 @@ async def offers(s: AsyncSession, offer_ids: list[int]) -> list[Any]:
         select(Offer.id, Offer.ap_id, Offer.local, Offer.title, Offer.summary, Offer.category,
                Offer.lat, Offer.lon, Offer.direction, Offer.kind, Offer.exchange,
                Offer.valid_until, Offer.deleted_at, Actor.id.label("actor_id"),
-               Actor.domain, Actor.name.label("actor_name"),
+               Actor.ap_id.label("actor_ap_id"), Actor.domain, Actor.name.label("actor_name"),
                Actor.deleted_at.label("actor_deleted_at"), Organisation.sectors,
                Organisation.qualifiers, Organisation.lat.label("org_lat"),
-               Organisation.lon.label("org_lon"), Organisation.legal_form,
-               Organisation.validation_status, Organisation.valid_until.label("org_valid_until"))
+               Organisation.lon.label("org_lon"), Organisation.legal_form)
         .join(Actor, Actor.id == Offer.actor_id)
         .outerjoin(Organisation, Organisation.actor_id == Actor.id)
         .where(Offer.id.in_(offer_ids)))).all())
