@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.nodes import NodeFactory
 
@@ -18,6 +19,15 @@ SHARED = PROJECT.parent / "shared"
 PG_URL = os.environ.get("SSEFED_TEST_DATABASE_URL", "").strip()
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+# Property tests (tests/adversarial/test_fuzz.py): "ci", the default, is derandomised and
+# bounded, so a run is repeatable and quick; HYPOTHESIS_PROFILE=deep searches longer.
+_FUZZ = dict(deadline=None, database=None,
+             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                    HealthCheck.filter_too_much])
+settings.register_profile("ci", derandomize=True, max_examples=200, **_FUZZ)
+settings.register_profile("deep", max_examples=5000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_sessionstart(session):  # noqa: ANN001, ANN201
