@@ -23,14 +23,15 @@ def proposal(iri: str, actor: str, category: str = "flour", title: str = "Farine
 
 
 class FakeFed:
-    def __init__(self, docs: dict[str, dict], delay: float = 0.0) -> None:
-        self.docs, self.delay, self.fetched = docs, delay, []
+    def __init__(self, docs: dict[str, dict], delay: float = 0.0,
+                 slow: str = "nowhere") -> None:
+        self.docs, self.delay, self.fetched, self.slow = docs, delay, [], slow
         self.config = SimpleNamespace(chains=SimpleNamespace(members_max_age_seconds=60.0))
         self.ids = SimpleNamespace(is_local=lambda iri: iri.startswith("https://here.example"))
 
     async def fetch_json(self, url: str) -> dict:
         self.fetched.append(url)
-        await asyncio.sleep(self.delay)
+        await asyncio.sleep(5 if self.slow in url else self.delay)
         if url not in self.docs:
             raise FetchError("status", f"GET {url} answered 404", 404)
         return self.docs[url]
@@ -90,6 +91,23 @@ def test_a_held_offer_needs_no_fetch_and_a_slow_origin_leaves_the_claim_unverifi
     assert kept.verified and kept.title == "Farine T65" and held not in fed.fetched
     assert not late.verified and "within the query's time" in late.unverified_reason
     assert later.verified and fed.fetched.count(slow) == 1
+
+
+def test_a_slow_origin_does_not_hold_back_the_claims_of_another():
+    slow = [f"https://slow.example/offers/{i}" for i in range(12)]
+    fast = f"{V}/offers/6"
+    fed = FakeFed({fast: proposal(fast, f"{V}/actors/moulin")}, slow="slow.example")
+    checker = claims.OfferClaims(fed)  # type: ignore[arg-type]
+
+    async def run() -> list[Candidate]:
+        got = await checker.check(
+            [claim(i, actor="https://slow.example/actors/x") for i in slow] + [claim(fast)],
+            {}, time.monotonic() + 0.5)
+        await checker.close()
+        return got
+
+    *late, verified = asyncio.run(run())
+    assert verified.verified and not any(c.verified for c in late)
 
 
 def test_the_cache_of_what_origins_said_is_bounded():

@@ -8,11 +8,12 @@ unverified, and is never guaranteed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from ssefed.domain.chains import Candidate
@@ -25,6 +26,7 @@ log = logging.getLogger("ssefed.claims")
 
 FETCHES_PER_CHECK = 64  # offers fetched for one round of a query, at most
 CONCURRENT_FETCHES = 8  # for the whole node
+FETCHES_PER_ORIGIN = 4  # at once: one slow origin never takes all of the node's slots
 MAX_CACHED = 10_000
 TRANSIENT_SECONDS = 30.0  # an origin that did not answer is asked again after this
 DEFINITE = frozenset({"status", "refused", "blocked", "not-json", "too-large", "redirects"})
@@ -87,6 +89,7 @@ class OfferClaims:
         self._actors = _Cache(MAX_CACHED)  # actor -> its document, as its origin serves it
         self._running: dict[str, asyncio.Task] = {}
         self._slots = asyncio.Semaphore(CONCURRENT_FETCHES)
+        self._origins: dict[str, list[Any]] = {}  # host -> [its semaphore, fetches using it]
 
     async def check(self, claims: list[Candidate], held: dict[str, Candidate],
                     deadline: float) -> list[Candidate]:
@@ -136,12 +139,27 @@ class OfferClaims:
             task.add_done_callback(lambda _t: self._running.pop(key, None))
         return task
 
+    @contextlib.asynccontextmanager
+    async def _slot(self, iri: str) -> AsyncIterator[None]:
+        """A fetch slot of the node, taken after one of the origin's own (a slow origin
+        holds at most FETCHES_PER_ORIGIN of the node's slots; the others wait their turn)."""
+        host = origin(iri)
+        entry = self._origins.setdefault(host, [asyncio.Semaphore(FETCHES_PER_ORIGIN), 0])
+        entry[1] += 1
+        try:
+            async with entry[0], self._slots:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                self._origins.pop(host, None)
+
     def _fetch(self, iri: str, actor: str) -> asyncio.Task:
         return self._once(iri, lambda: self._read(iri, actor))
 
     async def _read(self, iri: str, actor: str) -> Verdict:
         actor_task = self._once("actor " + actor, lambda: self._actor_document(actor))
-        async with self._slots:
+        async with self._slot(iri):
             offer_doc = await self._fetch_json(iri)
         actor_doc = await asyncio.gather(actor_task, return_exceptions=True)
         actor_doc = actor_doc[0]
@@ -175,7 +193,7 @@ class OfferClaims:
         known = await self.fed.known_actor(iri)
         if known is not None and known.ap_json:
             return known.ap_json
-        async with self._slots:
+        async with self._slot(iri):
             doc = await self._fetch_json(iri)
         if not isinstance(doc, dict) or from_as.first_id(doc.get("id")) != iri:
             doc = {}
