@@ -12,7 +12,7 @@ import sys
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database, federation, local_actor
 from ssefed.federation import proofs
-from ssefed.vocab.from_as import json_depth_ok
+from ssefed.vocab import strictjson
 from ssefed.vocab.ids import LocalIds
 
 
@@ -46,13 +46,11 @@ def _read(path: str, max_bytes: int, max_depth: int) -> dict:
     if len(raw) > max_bytes:
         raise CommandError(f"{path} is larger than {max_bytes} bytes (max_body_bytes)")
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CommandError(f"{path} is not JSON: {exc}") from None
+        doc = strictjson.loads(raw, max_depth=max_depth)
+    except strictjson.JSONRefused as exc:  # its detail names the field
+        raise CommandError(f"{path}: {exc.detail}") from None
     if not isinstance(doc, dict):
         raise CommandError(f"{path} is not a JSON object")
-    if not json_depth_ok(doc, max_depth):
-        raise CommandError(f"{path} is nested deeper than {max_depth} (max_json_depth)")
     return doc
 
 

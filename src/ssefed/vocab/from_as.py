@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from ssefed.vocab.multibase import KeyKind, decode_multikey, spki_pem
+from ssefed.vocab.strictjson import depth_ok as json_depth_ok  # noqa: F401 (re-exported)
 
 __all__ = [
     "ACTOR_TYPES", "PUBLIC", "Activity", "Multikey", "ParseError", "PublicKey",
@@ -135,23 +136,6 @@ def first_id(value: Any) -> str | None:
                 return ref
         return None
     return _ref(value)
-
-
-def json_depth_ok(doc: Any, max_depth: int) -> bool:
-    """True if no container nests deeper than ``max_depth`` (a top-level object is depth 1)."""
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > max_depth:
-            return False
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return True
 
 
 def _is_http(value: str) -> bool:

@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["JSONRefused", "MAX_NUMBER_DIGITS", "loads"]
+__all__ = ["JSONRefused", "MAX_NUMBER_DIGITS", "depth_ok", "loads"]
 
 MAX_NUMBER_DIGITS = 32
 
@@ -137,7 +137,8 @@ def _find(doc: Any, max_depth: int | None) -> tuple[str, str] | None:
     return None
 
 
-def _depth_ok(doc: Any, max_depth: int) -> bool:
+def depth_ok(doc: Any, max_depth: int) -> bool:
+    """True if no container nests deeper than ``max_depth`` (a top-level object is depth 1)."""
     stack: list[tuple[Any, int]] = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
@@ -171,7 +172,7 @@ def loads(raw: bytes | str, *, max_depth: int) -> Any:
             found = None
         reason, field = found or ("a number out of range", "body")
         raise JSONRefused(400, f"{reason} at {field}", field) from None
-    if not _depth_ok(doc, max_depth):
+    if not depth_ok(doc, max_depth):
         reason, field = _find(doc, max_depth) or (
             f"JSON nested deeper than {max_depth}", "body")
         raise JSONRefused(400, f"{reason} at {field}", field)
