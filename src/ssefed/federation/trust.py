@@ -20,6 +20,7 @@ The rules (SECURITY.md explains the threat model):
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 from urllib.parse import urldefrag, urlsplit
 
@@ -41,6 +42,11 @@ def origin(iri: Any) -> str | None:
     """``scheme://host:port`` of an http(s) IRI (lower case, explicit port), else None."""
     if not isinstance(iri, str):
         return None
+    return _origin(iri)
+
+
+@functools.lru_cache(maxsize=4096)  # the same actors, request after request
+def _origin(iri: str) -> str | None:
     try:
         parts = urlsplit(iri)
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())

@@ -56,18 +56,21 @@ async def problems_middleware(request: web.Request, handler) -> web.StreamRespon
 
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """The whole request body, however it arrives, or a 413 Problem past ``max_bytes``."""
-    too_large = Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes",
-                        field="body")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise too_large
+            raise _too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> Problem:
+    return Problem(413, "Payload Too Large", f"the body must be at most {max_bytes} bytes",
+                   field="body")
 
 
 def require_json_type(request: web.Request) -> None:
