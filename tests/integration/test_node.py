@@ -34,16 +34,20 @@ def test_unknown_path_and_bad_input_get_problem_json(nodes):
     assert missing.headers["Content-Type"].startswith("application/problem+json")
     assert missing.json()["status"] == 404
     auth = {"Authorization": f"Bearer {node.admin_token()}"}
-    bad = requests.post(f"{node.base_url}/api/organisations", data=b"{not json", headers=auth,
-                        timeout=5)
+    bad = requests.post(f"{node.base_url}/api/organisations", data=b"{not json", timeout=5,
+                        headers={**auth, "Content-Type": "application/json"})
     assert bad.status_code == 415 and "not JSON" in bad.json()["detail"]
+    untyped = requests.post(f"{node.base_url}/api/organisations", data=b"{}", headers=auth,
+                            timeout=5)
+    assert untyped.status_code == 415 and untyped.json()["field"] == "Content-Type"
     invalid = requests.post(f"{node.base_url}/api/organisations", headers=auth, timeout=5,
                             json={"handle": "coop", "name": "Coop", "lat": 95, "lon": 6})
     assert invalid.status_code == 422 and invalid.json()["field"] == "lat"
     unauth = requests.post(f"{node.base_url}/api/organisations", timeout=5,
                            json={"handle": "coop", "name": "Coop"})
     assert unauth.status_code == 401
-    huge = requests.post(f"{node.base_url}/api/organisations", headers=auth, timeout=5,
+    huge = requests.post(f"{node.base_url}/api/organisations", timeout=5,
+                         headers={**auth, "Content-Type": "application/json"},
                          data=b"[" + b"0," * 600_000 + b"0]")
     assert huge.status_code == 413
     assert "Traceback" not in node.log()
