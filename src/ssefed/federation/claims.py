@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from ssefed.domain.chains import Candidate
+from ssefed.federation import trust
 from ssefed.federation.client import FetchError
 from ssefed.federation.networks import names_networks
 from ssefed.federation.service import Federation
@@ -33,6 +34,7 @@ DEFINITE = frozenset({"status", "refused", "blocked", "not-json", "too-large", "
 
 
 def origin(iri: str) -> str:
+    """The host (and port) of ``iri``, as a link's ``node`` names it."""
     return urlsplit(iri).netloc.lower()
 
 
@@ -209,7 +211,11 @@ class OfferClaims:
             p = proposals.read_proposal(doc)
         except ValueError as exc:
             return Verdict(None, f"{where} serves an unreadable offer: {exc}"[:300])
-        if p.id != iri or origin(p.attributed_to) != where:
+        try:  # an offer of its origin's own actor, as every received object
+            trust.owned_object(doc, p.attributed_to, self.fed.ids.is_local)
+        except trust.Untrusted:
+            return Verdict(None, f"{where} serves another offer at this address")
+        if p.id != iri:
             return Verdict(None, f"{where} serves another offer at this address")
         if p.direction != "offer":
             return Verdict(None, f"{where} serves a demand at this address")
