@@ -14,6 +14,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Host
 from ssefed.db.repos import hosts as host_repo
 from ssefed.db.repos import networks as network_repo
+from ssefed.federation import trust
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as
@@ -26,10 +27,6 @@ MIN_REFRESH_SECONDS = 10.0  # a network's collection is read at most this often
 PEER_API_TTL = timedelta(hours=6)
 NODEINFO_2_1 = "http://nodeinfo.diaspora.software/ns/schema/2.1"
 PEER_API_VERSION = 1
-
-
-def _same_origin(a: str, b: str) -> bool:
-    return urlsplit(a).netloc.lower() == urlsplit(b).netloc.lower()
 
 
 def _date(value: Any) -> date | None:
@@ -75,14 +72,14 @@ async def refresh_members(fed: Federation, network: str, *, force: bool = False)
     try:
         actor = await fed.actor(network, refresh=True)
         members_url = from_as.first_id((actor.ap_json or {}).get("members"))
-        if not members_url or not _same_origin(members_url, network):
+        if not members_url or not trust.same_origin(members_url, network):
             raise FetchError("refused", f"{network} publishes no members collection of its own")
         members: dict[str, date | None] = {}
         page: Any = await fed.fetch_json(members_url)
         page = page.get("first") or page
         for _ in range(MAX_MEMBER_PAGES):
             if isinstance(page, str):
-                if not _same_origin(page, network):
+                if not trust.same_origin(page, network):
                     break
                 page = await fed.fetch_json(page)
             if not isinstance(page, dict):

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from ssefed.config import FederationConfig
 from ssefed.db.base import utcnow
 from ssefed.domain.actors import ensure_keys
+from ssefed.federation import trust
 from ssefed.federation.proofkeys import ListedKeys, assertion_keys, may_refetch
 from ssefed.vocab.from_as import first_id
 from ssefed.vocab.multibase import b58decode, b58encode
@@ -336,17 +337,6 @@ def verify_object(doc: dict, public_key_pem: str, *, verification_method: str | 
 
 # --- relayed documents: the key through its controller's own actor document -----------
 
-
-def _origin(iri: str) -> str | None:
-    try:
-        parts = urlsplit(iri)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
-
-
 def author_of(doc: dict) -> str | None | ProofCheck:
     """Who a document says made it: ``actor`` (an activity) or ``attributedTo`` (an
     object); both present and different is refused."""
@@ -376,14 +366,13 @@ async def verify_relayed(fed, doc: dict, *, claimed_actor: str | None = None,  #
     author = author_of(doc)
     if isinstance(author, ProofCheck):
         return author
-    if not author or _origin(author) is None:
+    origin = trust.origin(author)
+    if origin is None:
         return _fail(ProofFailure.NO_ACTOR)
     if claimed_actor is not None and claimed_actor != author:
         return _fail(ProofFailure.ACTOR_MISMATCH,
                      f"the document is by {author}, not by {claimed_actor}")
-    origin = _origin(author)
-    on_origin = [p for p in proofs if isinstance(p.get("verificationMethod"), str)
-                 and _origin(p["verificationMethod"]) == origin]
+    on_origin = [p for p in proofs if trust.same_origin(p.get("verificationMethod"), author)]
     if not on_origin:
         vm = next((p.get("verificationMethod") for p in proofs), None)
         return _fail(ProofFailure.KEY_ORIGIN,

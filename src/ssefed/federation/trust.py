@@ -42,25 +42,39 @@ def origin(iri: Any) -> str | None:
     """``scheme://host:port`` of an http(s) IRI (lower case, explicit port), else None."""
     if not isinstance(iri, str):
         return None
-    return _origin(iri)
+    return _parse(iri)[0]
 
 
 @functools.lru_cache(maxsize=4096)  # the same actors, request after request
-def _origin(iri: str) -> str | None:
+def _parse(iri: str) -> tuple[str | None, str | None]:
+    """(origin, literal ``scheme://authority`` prefix of ``iri`` as written, when it is)."""
     try:
         parts = urlsplit(iri)
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
     except ValueError:
-        return None
+        return None, None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return f"{scheme}://{parts.hostname.lower()}:{port}"
+        return None, None
+    prefix = f"{parts.scheme}://{parts.netloc}"
+    return f"{scheme}://{parts.hostname.lower()}:{port}", (
+        prefix if iri.startswith(prefix) else None)
 
 
-def same_origin(a: Any, b: Any) -> bool:
-    oa = origin(a)
-    return oa is not None and oa == origin(b)
+def same_origin(iri: Any, of: Any) -> bool:
+    """Is ``iri`` on the origin of ``of``? ``of`` is the known side (an actor, a URL that
+    answered), parsed once and cached; ``iri`` (a new id every time) is parsed only when
+    it does not begin with ``of``'s own ``scheme://authority`` followed by ``/``, ``?``,
+    ``#`` or nothing (the same characters there are the same origin for any parser)."""
+    if not isinstance(of, str) or not isinstance(iri, str):
+        return False
+    known, prefix = _parse(of)
+    if known is None:
+        return False
+    if prefix is not None and iri.startswith(prefix) and iri[len(prefix):len(prefix) + 1] in (
+            "", "/", "?", "#"):
+        return True
+    return known == _parse.__wrapped__(iri)[0]  # not cached: it would evict the actors
 
 
 def _first(value: Any) -> str | None:
