@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from common import (DEFAULT_PG, NO_INBOX_LIMITS, Node, PgDatabases, Scratch, log,  # noqa: E402
+import common
+from common import (DEFAULT_PG, NO_INBOX_LIMITS, Node, PgDatabases, Scratch, log,
                     print_header, print_table)
 
 CATS = "https://bench.ssefed.example/cat/"

@@ -287,7 +287,7 @@ async def helper_loop(handlers: dict[str, Any], ready: dict[str, Any]) -> None:
             return
         try:
             say(await handlers[cmd.pop("cmd")](**cmd))
-        except Exception as exc:  # noqa: BLE001 - report to the orchestrator
+        except Exception as exc:  # report to the orchestrator
             say({"error": f"{type(exc).__name__}: {exc}"})
 
 
@@ -354,7 +354,7 @@ class Node:
             raise RuntimeError(f"ssefed init failed:\n{out.decode(errors='replace')}")
 
     async def start(self, timeout: float = 60) -> None:
-        logf = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        logf = open(self.log_path, "ab")  # handed to the child
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *SSEFED, "--config", str(self.config), "serve", env=self.full_env(),

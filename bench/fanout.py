@@ -62,16 +62,16 @@ import sys
 
 sys.dont_write_bytecode = True
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import collections  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import collections
+import json
+import os
+import time
+from pathlib import Path
 
-import common  # noqa: E402
-from common import log  # noqa: E402
+import common
+from common import log
 
 SCRIPT = os.path.abspath(__file__)
 AS2 = "application/activity+json"
@@ -321,7 +321,7 @@ class NodeDb:
 
         self.db = Database(url)
 
-    async def rows(self, query: str, **params) -> list[tuple]:  # noqa: ANN003
+    async def rows(self, query: str, **params) -> list[tuple]:
         from sqlalchemy import text
 
         async with self.db.read() as s:

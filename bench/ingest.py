@@ -45,16 +45,16 @@ import sys
 
 sys.dont_write_bytecode = True
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import asyncio
+import csv
+import json
+import os
+import time
+from pathlib import Path
 
-import common  # noqa: E402
-from common import log  # noqa: E402
+import common
+from common import log
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -184,7 +184,7 @@ async def bound_db(dbkind: str, label: str, scratch: common.Scratch, pg: common.
     return db
 
 
-async def read_rows(db, table, where=None) -> list[dict]:  # noqa: ANN001
+async def read_rows(db, table, where=None) -> list[dict]:
     from sqlalchemy import select
 
     q = select(table)
@@ -194,7 +194,7 @@ async def read_rows(db, table, where=None) -> list[dict]:  # noqa: ANN001
         return [dict(r._mapping) for r in await s.execute(q.order_by(*table.primary_key))]
 
 
-async def insert_bound(db, tables: list[tuple]) -> tuple[float, float]:  # noqa: ANN001
+async def insert_bound(db, tables: list[tuple]) -> tuple[float, float]:
     """Insert the rows again with Core executemany, all the rows of a table in one
     statement and one transaction (fewer commits than the product makes: a bound on the
     high side); return the seconds it took (wall clock, CPU of this process)."""
@@ -388,7 +388,7 @@ async def bench_remote(dbkind: str, args: argparse.Namespace, scratch: common.Sc
     return {"rate": rate, "bound": bound, "n": m, "t": elapsed, "t_bound": t_bound}
 
 
-def start_profile(args: argparse.Namespace):  # noqa: ANN201
+def start_profile(args: argparse.Namespace):
     """A running cProfile.Profile when --profile is given (else None)."""
     if not args.profile:
         return None
@@ -399,7 +399,7 @@ def start_profile(args: argparse.Namespace):  # noqa: ANN201
     return profiler
 
 
-def stop_profile(profiler, args: argparse.Namespace, label: str) -> None:  # noqa: ANN001
+def stop_profile(profiler, args: argparse.Namespace, label: str) -> None:
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(f"{args.profile}.{label}")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from common import DEFAULT_PG, PgDatabases, Scratch, log, print_header, print_table  # noqa: E402
+import common
+from common import DEFAULT_PG, PgDatabases, Scratch, log, print_header, print_table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
@@ -57,7 +57,7 @@ def real_rows() -> list[dict]:
     return out
 
 
-async def fill(db, rng: random.Random) -> None:  # noqa: ANN001
+async def fill(db, rng: random.Random) -> None:
     from sqlalchemy import insert, select, text
 
     from ssefed.db.models import Actor, Offer, OfferInput, Organisation
@@ -114,7 +114,7 @@ async def fill(db, rng: random.Random) -> None:  # noqa: ANN001
                                      f"(SELECT max(id) FROM {table}))"))
 
 
-async def baseline(db, f: dict) -> int:  # noqa: ANN001
+async def baseline(db, f: dict) -> int:
     """The same count by a scan of every entry: distance and words checked on each row."""
     from sqlalchemy import func, literal, select
 

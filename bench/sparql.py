@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from ssefed.config import Config, NodeConfig, async_database_url  # noqa: E402
-from ssefed.db import migrate  # noqa: E402
-from ssefed.db.models import Actor  # noqa: E402
-from ssefed.db.session import Database  # noqa: E402
-from ssefed.domain import offers as offer_domain  # noqa: E402
-from ssefed.domain import organisations as org_domain  # noqa: E402
-from ssefed.graph.projection import Projection  # noqa: E402
-from ssefed.vocab.ids import LocalIds  # noqa: E402
+from ssefed.config import Config, NodeConfig, async_database_url
+from ssefed.db import migrate
+from ssefed.db.models import Actor
+from ssefed.db.session import Database
+from ssefed.domain import offers as offer_domain
+from ssefed.domain import organisations as org_domain
+from ssefed.graph.projection import Projection
+from ssefed.vocab.ids import LocalIds
 
 BASE = "https://ess.example.org"
 

@@ -19,7 +19,7 @@ HAND_MADE = {"search_fts", "search_fts_data", "search_fts_idx", "search_fts_docs
              "search_fts_config", "search_fts_content", "ix_search_entries_fts"}
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
     return name not in HAND_MADE
 
 

@@ -61,7 +61,7 @@ class Node:
 
         return tomllib.loads(self.config.read_text())["admin"]["token"]
 
-    def sql(self, query: str, **params) -> list[tuple]:  # noqa: ANN003
+    def sql(self, query: str, **params) -> list[tuple]:
         """Rows of a read-only query on this node's database (what its admin would see)."""
         import asyncio
 
@@ -81,7 +81,7 @@ class Node:
         return asyncio.run(read())
 
     def wait_for(self, query: str, expected, timeout: float = 20, interval: float = 0.1,
-                 **params):  # noqa: ANN001, ANN003, ANN201
+                 **params):
         """Poll ``query`` every ``interval`` seconds until it returns ``expected`` (or a
         callable accepts the rows); one connection for the whole wait, so that a poll
         costs a query, not an engine."""
@@ -169,7 +169,7 @@ class Node:
 
 
 class NodeFactory:
-    def __init__(self, tmp_path: Path, databases) -> None:  # noqa: ANN001
+    def __init__(self, tmp_path: Path, databases) -> None:
         self.tmp_path, self.databases = tmp_path, databases
         self.nodes: list[Node] = []
 
@@ -191,7 +191,7 @@ class NodeFactory:
         self.nodes.append(node)
         return node
 
-    def start(self, name: str = "a", **kwargs) -> Node:  # noqa: ANN003
+    def start(self, name: str = "a", **kwargs) -> Node:
         return self.create(name, **kwargs).start()
 
     def stop_all(self) -> None:

@@ -59,7 +59,7 @@ def activity(actor: str, type_: str, obj: Any, *, id_: str | None = None) -> dic
     return doc
 
 
-def wait_until(check, timeout: float = 20.0, interval: float = 0.1):  # noqa: ANN001, ANN201
+def wait_until(check, timeout: float = 20.0, interval: float = 0.1):
     """Poll ``check()`` until it returns something truthy (returned), or the timeout."""
     deadline = time.monotonic() + timeout
     while True:

@@ -65,7 +65,7 @@ def serve_peer_api(p: FakePeer) -> None:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def scene(request, tmp_path_factory) -> Iterator[Scene]:  # noqa: ANN001
+def scene(request, tmp_path_factory) -> Iterator[Scene]:
     tmp = tmp_path_factory.mktemp(f"claims-{request.param}")
     dbs, v_dbs = FreshDatabases(request.param, tmp), FreshDatabases("sqlite", tmp)
     factory, v_factory = NodeFactory(tmp, dbs), NodeFactory(tmp, v_dbs)

@@ -43,7 +43,7 @@ LIMITS = {"SSEFED_FEDERATION_INBOX_PER_ACTOR_PER_MINUTE": str(PER_ACTOR),
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def flood_node(request, tmp_path_factory) -> Iterator[Target]:  # noqa: ANN001
+def flood_node(request, tmp_path_factory) -> Iterator[Target]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"flood-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:
@@ -63,7 +63,7 @@ def by_actor(node: Node, actor: str) -> int:
     return node.sql("SELECT count(*) FROM inbox_items WHERE actor_ap_id = :a", a=actor)[0][0]
 
 
-def assert_too_many(resp, *fragments: str) -> int:  # noqa: ANN001
+def assert_too_many(resp, *fragments: str) -> int:
     """A 429 problem+json that says which budget, with Retry-After in seconds."""
     assert_problem(resp, 429, *fragments)
     wait = int(resp.headers["Retry-After"])
@@ -71,11 +71,11 @@ def assert_too_many(resp, *fragments: str) -> int:  # noqa: ANN001
     return wait
 
 
-def on_node_db(node: Node, work) -> Any:  # noqa: ANN001, ANN401
+def on_node_db(node: Node, work) -> Any:
     """Run ``work(db, config)`` on the node's database, with the node's configuration."""
     config = load_config(node.config, env=node.env)
 
-    async def run() -> Any:  # noqa: ANN401
+    async def run() -> Any:
         db = Database(async_database_url(node.database_url, node.directory))
         try:
             return await work(db, config)
@@ -195,7 +195,7 @@ def test_pending_items_are_never_pruned(flood_node, peer):
     alice = peer.add_actor("alice")
     doc = create_note(alice, "pas encore traitée")
 
-    async def store_pending(db: Database, _config) -> None:  # noqa: ANN001
+    async def store_pending(db: Database, _config) -> None:
         async with db.write() as s:
             await s.execute(insert(InboxItem).values(
                 ap_id=doc["id"], type="Create", actor_ap_id=alice.id, key_id=alice.key_id,
@@ -210,7 +210,7 @@ def test_pending_items_are_never_pruned(flood_node, peer):
     prune(node, 100)
     assert item(node, doc["id"]) == [("pending", False)]
 
-    async def read(db: Database, _config) -> tuple:  # noqa: ANN001
+    async def read(db: Database, _config) -> tuple:
         async with db.read() as s:
             body = await s.scalar(select(InboxItem.ap_json).where(InboxItem.ap_id == doc["id"]))
             job = await s.scalar(select(Job.state).where(Job.kind == "test.never"))
@@ -229,7 +229,7 @@ def test_the_node_queues_its_retention_run(flood_node):
     def next_run_queued(rows: list[tuple]) -> bool:
         return any(state == "pending" and run_at > utcnow() for state, run_at in rows)
 
-    async def runs(db: Database, _config) -> list[tuple]:  # noqa: ANN001
+    async def runs(db: Database, _config) -> list[tuple]:
         deadline = time.monotonic() + 20
         while True:
             async with db.read() as s:

@@ -26,7 +26,7 @@ FORTY_DIGITS = "1234567890" * 4
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def target(request, tmp_path_factory) -> Iterator[Target]:  # noqa: ANN001
+def target(request, tmp_path_factory) -> Iterator[Target]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"parsers-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:

@@ -14,7 +14,7 @@ from tests.nodes import Node, NodeFactory
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
+def node(request, tmp_path_factory) -> Iterator[Node]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"proxies-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:

@@ -62,7 +62,7 @@ def new_token(node: Node) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
+def node(request, tmp_path_factory) -> Iterator[Node]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"sessions-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:
@@ -75,7 +75,7 @@ def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def legacy(node: Node, tmp_path_factory) -> Iterator[dict]:  # noqa: ANN001
+def legacy(node: Node, tmp_path_factory) -> Iterator[dict]:
     """A node as made before the session key existed (its key file removed) whose data
     directory others may read, started."""
     backend = "postgresql" if node.database_url.startswith("postgres") else "sqlite"

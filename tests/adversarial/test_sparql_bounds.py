@@ -36,7 +36,7 @@ QUICK = "ASK { ?s ?p ?o }"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
+def node(request, tmp_path_factory) -> Iterator[Node]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"sparql-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:
@@ -73,12 +73,12 @@ def send(node: Node, method: str, path: str, body: bytes | None = None, *,
         conn.close()
 
 
-def query(node: Node, text: str, **kwargs) -> Reply:  # noqa: ANN003
+def query(node: Node, text: str, **kwargs) -> Reply:
     return send(node, "POST", "/sparql", text.encode(), **kwargs)
 
 
 class InBackground(threading.Thread):
-    def __init__(self, fn, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+    def __init__(self, fn, *args, **kwargs) -> None:
         super().__init__(daemon=True)
         self.fn, self.args, self.kwargs, self.reply = fn, args, kwargs, None
 

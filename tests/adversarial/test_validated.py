@@ -34,24 +34,24 @@ EASY_RULE = {"SSEFED_VALIDATION_MIN_ENDORSEMENTS": "0", "SSEFED_VALIDATION_MIN_C
 AS2 = "application/activity+json"
 
 
-def _write(node, name: str, doc) -> str:  # noqa: ANN001
+def _write(node, name: str, doc) -> str:
     path = node.directory / name
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return str(path)
 
 
-def search(node, **params) -> dict:  # noqa: ANN001, ANN003
+def search(node, **params) -> dict:
     r = requests.get(f"{node.base_url}/api/search", params=params, timeout=15)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def item_of(node, iri: str, q: str, **params) -> dict | None:  # noqa: ANN001, ANN003
+def item_of(node, iri: str, q: str, **params) -> dict | None:
     return next((i for i in search(node, q=q, type="organisation", **params)["items"]
                  if i["id"] == iri), None)
 
 
-def link_of(node, category: str, offer_iri: str) -> dict | None:  # noqa: ANN001
+def link_of(node, category: str, offer_iri: str) -> dict | None:
     for chain in chains(node, category=category)["chains"]:
         for link in chain["links"]:
             if link["offer"] == offer_iri:
@@ -60,7 +60,7 @@ def link_of(node, category: str, offer_iri: str) -> dict | None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):  # noqa: ANN201
+def world(tmp_path_factory):
     """A, B, C started once for the module; the mill of B validated by A's network. The
     backends are mixed (A on SQLite, B and C on PostgreSQL when it is there): every check
     is made on every node, so both databases' search answers."""

@@ -24,7 +24,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-dev-shm-usage", "--window-size=1280,1600")
 
 
-def start_browser(profile: Path, lang: str = "fr-FR,fr"):  # noqa: ANN201
+def start_browser(profile: Path, lang: str = "fr-FR,fr"):
     """A headless Chromium with a fresh profile whose Accept-Language is ``lang``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -44,7 +44,7 @@ def start_browser(profile: Path, lang: str = "fr-FR,fr"):  # noqa: ANN201
     try:
         driver = webdriver.Chrome(options=options,
                                   service=Service(executable_path=str(CHROMEDRIVER)))
-    except Exception as exc:  # noqa: BLE001 - any failure to start is a test failure
+    except Exception as exc:  # any failure to start is a test failure
         raise RuntimeError(f"headless Chromium did not start: {exc}") from exc
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(60)
@@ -52,7 +52,7 @@ def start_browser(profile: Path, lang: str = "fr-FR,fr"):  # noqa: ANN201
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201
+def browser():
     profile = Path(tempfile.mkdtemp(prefix="ssefed-chromium-"))
     driver = start_browser(profile)
     yield driver
@@ -72,7 +72,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def demo_node(request, tmp_path_factory):  # noqa: ANN001, ANN201
+def demo_node(request, tmp_path_factory):
     """A running node with the demo network loaded (one per module and database)."""
     tmp = tmp_path_factory.mktemp(f"browser-{request.param}")
     databases = FreshDatabases(request.param, tmp)

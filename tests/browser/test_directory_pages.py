@@ -15,15 +15,15 @@ MILL = "Moulin coopératif du Pont-Rouge"
 FLOUR = "Farine de blé T80 sur meule de pierre"
 
 
-def shot(driver, artifacts, name: str, node) -> None:  # noqa: ANN001
+def shot(driver, artifacts, name: str, node) -> None:
     driver.save_screenshot(str(artifacts / f"{name}-{node.backend}.png"))
 
 
-def lang_of(driver) -> str:  # noqa: ANN001
+def lang_of(driver) -> str:
     return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
 
 
-def text_of(driver) -> str:  # noqa: ANN001
+def text_of(driver) -> str:
     return driver.find_element(By.TAG_NAME, "main").text
 
 

@@ -16,13 +16,13 @@ CAT = "https://w3id.org/ssefed/category/"
 ACTIVITY_JSON = {"Accept": "application/activity+json"}
 
 
-def org(node, handle: str, name: str, lat: float, lon: float) -> str:  # noqa: ANN001
+def org(node, handle: str, name: str, lat: float, lon: float) -> str:
     ok(node.cli("org", "add", "--handle", handle, "--name", name, "--lat", str(lat),
                 "--lon", str(lon)))
     return f"{node.base_url}/actors/{handle}"
 
 
-def offer(node, handle: str, role: str, category: str, title: str,  # noqa: ANN001
+def offer(node, handle: str, role: str, category: str, title: str,
           inputs: tuple[str, ...] = ()) -> str:
     args = ["offer", "add", "--org", handle, "--direction", "offer", "--role", role,
             "--kind", "product", "--category", category, "--title", title]
@@ -31,7 +31,7 @@ def offer(node, handle: str, role: str, category: str, title: str,  # noqa: ANN0
     return last_line(node.cli(*args))
 
 
-def chains(node, **params) -> dict:  # noqa: ANN001, ANN003
+def chains(node, **params) -> dict:
     r = requests.get(f"{node.base_url}/api/chains", params=params, timeout=15)
     assert r.status_code == 200, r.text
     return r.json()
@@ -41,7 +41,7 @@ def offers_of(chain: dict) -> list[str]:
     return [link["offer"] for link in chain["links"]]
 
 
-def wait_until(check, timeout: float = 20):  # noqa: ANN001, ANN201
+def wait_until(check, timeout: float = 20):
     deadline = time.monotonic() + timeout
     value = check()
     while not value and time.monotonic() < deadline:

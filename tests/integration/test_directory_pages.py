@@ -20,7 +20,7 @@ class Assets(HTMLParser):
         self.urls: list[str] = []
         self.alternates: list[tuple[str, str]] = []
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001, ANN201
+    def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "link" and a.get("rel") == "alternate":
             self.alternates.append((a.get("type", ""), a.get("href", "")))
@@ -40,7 +40,7 @@ def assets_of(base: str, html: str) -> Assets:
     return parser
 
 
-def _setup(node) -> dict[str, str]:  # noqa: ANN001
+def _setup(node) -> dict[str, str]:
     token = node.admin_token()
     auth = {"Authorization": f"Bearer {token}"}
     base = node.base_url

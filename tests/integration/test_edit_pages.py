@@ -12,12 +12,12 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
 
 
-def sign_in_csrf(session: requests.Session, node) -> str:  # noqa: ANN001
+def sign_in_csrf(session: requests.Session, node) -> str:
     """The sign-in form's CSRF field (its pre-session cookie stays in ``session``)."""
     return csrf_of(session.get(f"{node.base_url}/edit", timeout=10).text)
 
 
-def signed_in(node, token: str) -> requests.Session:  # noqa: ANN001
+def signed_in(node, token: str) -> requests.Session:
     session = requests.Session()
     r = session.post(f"{node.base_url}/edit/sign-in",
                      data={"token": token, "csrf": sign_in_csrf(session, node)}, timeout=10,

@@ -10,37 +10,37 @@ import requests
 ACTIVITY_JSON = {"Accept": "application/activity+json"}
 
 
-def last_line(result) -> str:  # noqa: ANN001
+def last_line(result) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip().splitlines()[-1]
 
 
-def ok(result) -> str:  # noqa: ANN001
+def ok(result) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
-def host(node) -> str:  # noqa: ANN001
+def host(node) -> str:
     return f"127.0.0.1:{node.port}"
 
 
-def add_offer(node, org: str, title: str, category: str = "wheat") -> str:  # noqa: ANN001
+def add_offer(node, org: str, title: str, category: str = "wheat") -> str:
     return last_line(node.cli("offer", "add", "--org", org, "--direction", "offer",
                               "--role", "production", "--kind", "product", "--category",
                               category, "--title", title))
 
 
-def doc(value):  # noqa: ANN001, ANN201
+def doc(value):
     """A JSON column as read by plain SQL: text on SQLite, decoded on PostgreSQL."""
     return json.loads(value) if isinstance(value, str) else value
 
 
-def objects(node, iri: str) -> list[tuple]:  # noqa: ANN001
+def objects(node, iri: str) -> list[tuple]:
     return [(t, doc(j), d) for t, j, d in node.sql(
         "SELECT type, ap_json, deleted_at FROM remote_objects WHERE ap_id = :iri", iri=iri)]
 
 
-def following_state(node, follower: str, followed: str) -> list[tuple]:  # noqa: ANN001
+def following_state(node, follower: str, followed: str) -> list[tuple]:
     return node.sql(
         "SELECT f.state FROM follows f JOIN actors a ON a.id = f.follower_id "
         "JOIN actors b ON b.id = f.followed_id WHERE a.ap_id = :a AND b.ap_id = :b",
@@ -233,7 +233,7 @@ def test_a_stopped_node_gets_its_backlog_when_it_is_heard_from_again(nodes):
     assert sorted(r[0] for r in b.sql("SELECT ap_id FROM remote_objects")) == sorted(offers)
 
 
-def api_offer(node, org: str, title: str) -> str:  # noqa: ANN001
+def api_offer(node, org: str, title: str) -> str:
     r = requests.post(f"{node.base_url}/api/offers", timeout=10,
                       headers={"Authorization": f"Bearer {node.admin_token()}"},
                       json={"org": org, "direction": "offer", "role": "production",

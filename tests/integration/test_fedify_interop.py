@@ -23,7 +23,7 @@ WAIT = 20  # seconds; ssefed delivers from its worker within about a second
 
 
 @pytest.fixture(scope="module")
-def fedify(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def fedify(tmp_path_factory: pytest.TempPathFactory):
     try:
         peer = start_peer(tmp_path_factory.mktemp("fedify"), name="alice")
     except FedifyUnavailable as exc:
@@ -36,7 +36,7 @@ def fedify(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     peer.stop()
 
 
-def ok(result) -> str:  # noqa: ANN001
+def ok(result) -> str:
     assert result.returncode == 0, f"ssefed failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

@@ -21,19 +21,19 @@ from tests.integration.test_federation import host, last_line, ok
 AS2 = {"Accept": "application/activity+json"}
 
 
-def day(value) -> str:  # noqa: ANN001
+def day(value) -> str:
     """A date column as text, whichever database it came from."""
     return str(value)[:10] if value is not None else ""
 
 
-def offer(node, handle: str, title: str, *extra: str, kind: str = "product",  # noqa: ANN001
+def offer(node, handle: str, title: str, *extra: str, kind: str = "product",
           category: str = "wheat", direction: str = "offer") -> str:
     return last_line(node.cli("offer", "add", "--org", handle, "--direction", direction,
                               "--role", "production", "--kind", kind, "--category", category,
                               "--title", title, *extra))
 
 
-def token_of(node, handle: str) -> str:  # noqa: ANN001
+def token_of(node, handle: str) -> str:
     return last_line(node.cli("token", "create", handle))
 
 

@@ -102,7 +102,7 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
 CATEGORY = "https://w3id.org/ssefed/category/"
 
 
-def _stored_rows(path) -> dict:  # noqa: ANN001
+def _stored_rows(path) -> dict:
     """What a node's SQLite file holds after received offers (ids and times left out, but
     the storage class of every value kept: the raw path must store what SQLAlchemy does)."""
     import sqlite3

@@ -16,7 +16,7 @@ from ssefed.db.repos import jobs as job_repo
 from ssefed.db.session import open_database
 
 
-def _queue_and_claim(tmp_path, name: str, direct: bool, now) -> tuple[list, list]:  # noqa: ANN001
+def _queue_and_claim(tmp_path, name: str, direct: bool, now) -> tuple[list, list]:
     path = tmp_path / f"{name}.sqlite3"
     config = load_config(tmp_path / "none.toml", env={
         "SSEFED_DATABASE_URL": f"sqlite:///{path}", "SSEFED_NODE_BASE_URL": "http://127.0.0.1:9",
@@ -40,7 +40,7 @@ def _queue_and_claim(tmp_path, name: str, direct: bool, now) -> tuple[list, list
                     await s.execute(update(Job).where(Job.id == job.id)
                                     .values(state=state, locked_until=locked, attempts=1))
             if direct:
-                def claim(conn):  # noqa: ANN001
+                def claim(conn):
                     return (job_repo.sqlite_claim(conn, limit=2, lock_seconds=60, now=now,
                                                   exclude=["c"])
                             + job_repo.sqlite_claim(conn, limit=5, lock_seconds=60, now=now,
@@ -70,7 +70,7 @@ def _queue_and_claim(tmp_path, name: str, direct: bool, now) -> tuple[list, list
     return claimed, rows
 
 
-def test_the_direct_claim_is_the_session_claim(tmp_path, backend):  # noqa: ANN001
+def test_the_direct_claim_is_the_session_claim(tmp_path, backend):
     if backend != "sqlite":
         pytest.skip("the direct claim is SQLite's")
     now = utcnow()

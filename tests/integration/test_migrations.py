@@ -13,7 +13,7 @@ HAND_MADE = {"search_fts", "search_fts_data", "search_fts_idx", "search_fts_docs
              "search_fts_config", "search_fts_content", "ix_search_entries_fts"}
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Full-text structures are made by hand in migration 0011 (not in the models)."""
     return name not in HAND_MADE
 

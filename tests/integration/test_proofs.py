@@ -15,18 +15,18 @@ from ssefed.federation.proofs import ProofFailure, sign_object
 ACTIVITY_JSON = {"Accept": "application/activity+json"}
 
 
-def ok(result) -> str:  # noqa: ANN001
+def ok(result) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
-def refused(result, reason: ProofFailure) -> str:  # noqa: ANN001
+def refused(result, reason: ProofFailure) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(f"ssefed: not verified: {reason.value}"), result.stderr
     return result.stderr
 
 
-def two_nodes(nodes):  # noqa: ANN001, ANN201
+def two_nodes(nodes):
     c = nodes.create("c")
     ok(c.cli("org", "add", "--handle", "ferme", "--name", "Ferme des Combes"))
     a = nodes.create("a")
@@ -43,13 +43,13 @@ def endorsement(author: str, about: str, n: int = 1) -> dict:
             "object": about, "published": "2025-03-01T10:00:00Z"}
 
 
-def write(tmp_path, name: str, doc: dict):  # noqa: ANN001, ANN201
+def write(tmp_path, name: str, doc: dict):
     path = tmp_path / name
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path
 
 
-def ed25519_private(node, actor: str) -> str:  # noqa: ANN001
+def ed25519_private(node, actor: str) -> str:
     """The private Ed25519 key a node keeps for one of its actors (made at its first fetch)."""
     assert requests.get(actor, headers=ACTIVITY_JSON, timeout=5).status_code == 200
     rows = node.sql("SELECT k.private_pem FROM actor_keys k JOIN actors a ON a.id = k.actor_id "
@@ -58,7 +58,7 @@ def ed25519_private(node, actor: str) -> str:  # noqa: ANN001
     return rows[0][0]
 
 
-def drop_ed25519_key(node, actor: str) -> None:  # noqa: ANN001
+def drop_ed25519_key(node, actor: str) -> None:
     """A key rotation on ``node``'s side (there is no command for it): the Ed25519 key is
     removed, and a new one, under the same key id, is made when next needed."""
     from ssefed.config import async_database_url
@@ -78,7 +78,7 @@ def drop_ed25519_key(node, actor: str) -> None:  # noqa: ANN001
 
 
 def test_endorsement_signed_on_c_verifies_on_a_against_cs_live_actor_after_a_key_rotation(
-        nodes, tmp_path):  # noqa: ANN001
+        nodes, tmp_path):
     a, c = two_nodes(nodes)
     ferme, moulin = f"{c.base_url}/actors/ferme", f"{a.base_url}/actors/moulin"
     key_id = f"{ferme}#ed25519-key"
@@ -119,7 +119,7 @@ def test_endorsement_signed_on_c_verifies_on_a_against_cs_live_actor_after_a_key
 
 
 def test_forgeries_in_the_name_of_cs_organisation_are_refused_with_their_reason(
-        nodes, tmp_path):  # noqa: ANN001
+        nodes, tmp_path):
     a, c = two_nodes(nodes)
     ferme, moulin = f"{c.base_url}/actors/ferme", f"{a.base_url}/actors/moulin"
     now = datetime.now(timezone.utc)

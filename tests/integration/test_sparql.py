@@ -22,7 +22,7 @@ RESULTS = "application/sparql-results+json"
 SEC = "https://w3id.org/security#"
 
 
-def select(node, query: str, **kwargs) -> list[dict]:  # noqa: ANN001, ANN003
+def select(node, query: str, **kwargs) -> list[dict]:
     r = requests.get(f"{node.base_url}/sparql", params={"query": query},
                      headers={"Accept": RESULTS}, timeout=30, **kwargs)
     assert r.status_code == 200, r.text
@@ -36,7 +36,7 @@ def served_turtle(iri: str) -> rdflib.Graph:
     return rdflib.Graph().parse(data=r.text, format="turtle")
 
 
-def projected(node, iri: str) -> rdflib.Graph:  # noqa: ANN001
+def projected(node, iri: str) -> rdflib.Graph:
     query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"
     r = requests.post(f"{node.base_url}/sparql", data=query.encode(), timeout=30,
                       headers={"Content-Type": "application/sparql-query",

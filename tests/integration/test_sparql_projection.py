@@ -34,7 +34,7 @@ SEC = "https://w3id.org/security#"
 
 
 @pytest.fixture
-async def db(databases, tmp_path: Path):  # noqa: ANN201
+async def db(databases, tmp_path: Path):
     database = Database(async_database_url(databases.new_url(), tmp_path))
     await migrate.upgrade(database)
     async with database.write() as s:
@@ -44,12 +44,12 @@ async def db(databases, tmp_path: Path):  # noqa: ANN201
     await database.dispose()
 
 
-def config(tmp_path: Path, db: Database, **sparql) -> Config:  # noqa: ANN003
+def config(tmp_path: Path, db: Database, **sparql) -> Config:
     return Config(node=NodeConfig(base_url=BASE, data_dir=str(tmp_path / "data")),
                   sparql=SparqlConfig(**sparql), path=tmp_path / "ssefed.toml")
 
 
-async def add_org(db: Database, handle: str, **fields) -> Actor:  # noqa: ANN003
+async def add_org(db: Database, handle: str, **fields) -> Actor:
     data = org_domain.OrganisationInput(handle=handle, name=fields.pop("name", handle.title()),
                                         **fields)
     async with db.write() as s:
@@ -57,7 +57,7 @@ async def add_org(db: Database, handle: str, **fields) -> Actor:  # noqa: ANN003
                                        make_keys=False)
 
 
-async def add_offer(db: Database, actor: Actor, category: str, **fields) -> Offer:  # noqa: ANN003
+async def add_offer(db: Database, actor: Actor, category: str, **fields) -> Offer:
     data = offer_domain.OfferInput(direction="offer", kind="product", role="production",
                                    category=f"https://w3id.org/ssefed/category/{category}",
                                    title=fields.pop("title", f"Du {category}"), **fields)

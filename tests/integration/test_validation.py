@@ -38,7 +38,7 @@ ANSWERS = [
 AS2 = "application/activity+json"
 
 
-def write_json(node, name: str, doc) -> str:  # noqa: ANN001
+def write_json(node, name: str, doc) -> str:
     path = node.directory / name
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return str(path)
@@ -48,7 +48,7 @@ def activity_json(url: str) -> requests.Response:
     return requests.get(url, headers={"Accept": AS2}, timeout=10)
 
 
-def private_key(node, actor_iri: str, kind: str = "rsa") -> tuple[str, str]:  # noqa: ANN001
+def private_key(node, actor_iri: str, kind: str = "rsa") -> tuple[str, str]:
     rows = node.sql("SELECT k.key_id, k.private_pem FROM actor_keys k JOIN actors a "
                     "ON a.id = k.actor_id WHERE a.ap_id = :iri AND k.kind = :kind",
                     iri=actor_iri, kind=kind)
@@ -56,7 +56,7 @@ def private_key(node, actor_iri: str, kind: str = "rsa") -> tuple[str, str]:  # 
     return rows[0]
 
 
-def post_as(node, actor_iri: str, inbox: str, doc: dict) -> requests.Response:  # noqa: ANN001
+def post_as(node, actor_iri: str, inbox: str, doc: dict) -> requests.Response:
     """POST ``doc`` to ``inbox`` signed (as Mastodon signs) with the key of ``actor_iri``,
     read from ``node``'s database: what that node's software could send."""
     key_id, pem = private_key(node, actor_iri)
@@ -66,12 +66,12 @@ def post_as(node, actor_iri: str, inbox: str, doc: dict) -> requests.Response:  
     return requests.post(inbox, data=body, headers=headers, timeout=10)
 
 
-def state_of(node, query: str, **params):  # noqa: ANN001, ANN003, ANN201
+def state_of(node, query: str, **params):
     rows = node.sql(query, **params)
     return rows[0][0] if rows else None
 
 
-def link_of(node, category: str, offer_iri: str) -> dict | None:  # noqa: ANN001
+def link_of(node, category: str, offer_iri: str) -> dict | None:
     for chain in chains(node, category=category)["chains"]:
         for link in chain["links"]:
             if link["offer"] == offer_iri:

@@ -36,7 +36,7 @@ class FakeFed:
             raise FetchError("status", f"GET {url} answered 404", 404)
         return self.docs[url]
 
-    async def known_actor(self, iri: str):  # noqa: ANN201
+    async def known_actor(self, iri: str):
         return None
 
 

@@ -81,7 +81,7 @@ def vectors() -> list[tuple[str, dict, str, str]]:
 @pytest.mark.parametrize(("name", "signed", "secret", "public"), vectors(),
                          ids=[v[0] for v in vectors()])
 def test_published_vector_verifies_and_signing_reproduces_it_byte_for_byte(
-        name, signed, secret, public) -> None:  # noqa: ANN001
+        name, signed, secret, public) -> None:
     check = verify_object(signed, public_pem(public), now=VECTOR_TIME)
     assert check.ok, str(check)
     assert check.verification_method == signed["proof"]["verificationMethod"]
@@ -171,11 +171,11 @@ def pair() -> tuple[str, str]:
 
 
 @pytest.fixture
-def signed(pair) -> dict:  # noqa: ANN001
+def signed(pair) -> dict:
     return sign_object(ENDORSEMENT, pair[0], KEY_ID, created=datetime.now(timezone.utc))
 
 
-def test_round_trip_adds_the_data_integrity_context_and_verifies(pair, signed) -> None:  # noqa: ANN001
+def test_round_trip_adds_the_data_integrity_context_and_verifies(pair, signed) -> None:
     assert signed["@context"] == [to_as.AS_CONTEXT, to_as.SECURITY_CONTEXT,
                                   DATA_INTEGRITY_CONTEXT, to_as.INLINE_TERMS]
     assert signed["proof"]["@context"] == signed["@context"]
@@ -188,7 +188,7 @@ def test_round_trip_adds_the_data_integrity_context_and_verifies(pair, signed) -
     assert verify_object(signed, pair[1]).ok
 
 
-def test_signed_document_is_the_same_linked_data_with_bundled_contexts_only(signed) -> None:  # noqa: ANN001
+def test_signed_document_is_the_same_linked_data_with_bundled_contexts_only(signed) -> None:
     before = jsonld.to_rdf_graph(ENDORSEMENT)
     after = jsonld.to_rdf_graph(signed)  # strict: an unbundled context would raise
     # the same statements, plus the link to the proof, whose own graph is apart
@@ -197,7 +197,7 @@ def test_signed_document_is_the_same_linked_data_with_bundled_contexts_only(sign
     assert extra == {"https://w3id.org/security#proof"}
 
 
-def test_apsig_verifies_our_proof_and_we_verify_apsigs(pair, signed) -> None:  # noqa: ANN001
+def test_apsig_verifies_our_proof_and_we_verify_apsigs(pair, signed) -> None:
     public = serialization.load_pem_public_key(pair[1].encode())
     assert ProofVerifier(public).verify_proof(copy.deepcopy(signed)) == KEY_ID
     private = serialization.load_pem_private_key(pair[0].encode(), None)
@@ -217,11 +217,11 @@ def test_apsig_verifies_our_proof_and_we_verify_apsigs(pair, signed) -> None:  #
     (to_as.OFFER_CONTEXT, [to_as.AS_CONTEXT, DATA_INTEGRITY_CONTEXT, to_as.OFFER_TERMS]),
     ({"name": "as:name"}, [DATA_INTEGRITY_CONTEXT, {"name": "as:name"}]),
 ])
-def test_data_integrity_context_is_added_only_when_missing(context, expected) -> None:  # noqa: ANN001
+def test_data_integrity_context_is_added_only_when_missing(context, expected) -> None:
     assert with_integrity_context(context) == expected
 
 
-def test_an_ld_signature_added_after_the_proof_is_ignored(pair, signed) -> None:  # noqa: ANN001
+def test_an_ld_signature_added_after_the_proof_is_ignored(pair, signed) -> None:
     signed["signature"] = {"type": "RsaSignature2017", "creator": KEY_ID,
                            "created": "2025-03-01T10:00:00Z", "signatureValue": "abc"}
     assert verify_object(signed, pair[1]).ok
@@ -230,7 +230,7 @@ def test_an_ld_signature_added_after_the_proof_is_ignored(pair, signed) -> None:
 # --- what breaks a proof ------------------------------------------------------------------
 
 
-def _set(path: str, value):  # noqa: ANN001, ANN202
+def _set(path: str, value):
     def change(doc: dict) -> None:
         *parents, last = path.split(".")
         node = doc
@@ -275,26 +275,26 @@ def _set(path: str, value):  # noqa: ANN001, ANN202
     (_set("proof", "z3sXax"), ProofFailure.MALFORMED),
     (_set("count", 2**60), ProofFailure.NOT_CANONICAL),  # beyond I-JSON: no canonical form
 ])
-def test_any_change_breaks_the_proof_with_its_reason(pair, signed, change, reason) -> None:  # noqa: ANN001
+def test_any_change_breaks_the_proof_with_its_reason(pair, signed, change, reason) -> None:
     change(signed)
     check = verify_object(signed, pair[1])
     assert not check.ok and check.reason is reason, str(check)
     assert str(check).startswith(reason.value)
 
 
-def test_changing_the_context_in_both_places_still_breaks_the_signature(pair, signed) -> None:  # noqa: ANN001
+def test_changing_the_context_in_both_places_still_breaks_the_signature(pair, signed) -> None:
     other = [to_as.AS_CONTEXT, DATA_INTEGRITY_CONTEXT]
     signed["@context"] = signed["proof"]["@context"] = other
     assert verify_object(signed, pair[1]).reason is ProofFailure.BAD_SIGNATURE
 
 
-def test_another_ed25519_key_does_not_verify(signed) -> None:  # noqa: ANN001
+def test_another_ed25519_key_does_not_verify(signed) -> None:
     check = verify_object(signed, new_pair()[1])
     assert check.reason is ProofFailure.BAD_SIGNATURE
     assert KEY_ID in check.detail
 
 
-def test_an_rsa_key_is_refused_as_a_key(signed) -> None:  # noqa: ANN001
+def test_an_rsa_key_is_refused_as_a_key(signed) -> None:
     rsa_pem = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key() \
         .public_bytes(serialization.Encoding.PEM,
                       serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -302,7 +302,7 @@ def test_an_rsa_key_is_refused_as_a_key(signed) -> None:  # noqa: ANN001
     assert verify_object(signed, "not a PEM").reason is ProofFailure.INVALID_KEY
 
 
-def test_created_in_the_future_is_refused_beyond_the_clock_window(pair) -> None:  # noqa: ANN001
+def test_created_in_the_future_is_refused_beyond_the_clock_window(pair) -> None:
     now = datetime(2025, 3, 1, 10, tzinfo=timezone.utc)
     soon = sign_object(ENDORSEMENT, pair[0], KEY_ID, created=now + timedelta(minutes=5))
     assert verify_object(soon, pair[1], now=now, window_seconds=600).ok
@@ -313,7 +313,7 @@ def test_created_in_the_future_is_refused_beyond_the_clock_window(pair) -> None:
 
 
 def test_signing_refuses_a_signed_document_a_non_ed25519_key_and_non_json_numbers(
-        pair, signed) -> None:  # noqa: ANN001
+        pair, signed) -> None:
     with pytest.raises(ValueError, match="already carries a proof"):
         sign_object(signed, pair[0], KEY_ID, created=VECTOR_TIME)
     rsa_private = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(

@@ -11,7 +11,7 @@ from ssefed.web.svgmap import BBox, MapPoint, svg_map
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def parse(markup) -> ET.Element:  # noqa: ANN001
+def parse(markup) -> ET.Element:
     return ET.fromstring(str(markup))
 
 

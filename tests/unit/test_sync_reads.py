@@ -10,7 +10,7 @@ from sqlalchemy import text
 from ssefed.db.session import Database, SyncReader, run_unsuspended
 
 
-async def _two_statements(s) -> tuple[int, int]:  # noqa: ANN001 - AsyncSession or SyncReader
+async def _two_statements(s) -> tuple[int, int]:  # AsyncSession or SyncReader
     a = await s.scalar(text("SELECT count(*) FROM t"))
     rows = (await s.execute(text("SELECT x FROM t WHERE x > :m"), {"m": 1})).all()
     return int(a), len(rows)

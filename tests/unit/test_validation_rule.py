@@ -13,7 +13,7 @@ from ssefed.domain.validation import (Rule, Voice, evaluate, read_answers, read_
 RULE = Rule()  # default: 3 endorsements, 2 colleges, 1 peer member, objections block
 
 
-def v(n: int, college: str | None = "consumers", **kw) -> Voice:  # noqa: ANN003
+def v(n: int, college: str | None = "consumers", **kw) -> Voice:
     return Voice(f"https://x.example/endorsements/{n}", f"https://x.example/actors/{n}",
                  college=college, **kw)
 
@@ -94,7 +94,7 @@ def test_answers_name_criteria_by_key_or_iri_and_every_required_one_is_answered(
     ({"criterion": "gouvernance", "answer": "yes", "evidence": "x" * 2001},
      "answers[0].evidence"),
 ])
-def test_a_bad_answer_names_its_field(answer, field):  # noqa: ANN001
+def test_a_bad_answer_names_its_field(answer, field):
     with pytest.raises(InvalidInput) as exc:
         read_answers([answer], CRITERIA, iri)
     assert exc.value.field == field
@@ -109,7 +109,7 @@ def test_a_bad_answer_names_its_field(answer, field):  # noqa: ANN001
     ({"slug": "ess", "name": "x", "approach": "vibes", "criteria": [{"key": "a", "text": "t"}]},
      "approach"),
 ])
-def test_a_bad_charter_names_its_field(doc, field):  # noqa: ANN001
+def test_a_bad_charter_names_its_field(doc, field):
     with pytest.raises(InvalidInput) as exc:
         read_charter_spec(doc)
     assert exc.value.field == field

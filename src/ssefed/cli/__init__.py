@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "<database url>"
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ConnectionError) as exc:
         print(f"ssefed: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - a bug: say so briefly, details with --debug
+    except Exception as exc:  # a bug: say so briefly, details with --debug
         if os.environ.get("SSEFED_DEBUG"):
             raise
         print(f"ssefed: internal error: {type(exc).__name__}: {exc} "

@@ -66,7 +66,7 @@ def run_blocks(args: argparse.Namespace) -> int:
 def run_deliveries(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 return await activity_repo.summary(s)
@@ -90,7 +90,7 @@ def run_deliveries(args: argparse.Namespace) -> int:
 def run_inbox(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 return await inbox_repo.list_by_state(s, args.state)

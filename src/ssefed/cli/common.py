@@ -11,7 +11,7 @@ from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
 
 
-def config_from(args) -> Config:  # noqa: ANN001
+def config_from(args) -> Config:
     return load_config(args.config)
 
 
@@ -22,7 +22,7 @@ async def database(config: Config, *, require_current: bool = True) -> AsyncIter
     try:
         try:
             await db.ping()
-        except Exception as exc:  # noqa: BLE001 - any driver error: say which database
+        except Exception as exc:  # any driver error: say which database
             raise CommandError(f"cannot reach the database {safe_url(config.database_url)}: "
                                f"{type(exc).__name__}: {exc}") from None
         if require_current and not await migrate.is_current(db):
@@ -47,7 +47,7 @@ async def federation(config: Config) -> AsyncIterator:
             await fed.close()
 
 
-async def local_actor(db: Database, handle: str):  # noqa: ANN201
+async def local_actor(db: Database, handle: str):
     from ssefed.db.repos import actors as actor_repo
 
     async with db.read() as s:
@@ -57,7 +57,7 @@ async def local_actor(db: Database, handle: str):  # noqa: ANN201
     return actor
 
 
-def given_options(args, fields: tuple[str, ...], base: dict | None = None) -> dict:  # noqa: ANN001
+def given_options(args, fields: tuple[str, ...], base: dict | None = None) -> dict:
     """``base`` updated with the options the admin gave (those not None)."""
     data = dict(base or {})
     for name in fields:

@@ -27,7 +27,7 @@ def _progress(done: int, total: int) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 if await actor_repo.get_network(s) is None:

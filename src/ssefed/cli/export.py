@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-async def _documents(config, handle: str | None) -> tuple[list[dict], list[tuple]]:  # noqa: ANN001
+async def _documents(config, handle: str | None) -> tuple[list[dict], list[tuple]]:
     """ActivityPub documents (actors, then offers) and CSV rows of the node's members."""
     async with database(config) as db:
         only = await local_actor(db, handle) if handle else None

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         v.set_defaults(func=run_answer, accept=verb == "accept")
 
 
-def _peer_errors(coro):  # noqa: ANN001, ANN202
+def _peer_errors(coro):
     try:
         return asyncio.run(coro)
     except FetchError as exc:
@@ -54,7 +54,7 @@ def _peer_errors(coro):  # noqa: ANN001, ANN202
 def run_follow(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with federation(config) as fed:
             local = await local_actor(fed.db, args.handle)
             target = await follows.resolve(fed, args.target)
@@ -70,7 +70,7 @@ def run_follow(args: argparse.Namespace) -> int:
 def run_unfollow(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with federation(config) as fed:
             local = await local_actor(fed.db, args.handle)
             target = await follows.resolve(fed, args.target)
@@ -82,7 +82,7 @@ def run_unfollow(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(config, handle: str, *, followers: bool, state: str):  # noqa: ANN001, ANN202
+async def _list(config, handle: str, *, followers: bool, state: str):
     async with federation(config) as fed:
         local = await local_actor(fed.db, handle)
         key = {"followed_id": local.id} if followers else {"follower_id": local.id}
@@ -90,7 +90,7 @@ async def _list(config, handle: str, *, followers: bool, state: str):  # noqa: A
             return await follow_repo.page(s, **key, state=state, limit=100_000)
 
 
-def _print(rows, what: str) -> None:  # noqa: ANN001
+def _print(rows, what: str) -> None:
     for follow, actor in rows:
         handle = f"@{actor.handle}@{actor.domain}" if actor.handle else ""
         print(f"{actor.ap_id}\t{handle}\t{follow.state}")

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CommandError(f"no such file: {args.file}")
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             return await import_csv(db, LocalIds(config.node.base_url), config.node.domain,
                                     args.file, progress=Progress(),

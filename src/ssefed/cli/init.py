@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _init_database(config: Config, handle: str):  # noqa: ANN202
+async def _init_database(config: Config, handle: str):
     async with database(config, require_current=False) as db:
         await migrate.upgrade(db)
         return await create_network_actor(db, LocalIds(config.node.base_url), config.node.domain,

@@ -75,7 +75,7 @@ def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
     data = org_domain.parse_organisation({"handle": args.handle, **given_options(args, FIELDS)})
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.write() as s:
                 actor = await org_domain.create(s, LocalIds(config.node.base_url),
@@ -92,7 +92,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_update(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             actor = await local_actor(db, args.handle)
             async with db.write() as s:
@@ -135,7 +135,7 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 return await org_repo.list_local(s, limit=100_000)
@@ -166,7 +166,7 @@ def run_claim_link(args: argparse.Namespace) -> int:
     return 0
 
 
-def _approve(args: argparse.Namespace, until) -> None:  # noqa: ANN001
+def _approve(args: argparse.Namespace, until) -> None:
     from ssefed.domain.membership import set_approval
 
     config = config_from(args)
@@ -210,7 +210,7 @@ def run_reconfirm(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             actor = await local_actor(db, args.handle)
             return await reconfirm_organisation(db, LocalIds(config.node.base_url),

@@ -76,5 +76,5 @@ def run_handle(args: argparse.Namespace) -> int:
 def _user() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in this environment
+    except Exception:  # no user name in this environment
         return "cli"

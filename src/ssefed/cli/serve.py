@@ -37,7 +37,7 @@ class AccessLog(AbstractAccessLogger):
         return self.logger.isEnabledFor(logging.INFO)
 
 
-def _session_key(config) -> bytes:  # noqa: ANN001
+def _session_key(config) -> bytes:
     """The session key (made when missing: a node made before it existed), after warning
     about any of the node's files that others may read."""
     data = config.data_path
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(config, host: str, port: int) -> None:  # noqa: ANN001
+async def _serve(config, host: str, port: int) -> None:
     async with database(config):  # refuses early, with a clear message, if unreachable/behind
         pass
     stop = asyncio.Event()

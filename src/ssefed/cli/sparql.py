@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         except QueryRefused as exc:
             raise CommandError(f"query refused: {exc}", 2) from None
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             sparql = Sparql(config, db)
             if args.rebuild:

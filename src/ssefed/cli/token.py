@@ -44,7 +44,7 @@ def run_create(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             actor = await local_actor(db, args.handle)
             async with db.read() as s:

@@ -100,7 +100,7 @@ def _read_json_file(path: str, what: str) -> Any:
         raise CommandError(f"{what}: {path} is not valid JSON: {exc}", 2) from None
 
 
-def _peer(coro):  # noqa: ANN001, ANN202
+def _peer(coro):
     try:
         return asyncio.run(coro)
     except FetchError as exc:
@@ -112,7 +112,7 @@ def run_charter_publish(args: argparse.Namespace) -> int:
     config = config_from(args)
     spec = read_charter_spec(_read_json_file(args.file, "charter"))
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             return await applications.publish_charter(db, LocalIds(config.node.base_url), spec)
 
@@ -128,7 +128,7 @@ def run_charter_list(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db, db.read() as s:
             network = await actor_repo.get_network(s)
             return await repo.charters_of(s, network.ap_id)
@@ -144,7 +144,7 @@ def run_charter_list(args: argparse.Namespace) -> int:
 def run_reviewer_add(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             return await applications.add_reviewer(db, LocalIds(config.node.base_url),
                                                    args.handle, args.name, args.college)
@@ -161,7 +161,7 @@ def run_reviewer_list(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db, db.read() as s:
             return await repo.reviewers(s)
 
@@ -175,7 +175,7 @@ def run_apply(args: argparse.Namespace) -> int:
     config = config_from(args)
     answers = _read_json_file(args.answers, "answers")
 
-    async def go():  # noqa: ANN202
+    async def go():
         if args.network:
             from ssefed.federation import validation
 
@@ -203,7 +203,7 @@ def run_endorse(args: argparse.Namespace) -> int:
         raise CommandError("--comment: an objection needs its reason", 2)
     comment = text(args.comment, "--comment")  # bounded as the endorsement schema is
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with federation(config) as fed:
             return await validation.endorse(
                 fed, config, args.handle, args.application,
@@ -216,7 +216,7 @@ def run_endorse(args: argparse.Namespace) -> int:
 
 
 # -- reviewing -----------------------------------------------------------------------------
-async def _who(db, handle: str | None) -> str:  # noqa: ANN001
+async def _who(db, handle: str | None) -> str:
     if handle is None:
         return "admin"
     from ssefed.db.repos import actors as actor_repo
@@ -236,7 +236,7 @@ def run_pending(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db, db.read() as s:
             network = await actor_repo.get_network(s)
             rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
@@ -262,7 +262,7 @@ def run_show(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         from ssefed.db.models import Actor
 
         async with database(config) as db, db.read() as s:
@@ -297,7 +297,7 @@ def run_show(args: argparse.Namespace) -> int:
 def run_decide(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             by = await _who(db, args.handle)
             return await applications.decide(db, config, LocalIds(config.node.base_url),
@@ -313,7 +313,7 @@ def run_decide(args: argparse.Namespace) -> int:
 def run_confirm(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             by = await _who(db, args.handle)
             return await applications.confirm_college(db, config, LocalIds(config.node.base_url),
@@ -330,7 +330,7 @@ def run_endorsers(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db, db.read() as s:
             return await repo.unconfirmed_endorsers(s)
 
@@ -345,7 +345,7 @@ def run_endorsers(args: argparse.Namespace) -> int:
 def run_resolve(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             by = await _who(db, args.handle)
             return await applications.resolve_objection(

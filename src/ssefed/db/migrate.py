@@ -23,10 +23,10 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def _run(db: Database, fn, *args) -> None:  # noqa: ANN001
+async def _run(db: Database, fn, *args) -> None:
     cfg = alembic_config()
 
-    def run(connection) -> None:  # noqa: ANN001
+    def run(connection) -> None:
         cfg.attributes["connection"] = connection
         fn(cfg, *args)
 

@@ -134,7 +134,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str) -> None:
     with ``begin`` (SQLAlchemy's begin event issues it; the driver must not)."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -147,7 +147,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # noqa: ANN001
+    def _on_begin(conn):
         conn.exec_driver_sql(begin)
 
 
@@ -160,10 +160,10 @@ class SyncReader:
     def __init__(self, conn: Connection) -> None:
         self.conn = self.bind = conn
 
-    async def execute(self, statement: Any, params: Any = None) -> Any:  # noqa: ANN401
+    async def execute(self, statement: Any, params: Any = None) -> Any:
         return self.conn.execute(statement, params)
 
-    async def scalar(self, statement: Any, params: Any = None) -> Any:  # noqa: ANN401
+    async def scalar(self, statement: Any, params: Any = None) -> Any:
         return self.conn.scalar(statement, params)
 
 
@@ -407,6 +407,6 @@ class Database:
             await self.read_engine.dispose()
 
 
-def open_database(config) -> Database:  # noqa: ANN001 - ssefed.config.Config
+def open_database(config) -> Database:  # ssefed.config.Config
     return Database(config.database_url, pool_size=config.database.pool_size,
                     busy_timeout_ms=config.database.busy_timeout_ms)

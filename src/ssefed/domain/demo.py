@@ -29,7 +29,7 @@ class DemoResult:
 
 
 async def load_demo(db: Database, ids: LocalIds, domain: str, path: Path = DEMO_FILE,
-                    progress=None) -> DemoResult:  # noqa: ANN001
+                    progress=None) -> DemoResult:
     """Load the demo organisations and their offers; loading twice adds nothing.
 
     Each organisation is created with its offers in one transaction.

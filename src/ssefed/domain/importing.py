@@ -281,7 +281,7 @@ async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
         existing = await import_repo.imported_organisations(s)
         taken = await import_repo.local_handles(s)
 
-    async def write(s, plans: list[Plan]) -> None:  # noqa: ANN001
+    async def write(s, plans: list[Plan]) -> None:
         creates = [p for p in plans if p.existing_id is None]
         if creates:
             actor_rows = [{"ap_id": ids.actor(p.handle), "local": True, "is_network": False,
@@ -378,7 +378,7 @@ def _values(row: Row) -> dict[str, Any]:
 
 
 async def write_in_batches(db: Database, plans: list[Any], write, report: ImportReport
-                           ) -> list[Any]:  # noqa: ANN001
+                           ) -> list[Any]:
     """Write ``plans`` with ``write(session, plans)`` in one transaction; when the
     database refuses the batch, write them again one by one, each in a savepoint, and
     report the rows it refuses. Returns the plans written."""

@@ -95,7 +95,7 @@ async def import_offers(db: Database, ids: LocalIds, text: str,
         inboxes = await import_repo.follower_inboxes_of(
             s, sorted({orgs[r.org]["id"] for r in rows if r.org in orgs}))
 
-    async def write(s, plans: list[Plan]) -> None:  # noqa: ANN001
+    async def write(s, plans: list[Plan]) -> None:
         now = utcnow()
         creates = [p for p in plans if p.existing_id is None]
         if creates:

@@ -90,7 +90,7 @@ async def _prune_received(db: Database, clear_before: datetime, forget_before: d
             return
 
 
-async def _delete_finished(db: Database, table, before: datetime) -> int:  # noqa: ANN001
+async def _delete_finished(db: Database, table, before: datetime) -> int:
     total = 0
     while True:
         async with db.write() as s:

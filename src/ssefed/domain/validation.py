@@ -207,7 +207,7 @@ def read_charter_spec(doc: Any) -> CharterSpec:
                        approach, out)
 
 
-def read_answers(answers: Any, criteria: list[dict[str, Any]], criterion_iri) -> list[dict]:  # noqa: ANN001
+def read_answers(answers: Any, criteria: list[dict[str, Any]], criterion_iri) -> list[dict]:
     """An applicant's answers to a charter version's criteria: every required criterion
     answered (yes | partly | no | in_progress), with evidence as text and/or a link.
     ``criterion_iri(key)`` gives a criterion's IRI; answers may name criteria by key or IRI."""

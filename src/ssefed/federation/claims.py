@@ -183,7 +183,7 @@ class OfferClaims:
     async def _fetch_json(self, iri: str) -> dict[str, Any] | BaseException:
         try:
             return await self.fed.fetch_json(iri)
-        except Exception as exc:  # noqa: BLE001 - an origin's failure is a verdict
+        except Exception as exc:  # an origin's failure is a verdict
             return exc
 
     async def _actor_document(self, iri: str) -> dict[str, Any]:

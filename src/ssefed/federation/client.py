@@ -101,7 +101,7 @@ class GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self.allow_private = allow_private
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):  # noqa: ANN201
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
         infos = await self._inner.resolve(host, port, family)
         if not self.allow_private:
             for info in infos:
@@ -297,7 +297,7 @@ class FederationClient:
             return None
         try:
             return entry.prepared.complete(await entry.signature)
-        except Exception:  # noqa: BLE001 - signed the usual way instead
+        except Exception:  # signed the usual way instead
             return None
 
     async def check_url(self, url: str) -> str:

@@ -151,7 +151,7 @@ class Deliverer:
         try:
             loaded = await asyncio.shield(signer)
             self.fed.client.presign(urls, body, loaded)
-        except Exception:  # noqa: BLE001 - the deliveries sign as usual
+        except Exception:  # the deliveries sign as usual
             log.debug("presigning failed", exc_info=True)
 
     def published(self, items: list[Published]) -> None:
@@ -230,7 +230,7 @@ class Deliverer:
                         for activity_id, doc in (await activity_repo.activity_documents(
                                 s, missing)).items():
                             self._remember_body(activity_id, doc)
-        except Exception:  # noqa: BLE001 - database away: wait and retry
+        except Exception:  # database away: wait and retry
             log.exception("claiming deliveries failed")
             return []
         held = {d.id for d in self._queue} | set(self._running)
@@ -250,7 +250,7 @@ class Deliverer:
             try:
                 async with self.db.write() as s:
                     await activity_repo.release_deliveries(s, surplus)
-            except Exception:  # noqa: BLE001 - they come back when their lock expires
+            except Exception:  # they come back when their lock expires
                 log.exception("giving back %d deliveries failed", len(surplus))
         return claimed
 
@@ -371,7 +371,7 @@ class Deliverer:
                 await self._dead(d, None, str(exc))
                 return
             error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - never lose a delivery to a bug
+        except Exception as exc:  # never lose a delivery to a bug
             log.exception("delivery %s to %s failed", d.id, d.inbox)
             error = repr(exc)
         if status is not None and 200 <= status < 300:
@@ -452,7 +452,7 @@ class Deliverer:
             self._done_event.clear()
             try:
                 await self._flush_done()
-            except Exception:  # noqa: BLE001 - database away: keep them, try again
+            except Exception:  # database away: keep them, try again
                 log.exception("marking deliveries done failed")
                 await asyncio.sleep(self.poll_interval)
 

@@ -73,7 +73,7 @@ class Received:
 
 
 class Inbox:
-    def __init__(self, federation: Federation, wake=None, wake_deliveries=None) -> None:  # noqa: ANN001
+    def __init__(self, federation: Federation, wake=None, wake_deliveries=None) -> None:
         """``wake``: new jobs were queued (the worker); ``wake_deliveries``: deliveries
         became due (a failing host was heard from)."""
         self.fed = federation

@@ -128,12 +128,12 @@ async def process_batch(handlers: Handlers, payloads: list[dict[str, Any]],
     for index in sorted(slow):
         try:
             await handlers.process(payloads[index])
-        except Exception as exc:  # noqa: BLE001 - the worker retries this job by policy
+        except Exception as exc:  # the worker retries this job by policy
             results[index] = exc
     return results
 
 
-async def read_items(db, ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:  # noqa: ANN001
+async def read_items(db, ids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
     """{id: (state, activity)} of stored inbox items (on SQLite one hop to the driver)."""
     if db.is_sqlite and db.has_direct_writes:
         return await db.sqlite_direct_read(lambda conn: received_repo.sqlite_items(conn, ids))
@@ -150,7 +150,7 @@ def _known_authors(fast: list[_Fast], authors: dict[str, tuple[int, bool, str | 
             [f.index for f, ok in zip(fast, known) if not ok])
 
 
-async def _apply(db, payloads: list[dict[str, Any]], fast: list[_Fast],  # noqa: ANN001
+async def _apply(db, payloads: list[dict[str, Any]], fast: list[_Fast],
                  rejected: list[tuple[int, str, str | None]], slow: list[int],
                  batch: JobBatch | None) -> list[int]:
     """The batch's transaction through sessions (PostgreSQL); returns the positions left
@@ -184,7 +184,7 @@ async def _apply(db, payloads: list[dict[str, Any]], fast: list[_Fast],  # noqa:
     return slow
 
 
-async def _apply_sqlite(db, payloads: list[dict[str, Any]], fast: list[_Fast],  # noqa: ANN001
+async def _apply_sqlite(db, payloads: list[dict[str, Any]], fast: list[_Fast],
                         rejected: list[tuple[int, str, str | None]], slow: list[int],
                         batch: JobBatch | None) -> list[int]:
     """The same transaction as ``_apply`` on SQLite, straight through the driver: one
@@ -288,7 +288,7 @@ def _plan(fast: list[_Fast], authors: dict[str, tuple[int, bool, str | None]],
 
 
 async def _store(s, fast: list[_Fast], authors: dict[str, tuple[int, bool, str | None]]
-                 ) -> list[tuple[int, str, str | None]]:  # noqa: ANN001
+                 ) -> list[tuple[int, str, str | None]]:
     """Write the offers and objects of ``fast``; the state of each item."""
     if not fast:
         return []

@@ -48,7 +48,7 @@ class InboxWriter:
             except asyncio.CancelledError as exc:
                 self._fail(batch, exc)
                 raise
-            except Exception as exc:  # noqa: BLE001 - every waiting request learns it
+            except Exception as exc:  # every waiting request learns it
                 if len(batch) == 1:
                     self._fail(batch, exc)
                     continue
@@ -62,7 +62,7 @@ class InboxWriter:
                     except asyncio.CancelledError as one:
                         self._fail(batch, one)
                         raise
-                    except Exception as one:  # noqa: BLE001
+                    except Exception as one:
                         self._fail([entry], one)
             for row, _, future in batch:
                 if not future.done():
@@ -79,7 +79,7 @@ class InboxWriter:
                 for host in hosts:
                     if await host_repo.heard_from(s, host):
                         await activity_repo.retry_host_now(s, host)
-        except Exception:  # noqa: BLE001 - the activities are stored; retries come anyway
+        except Exception:  # the activities are stored; retries come anyway
             log.exception("marking %s as heard from failed", ", ".join(sorted(hosts)))
             return
         for host in hosts:

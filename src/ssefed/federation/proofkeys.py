@@ -26,7 +26,7 @@ class ListedKeys:
     fresh: bool = False
 
 
-def may_refetch(fed, actor: str) -> bool:  # noqa: ANN001 - a Federation
+def may_refetch(fed, actor: str) -> bool:  # a Federation
     """May ``actor`` be refetched now for a proof key (once per REFETCH_INTERVAL)?"""
     seen: dict[str, float] = fed.proof_refetched
     now = time.monotonic()
@@ -38,7 +38,7 @@ def may_refetch(fed, actor: str) -> bool:  # noqa: ANN001 - a Federation
     return True
 
 
-async def assertion_keys(fed, author: str, *, refresh: bool) -> ListedKeys:  # noqa: ANN001
+async def assertion_keys(fed, author: str, *, refresh: bool) -> ListedKeys:
     """The ``assertionMethod`` keys of ``author``: from its stored document unless
     ``refresh`` (or unknown), else fetched from its origin (Federation.fetch_actor refuses
     an answer of another origin)."""

@@ -347,7 +347,7 @@ def author_of(doc: dict) -> str | None | ProofCheck:
     return actor or attributed
 
 
-async def verify_relayed(fed, doc: dict, *, claimed_actor: str | None = None,  # noqa: ANN001
+async def verify_relayed(fed, doc: dict, *, claimed_actor: str | None = None,
                          now: datetime | None = None) -> ProofCheck:
     """Verify a document relayed by anyone: its proof must be made with a key that its
     author's own actor document, fetched from the author's origin, lists in
@@ -421,7 +421,7 @@ def _against(listed: ListedKeys, author: str, vm: str, proof: dict, signature: b
     return _check_signature(proof, signature, doc_hash, key)
 
 
-async def sign_as(db, ids, actor, doc: dict) -> dict:  # noqa: ANN001
+async def sign_as(db, ids, actor, doc: dict) -> dict:
     """``doc`` signed by the local ``actor`` (a db ``Actor``) with its Ed25519 key (made
     now if it has none yet), dated now. ``db`` is the node's Database, ``ids`` its
     LocalIds. A document naming another author is refused (ValueError): its proof could

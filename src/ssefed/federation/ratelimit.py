@@ -95,7 +95,7 @@ class InboxLimits:
         self.hosts = Buckets(per_host, max_hosts, clock)
 
     @classmethod
-    def from_config(cls, federation) -> InboxLimits:  # noqa: ANN001 - FederationConfig
+    def from_config(cls, federation) -> InboxLimits:  # FederationConfig
         return cls(federation.inbox_per_actor_per_minute, federation.inbox_per_host_per_minute)
 
     def check(self, actor: str, host: str) -> None:

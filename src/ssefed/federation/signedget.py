@@ -29,13 +29,13 @@ async def verify_get(inbox: Inbox, url: str, headers: Mapping[str, str]) -> str:
         raise Refusal(401, "Unauthorized", _reason(exc)) from None
     requester = _Requester(urldefrag(info.key_id)[0])
     window = inbox.fed.config.federation.signature_window_seconds
-    key, owner = await inbox._key(info.key_id, requester, refetch=True)  # noqa: SLF001
+    key, owner = await inbox._key(info.key_id, requester, refetch=True)
     try:
         httpsig.verify(info, "GET", url, headers, b"", key.public_pem, window_seconds=window)
     except httpsig.VerificationError as exc:
         if (exc.reason in (httpsig.Failure.BAD_SIGNATURE, httpsig.Failure.KEY_MISMATCH)
-                and inbox._may_refetch(info.key_id)):  # noqa: SLF001 - key rotation
-            key, owner = await inbox._key(info.key_id, requester, refetch=True,  # noqa: SLF001
+                and inbox._may_refetch(info.key_id)):  # key rotation
+            key, owner = await inbox._key(info.key_id, requester, refetch=True,
                                           force=True)
             try:
                 httpsig.verify(info, "GET", url, headers, b"", key.public_pem,

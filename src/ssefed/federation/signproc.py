@@ -99,7 +99,7 @@ class SigningProcess:
             hello = await asyncio.wait_for(proc.stdout.readexactly(4), 30)
             if hello != b"SIGN":
                 raise RuntimeError(f"unexpected greeting {hello!r}")
-        except Exception as exc:  # noqa: BLE001 - signing stays local
+        except Exception as exc:  # signing stays local
             log.warning("signing process did not start: %s", exc)
             self._starting = None
             return
@@ -195,7 +195,7 @@ class SigningProcess:
                         future.set_exception(SigningUnavailable())
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - EOF, a bad frame: the child is gone
+        except Exception as exc:  # EOF, a bad frame: the child is gone
             if not self._closed:
                 log.warning("signing process %s stopped (%s); signing in the event loop",
                             proc.pid, exc or type(exc).__name__)
@@ -230,7 +230,7 @@ class SigningProcess:
             self._starting.cancel()
             try:
                 await self._starting
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
         proc, reader = self._proc, self._reader
         self._proc = self._reader = None
@@ -240,7 +240,7 @@ class SigningProcess:
             reader.cancel()
             try:
                 await reader
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 pass
         self._fail_all()
 
@@ -253,20 +253,20 @@ def _die_with_parent(parent: int) -> None:
             import ctypes
             import signal
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except Exception:  # noqa: BLE001 - stdin EOF still ends the child
+        except Exception:  # stdin EOF still ends the child
             pass
     if os.getppid() != parent:  # the node died before prctl took effect
         os._exit(0)
 
 
-def _read_exactly(stream, n: int) -> bytes:  # noqa: ANN001
+def _read_exactly(stream, n: int) -> bytes:
     data = stream.read(n)
     if len(data) != n:
         raise EOFError
     return data
 
 
-def _answer(stdout, items: list[bytes]) -> None:  # noqa: ANN001
+def _answer(stdout, items: list[bytes]) -> None:
     payload = b"".join(items)
     stdout.write(struct.pack(">IcI", 5 + len(payload), b"R", len(items)) + payload)
     stdout.flush()
@@ -311,7 +311,7 @@ def child_main(argv: list[str]) -> int:
                 pos += size
                 try:
                     value, ok = sign_bytes(keys[key], ALGORITHMS[code] or None, data), 1
-                except Exception as exc:  # noqa: BLE001 - told to the node, which signs itself
+                except Exception as exc:  # told to the node, which signs itself
                     value, ok = repr(exc)[:500].encode(), 0
                 out.append(struct.pack(">IBI", request, ok, len(value)) + value)
                 if len(out) >= chunk:

@@ -48,7 +48,7 @@ class Refused(ValueError):
     """The query is not run; the message says why."""
 
 
-def _names(tree: Any):  # noqa: ANN202 - generator of the parse tree's rule names
+def _names(tree: Any):  # generator of the parse tree's rule names
     from pyparsing import ParseResults
     from rdflib.plugins.sparql.parserutils import CompValue
 
@@ -82,7 +82,7 @@ def check(text: str) -> str:
             detail = ""
         raise Refused(f"syntax error at line {exc.lineno}, column {exc.col}: "
                       f"{exc.msg}{detail}") from None
-    except Exception as exc:  # noqa: BLE001 - rdflib raises plain Exceptions on bad IRIs etc.
+    except Exception as exc:  # rdflib raises plain Exceptions on bad IRIs etc.
         raise Refused(f"syntax error: {exc}") from None
     form = FORMS.get(getattr(parsed[1], "name", ""))
     if form is None:
@@ -203,7 +203,7 @@ def run(store_path: str, lock_path: str, query: str, graph_format: str, max_resu
         conn.send(("syntax", {}, str(exc).encode()))
     except MemoryError:
         conn.send(("memory", {}, b""))
-    except Exception as exc:  # noqa: BLE001 - said to the parent, which answers it
+    except Exception as exc:  # said to the parent, which answers it
         conn.send(("error", {}, f"{type(exc).__name__}: {exc}".encode()))
     finally:
         conn.close()

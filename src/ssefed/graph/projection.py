@@ -56,7 +56,7 @@ PUBLIC = {to_as.PUBLIC, "as:Public", "Public"}
 
 # --- objects as RDF -----------------------------------------------------------------------
 
-def local_actor_document(actor, org, base_url: str, network_iri: str | None) -> dict:  # noqa: ANN001
+def local_actor_document(actor, org, base_url: str, network_iri: str | None) -> dict:
     """What ``GET /actors/{handle}`` serves, without the keys."""
     return to_as.actor_document(actor, [], base_url, org, network_iri if org is not None else None)
 
@@ -179,7 +179,7 @@ class Projection:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_config(cls, config) -> Projection:  # noqa: ANN001
+    def for_config(cls, config) -> Projection:
         return cls(config.data_path / "sparql", config.node.base_url, config.database_url)
 
     @property
@@ -324,7 +324,7 @@ class Projection:
         report.seconds = time.monotonic() - started
         return report
 
-    async def _changes(self, db: Database, state: dict[str, Any], source: str):  # noqa: ANN202
+    async def _changes(self, db: Database, state: dict[str, Any], source: str):
         """Pages of ids of ``source`` changed since its watermark; the watermark moves
         as each page is handed out."""
         entry = state["sources"].setdefault(source, {"max": None, "seen": {}})
@@ -366,7 +366,7 @@ class Projection:
                 try:
                     changes[graph] = document_quads(graph, doc, tolerant=tolerant)
                     report.projected += 1
-                except Exception as exc:  # noqa: BLE001 - a received document pyld refuses
+                except Exception as exc:  # a received document pyld refuses
                     log.info("not projected: %s: %s", graph, exc)
                     changes[graph] = None
                     report.failed += 1

@@ -90,7 +90,7 @@ def check_query(text: str, max_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> CheckedQ
         raise QueryRefused(str(exc)) from None
 
 
-def _mp_context():  # noqa: ANN202
+def _mp_context():
     """A fork server: children are forked from a clean single-threaded process (never
     from the node, whose threads and open store must not be forked)."""
     global _context

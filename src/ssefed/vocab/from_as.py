@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from ssefed.vocab.multibase import KeyKind, decode_multikey, spki_pem
-from ssefed.vocab.strictjson import depth_ok as json_depth_ok  # noqa: F401 (re-exported)
+from ssefed.vocab.strictjson import depth_ok as json_depth_ok  # re-exported
 
 __all__ = [
     "ACTOR_TYPES", "PUBLIC", "Activity", "Multikey", "ParseError", "PublicKey",

@@ -36,7 +36,7 @@ MARKET_EXCHANGES = frozenset({"sale"})
 
 
 @functools.lru_cache(maxsize=None)
-def _graph(name: str):  # noqa: ANN202
+def _graph(name: str):
     import rdflib
 
     graph = rdflib.Graph()

@@ -185,7 +185,7 @@ def loads(raw: bytes | str, *, max_depth: int) -> Any:
     except (_Refuse, ValueError):  # ValueError: whatever int()/float() still refuse
         try:
             found = _find(_MARKING.decode(text), None)
-        except Exception:  # noqa: BLE001 (refused all the same, only without its field)
+        except Exception:  # refused all the same, only without its field
             found = None
         reason, field = found or ("a number out of range", "body")
         raise JSONRefused(400, f"{reason} at {field}", field) from None

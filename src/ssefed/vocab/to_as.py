@@ -76,7 +76,7 @@ def _org_context() -> dict[str, Any]:
     return {**INLINE_TERMS, **terms}
 
 
-def organisation_properties(org, network_iri: str | None,  # noqa: ANN001
+def organisation_properties(org, network_iri: str | None,
                             also_validated_by: tuple[str, ...] = ()) -> dict[str, Any]:
     """SSE facts of an organisation (db.models.Organisation) as actor properties;
     ``also_validated_by``: the networks of other nodes that validated it."""
@@ -121,7 +121,7 @@ def organisation_properties(org, network_iri: str | None,  # noqa: ANN001
     return props
 
 
-def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None,  # noqa: ANN001
+def actor_document(actor: Actor, keys: list[ActorKey], base_url: str, org=None,
                    network_iri: str | None = None, also_validated_by: tuple[str, ...] = ()
                    ) -> dict[str, Any]:
     """The ActivityPub document of a local actor (with its SSE facts for organisations)."""
@@ -204,7 +204,7 @@ MEMBERS_CONTEXT: list[Any] = [AS_CONTEXT, {
 }]
 
 
-def membership(network_iri: str, actor: Actor, org) -> dict[str, Any]:  # noqa: ANN001
+def membership(network_iri: str, actor: Actor, org) -> dict[str, Any]:
     """An item of the network's members collection: the network vouches for ``actor``
     until ``validUntil`` (what other nodes check before counting a link as guaranteed)."""
     item: dict[str, Any] = {"type": "Membership", "member": actor.ap_id,
@@ -262,7 +262,7 @@ def currency_iri(currency: str | None) -> str | None:
     return CURRENCIES.get(currency.upper(), CURRENCY_NS + currency)
 
 
-def offer_object(offer, actor: Actor) -> dict[str, Any]:  # noqa: ANN001 - db.models.Offer
+def offer_object(offer, actor: Actor) -> dict[str, Any]:  # db.models.Offer
     """An offer or demand as a FEP-0837 Proposal. It is also typed ``Note``, with the
     title, text and link in ``content``, so that servers that do not know ValueFlows
     (Mastodon) show it as a post."""

@@ -48,7 +48,7 @@ VERB_OUTCOMES = {v: k for k, v in DECISION_VERBS.items()}
 MAX_BASIS = 200
 
 
-def charter_document(charter, network_iri: str) -> dict[str, Any]:  # noqa: ANN001 - models.Charter
+def charter_document(charter, network_iri: str) -> dict[str, Any]:  # models.Charter
     """One version of a charter: its criteria in order, each with its own IRI."""
     return {
         "@context": CONTEXT, "id": charter.ap_id, "type": "Charter",
@@ -62,7 +62,7 @@ def charter_document(charter, network_iri: str) -> dict[str, Any]:  # noqa: ANN0
     }
 
 
-def application_document(app, applicant_iri: str, *, endorsements_total: int | None = None  # noqa: ANN001
+def application_document(app, applicant_iri: str, *, endorsements_total: int | None = None
                          ) -> dict[str, Any]:
     """The application as the network publishes it. Also typed ``Note`` (with a readable
     ``content``), so that a Mastodon user can see it, like it (an endorsement) or answer

@@ -26,7 +26,7 @@ OFFER_FIELDS = ("direction", "kind", "role", "exchange", "category", "title", "s
                 "quantity", "unit", "price", "currency", "lat", "lon", "valid_until")
 
 
-async def _authorised_actor(request: web.Request, s) -> Actor:  # noqa: ANN001
+async def _authorised_actor(request: web.Request, s) -> Actor:
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer "):
         raise Problem(401, "Unauthorized", "a bearer token of this actor is required "

@@ -116,7 +116,7 @@ async def chains_page(request: web.Request) -> web.Response:
     return response
 
 
-def _too_many(config, wait: float) -> web.Response:  # noqa: ANN001
+def _too_many(config, wait: float) -> web.Response:
     response = problem(429, "Too Many Requests", f"at most "
                        f"{config.chains.peer_requests_per_minute} chain questions per minute")
     response.headers["Retry-After"] = str(int(wait) + 1)

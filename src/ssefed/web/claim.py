@@ -14,7 +14,7 @@ from ssefed.web.pages import render
 from ssefed.web.problems import Problem, read_body
 
 
-async def _target(request: web.Request, s):  # noqa: ANN001, ANN202
+async def _target(request: web.Request, s):
     found = await tokens.claim_target(s, request.match_info["secret"])
     if found is None:
         raise Problem(410, "Gone", "this claim link is unknown, used or expired: ask the "

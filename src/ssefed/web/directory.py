@@ -110,7 +110,7 @@ def _offer_item(offer: Offer, actor: Actor, lang: str, today: date) -> dict:
             "expired": freshness.expired(offer.valid_until, today)}
 
 
-def _members_map(rows: list, lang: str):  # noqa: ANN202
+def _members_map(rows: list, lang: str):
     """All positioned members; past HOME_CLUSTER_OVER of them, grouped by grid cells (a
     numbered dot linking to a search around it), so the page stays small."""
     located = [r for r in rows if r.lat is not None and r.lon is not None]
@@ -185,7 +185,7 @@ MAX_NEIGHBOURS = 200
 
 
 async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisation,
-                             lang: str):  # noqa: ANN202
+                             lang: str):
     """The organisation (highlighted) among the other members around it, each a link."""
     import math
 
@@ -201,7 +201,7 @@ async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisati
                    bbox=box, id_prefix="org-map")
 
 
-async def _network_name(s, iri: str | None, own: Actor | None) -> str | None:  # noqa: ANN001
+async def _network_name(s, iri: str | None, own: Actor | None) -> str | None:
     """The name of the network vouching for an organisation (None: this node's own)."""
     if iri is None or (own is not None and iri == own.ap_id):
         return None

@@ -104,7 +104,7 @@ def format_date(value: date | None, lang: str) -> str:
     return f"{day} {_MONTHS.get(lang, _MONTHS['en'])[value.month - 1]} {value.year}"
 
 
-def translator(lang: str):  # noqa: ANN201
+def translator(lang: str):
     def _(key: str, n: int | None = None, **values: object) -> str:
         return translate(lang, key, n, **values)
     return _

@@ -18,7 +18,7 @@ def make_templates() -> jinja2.Environment:
                               autoescape=True, enable_async=False)
 
 
-def render(request: web.Request, name: str, **context) -> web.Response:  # noqa: ANN003
+def render(request: web.Request, name: str, **context) -> web.Response:
     """A page in the reader's language (``lang`` in ``context``, else negotiated: see
     web/i18n.py); templates get ``lang``, ``_`` (messages), ``format_date`` and ``switch_url``."""
     config = request.app[CONFIG]

@@ -35,7 +35,7 @@ class Problem(Exception):
 
 
 @web.middleware
-async def problems_middleware(request: web.Request, handler) -> web.StreamResponse:  # noqa: ANN001
+async def problems_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -49,7 +49,7 @@ async def problems_middleware(request: web.Request, handler) -> web.StreamRespon
         return problem(exc.status, "Invalid input", exc.message, field=exc.field)
     except DomainError as exc:
         return problem(exc.status, type(exc).__name__, str(exc))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return problem(500, "Internal Server Error", "the error was logged on the node")
 

@@ -52,7 +52,7 @@ async def api_reconfirm(request: web.Request) -> web.Response:
     return web.json_response(done.as_json())
 
 
-async def freshness_view(s, actor: Actor, org: Organisation, offers: list[Offer],  # noqa: ANN001
+async def freshness_view(s, actor: Actor, org: Organisation, offers: list[Offer],
                          days: int) -> dict[str, Any]:
     """What the /edit page shows of freshness: the validation, each offer's state, and the
     network's reminders not yet answered (those still about the current end dates)."""

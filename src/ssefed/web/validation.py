@@ -127,11 +127,11 @@ async def reviewer_or_admin(request: web.Request) -> str:
     return actor.ap_id
 
 
-def voice_json(v) -> dict[str, Any]:  # noqa: ANN001
+def voice_json(v) -> dict[str, Any]:
     return v.to_json()
 
 
-async def application_json(s, config, app: Application, applicant: Actor, *,  # noqa: ANN001
+async def application_json(s, config, app: Application, applicant: Actor, *,
                            full: bool) -> dict[str, Any]:
     result, vs = await applications.verdict(s, config, app)
     out: dict[str, Any] = {
@@ -168,7 +168,7 @@ async def review_applications(request: web.Request) -> web.Response:
     return web.json_response({"applications": items, "total": len(items)})
 
 
-async def _local_application(s, request: web.Request) -> tuple[Application, Actor]:  # noqa: ANN001
+async def _local_application(s, request: web.Request) -> tuple[Application, Actor]:
     ref = request.match_info["id"]
     app = await applications.application_ref(s, ref)
     if not app.local_network:

@@ -41,13 +41,13 @@ class JobBatch:
         return JobBatch([self.payloads[i] for i in positions],
                         [self.job_ids[i] for i in positions])
 
-    async def finish(self, s: Any, positions: set[int] | list[int]) -> None:  # noqa: ANN401
+    async def finish(self, s: Any, positions: set[int] | list[int]) -> None:
         """In the handler's write session ``s``: mark the jobs at ``positions`` done."""
         await job_repo.finish_many(s, [self.job_ids[i] for i in sorted(positions)
                                        if i not in self.done])
 
 
-    def sqlite_finish(self, conn: Any, positions: set[int] | list[int]) -> None:  # noqa: ANN401
+    def sqlite_finish(self, conn: Any, positions: set[int] | list[int]) -> None:
         """``finish`` in the handler's direct SQLite transaction (a sqlite3 connection)."""
         job_repo.sqlite_finish_many(conn, [self.job_ids[i] for i in sorted(positions)
                                            if i not in self.done])
@@ -126,7 +126,7 @@ class Worker:
                     sorted(batched))
 
         if self.db.is_sqlite and self.db.has_direct_writes:
-            def run(conn) -> list:  # noqa: ANN001 - sqlite3.Connection, in its thread
+            def run(conn) -> list:  # sqlite3.Connection, in its thread
                 claimed = job_repo.sqlite_claim(conn, limit=free, lock_seconds=self.lock_seconds)
                 limit, kinds = more(claimed)
                 if kinds:  # fill the batches up, in the same transaction
@@ -175,7 +175,7 @@ class Worker:
             try:
                 async with self.db.write() as s:
                     await job_repo.release(s, extra)
-            except Exception:  # noqa: BLE001 - they are claimed again when their lock expires
+            except Exception:  # they are claimed again when their lock expires
                 log.exception("giving back %d jobs failed", len(extra))
         return extra
 
@@ -224,7 +224,7 @@ class Worker:
             rest = await self.batch_handlers[kind](batch)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the one-job path retries each by policy
+        except Exception:  # the one-job path retries each by policy
             log.exception("batch of %d %s jobs failed; running them one by one", len(jobs), kind)
             rest = set(range(len(jobs))) - batch.done
         handled = [job[0] for i, job in enumerate(jobs) if i not in rest and i not in batch.done]
@@ -256,7 +256,7 @@ class Worker:
             async with self.db.write() as s:
                 await job_repo.kill(s, job_id, str(exc))
             return
-        except Exception as exc:  # noqa: BLE001 - any failure is retried by policy
+        except Exception as exc:  # any failure is retried by policy
             delay = next_delay(attempts)
             log.warning("job %s (%s) attempt %d failed: %r", job_id, kind, attempts, exc)
             async with self.db.write() as s:

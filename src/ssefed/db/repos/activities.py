@@ -181,7 +181,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # noqa: ANN001
+async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,
                            lock_seconds: int, exclude_hosts: set[str] = frozenset(),
                            known_activities: frozenset[int] = frozenset()
                            ) -> tuple[list[tuple[int, int, str, str, int, datetime]],
@@ -203,7 +203,7 @@ async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # no
         params = [until_stamp, stamp, stamp, limit, *exclude]
         finished = [(status, stamp, delivery_id) for delivery_id, status in done]
 
-        def run(conn) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001 - in its thread
+        def run(conn) -> tuple[list[tuple], list[tuple]]:  # in its thread
             if finished:
                 conn.executemany(_SQLITE_DONE, finished)
             if limit <= 0:
@@ -220,7 +220,7 @@ async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,  # no
     else:
         ids, statuses = [d for d, _ in done], [st for _, st in done]
 
-        async def run_pg(conn) -> tuple[list[tuple], list[tuple]]:  # noqa: ANN001 - asyncpg
+        async def run_pg(conn) -> tuple[list[tuple], list[tuple]]:  # asyncpg
             claimed = [tuple(r) for r in await conn.fetch(_PG_CLAIM, now, ids, statuses, until,
                                                           exclude, max(0, limit))]
             wanted = sorted({r[1] for r in claimed} - known_activities)

@@ -46,7 +46,7 @@ def bbox(lat: float, lon: float, radius_km: float) -> tuple[float, float, float,
 
 
 @functools.lru_cache(maxsize=4)
-def _suppliers_statement(near: bool, boxed: bool):  # noqa: ANN202
+def _suppliers_statement(near: bool, boxed: bool):
     """Built once per shape (a query runs several of them: statement building is not free):
     the offers of the categories given, ranked in each category (nearest first) on the
     offers table alone, then joined with their publisher and inputs for the kept ones."""

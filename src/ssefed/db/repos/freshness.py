@@ -16,7 +16,7 @@ from ssefed.db.models import Actor, Offer, Organisation, Reminder
 VALIDATED = ("validated", "expired")  # the validations that have an end to remind of
 
 
-def _members():  # noqa: ANN202
+def _members():
     return (Actor.local.is_(True), Actor.deleted_at.is_(None), Actor.is_network.is_(False))
 
 

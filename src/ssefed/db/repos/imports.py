@@ -28,7 +28,7 @@ OFFER_COLUMNS = ("direction", "kind", "role", "exchange", "category", "title", "
                  "quantity", "unit", "price", "currency", "lat", "lon", "valid_until")
 
 
-async def _insert_returning_ids(conn, table, rows: list[dict[str, Any]]) -> list[int]:  # noqa: ANN001
+async def _insert_returning_ids(conn, table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows (each with a unique ``ap_id``) and return their ids in the rows' order.
     The ids are matched by ``ap_id``: asking SQLAlchemy to return them in order
     (sort_by_parameter_order) makes it insert one row at a time on SQLite."""
@@ -128,7 +128,7 @@ async def update_offers(s: AsyncSession, changes: list[tuple[int, dict[str, Any]
     await _insert_inputs(conn, ids, [inp for _, _, inp in changes])
 
 
-async def _insert_inputs(conn, ids: list[int], inputs: list[list[str]]) -> None:  # noqa: ANN001
+async def _insert_inputs(conn, ids: list[int], inputs: list[list[str]]) -> None:
     rows = [{"offer_id": i, "category": c, "position": n}
             for i, cats in zip(ids, inputs) for n, c in enumerate(dict.fromkeys(cats))]
     if rows:

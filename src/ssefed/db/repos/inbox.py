@@ -121,7 +121,7 @@ def _json_text(row: dict[str, Any]) -> str:
     return row.get("ap_json_text") or json.dumps(row["ap_json"])
 
 
-async def store_batch(db, rows: list[dict[str, Any]]) -> dict[str, int]:  # noqa: ANN001
+async def store_batch(db, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Like add_batch, in a transaction of its own, through the driver directly
     (``db``: ssefed.db.session.Database). Returns {ap_id: new row id} of the inserted."""
     if not rows:
@@ -135,7 +135,7 @@ async def store_batch(db, rows: list[dict[str, Any]]) -> dict[str, int]:  # noqa
         params = [(r["ap_id"], r["type"], r["actor_ap_id"], r["key_id"], _json_text(r), stamp)
                   for r in unique]
 
-        def run(conn) -> dict[str, int]:  # noqa: ANN001 - sqlite3.Connection, in its thread
+        def run(conn) -> dict[str, int]:  # sqlite3.Connection, in its thread
             inserted: dict[str, int] = {}
             for p in params:
                 found = conn.execute(_SQLITE_ITEM, p).fetchone()
@@ -152,7 +152,7 @@ async def store_batch(db, rows: list[dict[str, Any]]) -> dict[str, int]:  # noqa
                [r["actor_ap_id"] for r in unique], [r["key_id"] for r in unique],
                [_json_text(r) for r in unique])
 
-    async def run_pg(conn) -> dict[str, int]:  # noqa: ANN001 - asyncpg.Connection
+    async def run_pg(conn) -> dict[str, int]:  # asyncpg.Connection
         return {ap_id: item_id for ap_id, item_id in await conn.fetch(_PG_BATCH, *columns, now)}
 
     return await db.pg_direct(run_pg)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ssefed.db.models import Actor, Follow, KnownNetwork, Membership, Organisation
 
 
-def _validated_members():  # noqa: ANN202
+def _validated_members():
     return (select(Actor, Organisation).join(Organisation, Organisation.actor_id == Actor.id)
             .where(Actor.local.is_(True), Actor.deleted_at.is_(None),
                    Actor.is_network.is_(False), Organisation.validation_status == "validated"))

@@ -43,7 +43,7 @@ async def count(s: AsyncSession, *, local: bool | None = None, direction: str | 
     return int(await s.scalar(q) or 0)
 
 
-async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict) -> Offer:  # noqa: ANN001
+async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict) -> Offer:
     """Store or refresh an offer received from another node (a vocab.proposals.RemoteProposal)."""
     offer = await s.scalar(select(Offer).where(Offer.ap_id == proposal.id))
     if offer is not None and (offer.local or offer.actor_id != actor_id):
@@ -68,7 +68,7 @@ async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict)
     return offer
 
 
-async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:  # noqa: ANN001
+async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:
     offer = await s.scalar(select(Offer).where(Offer.ap_id == ap_id, Offer.local.is_(False)))
     if offer is not None:
         offer.deleted_at = when

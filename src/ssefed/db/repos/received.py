@@ -123,7 +123,7 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def _select_in(conn: sqlite3.Connection, sql: str, values: list) -> list[tuple]:  # noqa: ANN401
+def _select_in(conn: sqlite3.Connection, sql: str, values: list) -> list[tuple]:
     """Rows of ``sql`` (ending in ``IN``) for ``values``, in chunks under SQLite's limit."""
     rows: list[tuple] = []
     for k in range(0, len(values), 30000):
@@ -171,7 +171,7 @@ def sqlite_objects(conn: sqlite3.Connection, ap_ids: list[str]) -> dict[str, tup
         conn, "SELECT ap_id, id, attributed_to FROM remote_objects WHERE ap_id IN", ap_ids)}
 
 
-def _sqlite_value(value: Any) -> Any:  # noqa: ANN401
+def _sqlite_value(value: Any) -> Any:
     """A column value as SQLAlchemy binds it on SQLite (a str as it is: JSON text too)."""
     if isinstance(value, Decimal):
         return float(value)  # Numeric on SQLite: to_float

@@ -88,7 +88,7 @@ async def outgoing_validated(s: AsyncSession, applicant_id: int, today: date) ->
     return sorted(set(rows))
 
 
-def remote_members_query():  # noqa: ANN201
+def remote_members_query():
     """Remote organisations this network validated (members of it on other nodes)."""
     return (select(Actor, Application.state, Application.valid_until)
             .join(Application, Application.applicant_id == Actor.id)

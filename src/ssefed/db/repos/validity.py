@@ -18,7 +18,7 @@ from ssefed.db.repos.validation import remote_members_query
 Listings = dict[str, list[tuple[str, "date | None"]]]
 
 
-def _own_members():  # noqa: ANN202
+def _own_members():
     """This network's own members, validated (or whose validation ended on a date)."""
     return (select(Actor.ap_id, Organisation.valid_until)
             .join(Organisation, Organisation.actor_id == Actor.id)
@@ -37,7 +37,7 @@ async def listings(s: AsyncSession, iris: Iterable[str] | None, own_network: str
     network whose members collection, as last read, lists it."""
     out: Listings = {}
 
-    def add(rows, network: str | None = None) -> None:  # noqa: ANN001
+    def add(rows, network: str | None = None) -> None:
         for row in rows:
             if network is None:
                 member, net, until = row

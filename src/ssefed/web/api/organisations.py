@@ -31,7 +31,7 @@ def require_admin(request: web.Request) -> None:
         raise Problem(401, "Unauthorized", "a valid admin bearer token is required")
 
 
-def organisation_json(actor, org) -> dict:  # noqa: ANN001
+def organisation_json(actor, org) -> dict:
     return {
         "id": actor.ap_id, "handle": actor.handle, "name": actor.name, "summary": actor.summary,
         "legal_form": org.legal_form, "sectors": org.sectors, "qualifiers": org.qualifiers,
@@ -43,7 +43,7 @@ def organisation_json(actor, org) -> dict:  # noqa: ANN001
     }
 
 
-def offer_json(offer) -> dict:  # noqa: ANN001
+def offer_json(offer) -> dict:
     return {
         "id": offer.ap_id, "direction": offer.direction, "kind": offer.kind, "role": offer.role,
         "exchange": offer.exchange, "category": to_code(offer.category),
