@@ -135,7 +135,7 @@ async def lookup_unit(node: Node, n: int) -> list[float]:
     db = Database(node.sqlalchemy_url())
     times = []
     try:
-        for i in range(n):
+        for _ in range(n):
             category = CATS + str(random.randrange(N_CATEGORIES))
             t = time.perf_counter()
             async with db.read() as s:

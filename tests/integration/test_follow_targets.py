@@ -129,7 +129,7 @@ async def test_a_follow_made_while_its_follower_moves_gets_the_new_inbox(databas
             follow = Follow(ap_id=f"https://x.example/follows/{n}", follower_id=follower,
                             followed_id=ids[0], state="accepted")
 
-            async def move() -> None:
+            async def move(follower: int = follower, moved: str = moved, n: int = n) -> None:
                 async with db.write() as s:
                     await s.execute(update(Actor).where(Actor.id == follower)
                                     .values(shared_inbox=moved))

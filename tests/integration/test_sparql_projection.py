@@ -159,7 +159,7 @@ async def test_a_change_of_the_organisation_alone_reaches_the_projection(db, tmp
 
 async def test_private_contacts_stay_out_of_the_projection(db, tmp_path):
     hidden = await add_org(db, "importee", email="secret@importee.example", phone="+33 4 00")
-    shown = await add_org(db, "publique", email="bonjour@publique.example")
+    await add_org(db, "publique", email="bonjour@publique.example")
     async with db.write() as s:
         (await s.get(Organisation, hidden.id)).contact_public = False
     sparql = Sparql(config(tmp_path, db), db)

@@ -9,7 +9,6 @@ they claim, and node A relaying an endorsement "from" an actor of C that C never
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import date, datetime, timezone
 
@@ -84,7 +83,7 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
     a, b, c = nodes.create("a"), nodes.create("b"), nodes.create("c")
     for node in (a, b, c):
         node.start()
-    a_net, c_net = f"{a.base_url}/actors/network", f"{c.base_url}/actors/network"
+    a_net = f"{a.base_url}/actors/network"
 
     # A's charter, its reviewer (college: service/support/research), a validated member
     charter = last_line(a.cli("charter", "publish", write_json(a, "charter.json", CHARTER)))
@@ -186,10 +185,10 @@ def test_an_application_from_b_is_endorsed_on_a_and_c_decided_by_the_rule_and_ch
 
     # the same guarantee on A and on C: A's network vouches, the rule holds on verified
     # endorsements
-    link_a = wait_until(lambda: (l := link_of(a, "flour", flour)) and l["guarantee"].get(
-        "guaranteed") and l)
-    link_c = wait_until(lambda: (l := link_of(c, "flour", flour)) and l["guarantee"].get(
-        "guaranteed") and l)
+    link_a = wait_until(lambda: (link := link_of(a, "flour", flour)) and link["guarantee"].get(
+        "guaranteed") and link)
+    link_c = wait_until(lambda: (link := link_of(c, "flour", flour)) and link["guarantee"].get(
+        "guaranteed") and link)
     assert link_a and link_c, (link_of(a, "flour", flour), link_of(c, "flour", flour))
     for key in ("validated_by", "valid_until", "guaranteed", "rule_met", "decision"):
         assert link_a["guarantee"][key] == link_c["guarantee"][key], key

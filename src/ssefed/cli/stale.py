@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from datetime import date, timedelta
 
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database
