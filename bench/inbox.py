@@ -42,16 +42,16 @@ import sys
 
 sys.dont_write_bytecode = True
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import collections  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
+import argparse
+import asyncio
+import collections
+import json
+import os
+import time
+import uuid
 
-import common  # noqa: E402
-from common import log  # noqa: E402
+import common
+from common import log
 
 SCRIPT = os.path.abspath(__file__)
 AS2 = "application/activity+json"
@@ -188,10 +188,10 @@ class Load:
         todo = iter(range(len(requests)))
         latencies: list[float] = []
 
-        async def connect():  # noqa: ANN202
+        async def connect():
             return await asyncio.open_connection(host, port)
 
-        async def one(reader, writer, raw: bytes):  # noqa: ANN001, ANN202
+        async def one(reader, writer, raw: bytes):
             t = time.perf_counter()
             writer.write(raw)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -207,7 +207,7 @@ class Load:
 
         conns = [await connect() for _ in range(concurrency)]
 
-        async def worker(conn) -> None:  # noqa: ANN001
+        async def worker(conn) -> None:
             reader, writer = conn
             for i in todo:
                 status, body, close = await one(reader, writer, requests[i])

@@ -30,16 +30,16 @@ settings.register_profile("deep", max_examples=5000, **_FUZZ)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def pytest_sessionstart(session):  # noqa: ANN001, ANN201
+def pytest_sessionstart(session):
     """With SSEFED_TEST_DATABASE_URL set, PostgreSQL must answer: fail loudly, never skip."""
     if PG_URL:
         try:
             _pg_exec("SELECT 1")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.exit(f"PostgreSQL for tests is unreachable ({exc})", returncode=3)
 
 
-def pytest_report_header(config):  # noqa: ANN001, ANN201
+def pytest_report_header(config):
     return (f"ssefed database backends: {', '.join(BACKENDS)}"
             + ("" if PG_URL else " (set SSEFED_TEST_DATABASE_URL to add PostgreSQL)"))
 
@@ -93,19 +93,19 @@ class FreshDatabases:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request) -> str:  # noqa: ANN001
+def backend(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def databases(backend: str, tmp_path: Path):  # noqa: ANN201
+def databases(backend: str, tmp_path: Path):
     dbs = FreshDatabases(backend, tmp_path)
     yield dbs
     dbs.drop_all()
 
 
 @pytest.fixture
-def nodes(databases: FreshDatabases, tmp_path: Path):  # noqa: ANN201
+def nodes(databases: FreshDatabases, tmp_path: Path):
     factory = NodeFactory(tmp_path, databases)
     yield factory
     factory.stop_all()

@@ -319,7 +319,7 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise err("node", "base_url", "must be the node's origin, without a path, query or fragment")
     try:
-        parts.port
+        _ = parts.port  # reading it raises ValueError on an invalid port
     except ValueError:
         raise err("node", "base_url", "has an invalid port") from None
     if cfg.node.port is not None and not 0 <= cfg.node.port <= 65535:
@@ -360,7 +360,7 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
     if not 1 <= fresh.remind_days_before <= 365:
         raise err("freshness", "remind_days_before", "must be between 1 and 365")
     try:
-        fresh.email_command
+        _ = fresh.email_command  # reading it raises ValueError on a bad command line
     except ValueError as exc:
         raise err("freshness", "email_hook", f"is not a command line: {exc}") from None
     if cfg.log.level.upper() not in LOG_LEVELS:

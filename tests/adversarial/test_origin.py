@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import requests
 
 from ssefed.federation import keys as keygen
 from tests.adversarial.hostile import HostileServer, activity, wait_until
@@ -28,7 +27,7 @@ EXAMPLE = Path(__file__).parents[2] / "schemas/json-schema/examples/offer.valid-
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def target(request, tmp_path_factory) -> Iterator[Target]:  # noqa: ANN001
+def target(request, tmp_path_factory) -> Iterator[Target]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"origin-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:

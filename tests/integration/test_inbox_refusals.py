@@ -38,10 +38,9 @@ from ssefed.federation import httpsig
 from ssefed.federation import keys as keygen
 from tests.conftest import BACKENDS, SHARED, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakeActor, FakePeer
-
-PEERS = SHARED / "fixtures" / "peers"
 from tests.nodes import Node, NodeFactory
 
+PEERS = SHARED / "fixtures" / "peers"
 AS2 = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 MAX_BODY = 4096  # SSEFED_FEDERATION_MAX_BODY_BYTES of the refusing node
@@ -74,7 +73,7 @@ class Target:
         return self.node.sql("SELECT count(*) FROM inbox_items")[0][0]
 
 
-def ok(result) -> str:  # noqa: ANN001
+def ok(result) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -108,7 +107,7 @@ def coop_node(factory: NodeFactory, name: str = "a", *, before_start: tuple = ()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared_node(request, tmp_path_factory) -> Iterator[Target]:  # noqa: ANN001
+def shared_node(request, tmp_path_factory) -> Iterator[Target]:
     """One node per backend for the refusal tests, with a small body limit."""
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"shared-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)

@@ -30,7 +30,7 @@ HTML = {"Accept": "text/html"}
 
 # -- the node and its organisations ----------------------------------------------------------
 
-def ok(result) -> str:  # noqa: ANN001
+def ok(result) -> str:
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -70,7 +70,7 @@ def start_node(factory: NodeFactory, name: str, **env: str) -> Node:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def shared_node(request, tmp_path_factory) -> Iterator[Node]:  # noqa: ANN001
+def shared_node(request, tmp_path_factory) -> Iterator[Node]:
     dbs = FreshDatabases(request.param, tmp_path_factory.mktemp(f"reports-{request.param}"))
     factory = NodeFactory(dbs.tmp_path, dbs)
     try:

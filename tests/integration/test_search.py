@@ -50,7 +50,7 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", "".join(c for c in text if not unicodedata.combining(c)))
 
 
-def search(node, **params) -> dict:  # noqa: ANN001, ANN003
+def search(node, **params) -> dict:
     r = requests.get(f"{node.base_url}/api/search", params=params, timeout=60)
     assert r.status_code == 200, r.text
     return r.json()

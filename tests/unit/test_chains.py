@@ -35,7 +35,7 @@ def index(*cands: Candidate) -> dict[str, list[Candidate]]:
     return out
 
 
-def names(tree) -> list[str]:  # noqa: ANN001
+def names(tree) -> list[str]:
     return [link["title"] for link in links_of(tree, ChainQuery(category=""))]
 
 
@@ -124,7 +124,7 @@ def test_guarantee_needs_a_trusted_network_a_current_validity_and_a_fresh_offer(
     c = cand("mill", "flour")
     c.guaranteed = False
     b_net = "https://b.example/actors/network"
-    def g(**kw):  # noqa: ANN003, ANN202
+    def g(**kw):
         args = dict(own_network=OWN, trusted=frozenset({OWN, b_net}), vouchers={}, today=TODAY)
         args.update(kw)
         return guarantee_of(c, **args)

@@ -7,7 +7,7 @@ from ssefed.federation import httpsig, keys
 from ssefed.federation.client import FederationClient, Signer
 
 
-async def start(handler) -> tuple[web.AppRunner, str]:  # noqa: ANN001
+async def start(handler) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_post("/inbox", handler)
     app.router.add_get("/doc", handler)

@@ -75,7 +75,7 @@ def test_offer_kinds_of_the_settings_are_the_domains():
     assert OFFER_KINDS == KINDS and set(DEFAULT_OFFER_VALIDITY_DAYS) == set(KINDS)
 
 
-def write(tmp_path, text: str):  # noqa: ANN001, ANN201
+def write(tmp_path, text: str):
     path = tmp_path / "ssefed.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -35,7 +35,7 @@ async def _server(seen: list[dict]) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
 
-async def _client(spec_for=lambda host: None) -> tuple[FederationClient, list[bytes]]:  # noqa: ANN001
+async def _client(spec_for=lambda host: None) -> tuple[FederationClient, list[bytes]]:
     client = FederationClient(allow_private=True, timeout=5, delivery_timeout=5,
                               max_bytes=10_000, max_redirects=3, spec_for=spec_for,
                               signing_process=True)

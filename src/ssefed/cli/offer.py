@@ -103,7 +103,7 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _own_offer(s, iri: str) -> tuple[Offer, Actor]:  # noqa: ANN001
+async def _own_offer(s, iri: str) -> tuple[Offer, Actor]:
     offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True),
                                                Offer.deleted_at.is_(None)))
     if offer is None:
@@ -151,7 +151,7 @@ def run_reconfirm(args: argparse.Namespace) -> int:
 
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 _, actor = await _own_offer(s, args.iri)
@@ -166,7 +166,7 @@ def run_reconfirm(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():  # noqa: ANN202
+    async def go():
         async with database(config) as db:
             async with db.read() as s:
                 if args.org:

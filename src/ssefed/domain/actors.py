@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from ssefed.db.models import Actor, ActorKey  # noqa: F401
+from ssefed.db.models import Actor, ActorKey
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.session import Database
 from ssefed.domain.errors import InvalidInput

@@ -49,7 +49,7 @@ async def publish_charter(db: Database, ids: LocalIds, spec: CharterSpec) -> tup
         return row, True
 
 
-async def charter_for(s, network: str, ref: str | None) -> Charter:  # noqa: ANN001
+async def charter_for(s, network: str, ref: str | None) -> Charter:
     """The charter version an application answers: by IRI (a version, or a charter's
     newest), by slug (its newest), or the network's only charter when ``ref`` is None."""
     if ref and ref.startswith(("https://", "http://")):
@@ -94,7 +94,7 @@ async def add_reviewer(db: Database, ids: LocalIds, handle: str, name: str,
     return actor, token
 
 
-async def reviewer_for(s, actor: Actor) -> Reviewer:  # noqa: ANN001
+async def reviewer_for(s, actor: Actor) -> Reviewer:
     row = await repo.reviewer(s, actor.id)
     if row is None:
         raise Conflict(f"@{actor.handle} is not a reviewer of this network")
@@ -102,7 +102,7 @@ async def reviewer_for(s, actor: Actor) -> Reviewer:  # noqa: ANN001
 
 
 # -- applications --------------------------------------------------------------------------
-async def _new_application(s, ids: LocalIds, network: Actor, applicant: Actor,  # noqa: ANN001
+async def _new_application(s, ids: LocalIds, network: Actor, applicant: Actor,
                            charter: Charter, answers: Any, *, join_id: str | None
                            ) -> Application:
     answers = read_answers(answers, charter.criteria, lambda key: f"{charter.ap_id}#{key}")
@@ -154,7 +154,7 @@ async def receive_application(db: Database, ids: LocalIds, applicant: Actor, joi
                                       join_id=join_id)
 
 
-async def application_ref(s, ref: str) -> Application:  # noqa: ANN001
+async def application_ref(s, ref: str) -> Application:
     """An application by its number on this node or its IRI."""
     app = await repo.application(s, id_=int(ref)) if ref.isdigit() else \
         await repo.application(s, ap_id=ref)
@@ -173,7 +173,7 @@ class Received:
     verified: str  # local | signature | proof | origin
 
 
-async def record_endorsement(s, config, ids: LocalIds, r: Received  # noqa: ANN001
+async def record_endorsement(s, config, ids: LocalIds, r: Received
                              ) -> tuple[Endorsement, Application | None]:
     """Store an endorsement or objection. For an application to this node's network it
     must be open; the network then relays it to its followers (an ``Add`` to the
@@ -213,7 +213,7 @@ async def record_endorsement(s, config, ids: LocalIds, r: Received  # noqa: ANN0
     return row, app
 
 
-async def voices(s, app: Application, today: date) -> list[Voice]:  # noqa: ANN001
+async def voices(s, app: Application, today: date) -> list[Voice]:
     """The application's endorsements and objections as this network's rule sees them:
     the college its reviewers confirmed, and whether the endorser is a validated member."""
     rows = await repo.endorsements_of(s, app.ap_id)
@@ -233,7 +233,7 @@ async def voices(s, app: Application, today: date) -> list[Voice]:  # noqa: ANN0
     return out
 
 
-async def verdict(s, config, app: Application, today: date | None = None  # noqa: ANN001
+async def verdict(s, config, app: Application, today: date | None = None
                   ) -> tuple[Verdict, list[Voice]]:
     today = today or date.today()
     vs = await voices(s, app, today)
@@ -241,7 +241,7 @@ async def verdict(s, config, app: Application, today: date | None = None  # noqa
 
 
 # -- decisions -----------------------------------------------------------------------------
-async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,  # noqa: ANN001
+async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,
                     outcome: str, *, note: str = "", by: str | None = None,
                     applicant_keys: list | None = None) -> Decision:
     """Decide ``app`` in the open write session and publish the decision (``Accept``,
@@ -309,7 +309,7 @@ async def _applicant_keys(db: Database, ids: LocalIds, app_id: int) -> list:
     return await ensure_keys(db, ids, applicant.id) if applicant and applicant.local else []
 
 
-async def decide(db: Database, config, ids: LocalIds, ref: str, outcome: str, *,  # noqa: ANN001
+async def decide(db: Database, config, ids: LocalIds, ref: str, outcome: str, *,
                  note: str = "", by: str | None = None) -> Decision:
     """A reviewer decides an application (validated only when the rule is met)."""
     async with db.read() as s:
@@ -323,7 +323,7 @@ async def decide(db: Database, config, ids: LocalIds, ref: str, outcome: str, *,
                                by=by, applicant_keys=keys)
 
 
-async def maybe_decide(db: Database, config, ids: LocalIds, app_ids: set[int]  # noqa: ANN001
+async def maybe_decide(db: Database, config, ids: LocalIds, app_ids: set[int]
                        ) -> list[Decision]:
     """With ``auto_decide``, validate each of these open applications whose rule is met."""
     out: list[Decision] = []
@@ -343,7 +343,7 @@ async def maybe_decide(db: Database, config, ids: LocalIds, app_ids: set[int]  #
     return out
 
 
-async def open_applications_of(s, endorser: str) -> set[int]:  # noqa: ANN001
+async def open_applications_of(s, endorser: str) -> set[int]:
     """This network's open applications that ``endorser`` endorsed or objected to."""
     from sqlalchemy import select
 
@@ -354,7 +354,7 @@ async def open_applications_of(s, endorser: str) -> set[int]:  # noqa: ANN001
     return set(rows)
 
 
-async def confirm_college(db: Database, config, ids: LocalIds, endorser: str,  # noqa: ANN001
+async def confirm_college(db: Database, config, ids: LocalIds, endorser: str,
                           college: str | None, by: str) -> Endorser:
     """A reviewer confirms an endorser's college (the declared one when ``college`` is
     None); open applications it endorsed are decided again."""
@@ -371,7 +371,7 @@ async def confirm_college(db: Database, config, ids: LocalIds, endorser: str,  #
     return row
 
 
-async def resolve_objection(db: Database, config, ids: LocalIds, endorsement_id: int,  # noqa: ANN001
+async def resolve_objection(db: Database, config, ids: LocalIds, endorsement_id: int,
                             note: str, by: str) -> Endorsement:
     """Reviewers handled an objection: it no longer blocks (it stays on record)."""
     async with db.write() as s:

@@ -36,7 +36,7 @@ async def set_approval(db: Database, ids: LocalIds, base_url: str, actor: Actor,
     return org
 
 
-async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Organisation,  # noqa: ANN001
+async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Organisation,
                            until: date | None, keys: list) -> None:
     """In the open write session: set the validation of a local organisation (None:
     withdraw it), ``Add`` (or ``Remove``) it to the network's members collection for the
@@ -58,7 +58,7 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
     await outbound.publish(s, row, update, inboxes=await outbound.follower_inboxes(s, row))
 
 
-async def publish_remote_member(s, network: Actor, member: Actor, state: str,  # noqa: ANN001
+async def publish_remote_member(s, network: Actor, member: Actor, state: str,
                                 until: date | None) -> None:
     """In the open write session: tell the network's followers that a member (of this
     node or another) joined (``Add``) or left (``Remove``) its members collection, so

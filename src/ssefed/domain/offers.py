@@ -107,7 +107,7 @@ def parse_offer(data: Any, prefix: str = "") -> OfferInput:
 
 
 async def create(s, ids, actor: Actor, data: OfferInput, *, lat: float | None = None,
-                 lon: float | None = None) -> Offer:  # noqa: ANN001
+                 lon: float | None = None) -> Offer:
     """Create an offer of ``actor`` in the open write session ``s``; it is placed at the
     organisation's position unless it has its own."""
     offer = Offer(

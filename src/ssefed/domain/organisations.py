@@ -92,7 +92,7 @@ def parse_organisation(data: Any) -> OrganisationInput:
 
 
 async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = "admin",
-                 source_key: str | None = None, make_keys: bool = True) -> Actor:  # noqa: ANN001
+                 source_key: str | None = None, make_keys: bool = True) -> Actor:
     """Create a member organisation (actor + SSE facts) in the open write session ``s``.
 
     Its keys are made by a background job (or at its first fetch), so bulk creation
@@ -118,7 +118,7 @@ async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = 
 
 
 async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
-                 contact_public: bool | None = None) -> None:  # noqa: ANN001
+                 contact_public: bool | None = None) -> None:
     """Set the profile of an organisation (its handle stays) in the open write session;
     followers are told with ``publish_profile`` once it is committed."""
     actor.name, actor.summary = data.name, data.summary
@@ -130,7 +130,7 @@ async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
     await s.flush()
 
 
-async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:  # noqa: ANN001
+async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:
     """Send an Update of the organisation's actor document to its followers (its keys are
     made first if it has none: they are part of the document)."""
     from ssefed.db.repos import actors as actor_repo

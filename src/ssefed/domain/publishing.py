@@ -43,7 +43,7 @@ async def announce(s: AsyncSession, network: Actor, object_iri: str) -> None:
 
 async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | None,
                     lon: float | None, announce_it: bool = True,
-                    validity_days: Mapping[str, int] | None = None) -> Offer:  # noqa: ANN001
+                    validity_days: Mapping[str, int] | None = None) -> Offer:
     """Create an offer or demand and queue its Create (and the network's Announce). One
     given without an end date holds for its kind's period of ``validity_days``
     (``[freshness] offer_validity_days``)."""
@@ -62,7 +62,7 @@ async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | No
     return offer
 
 
-async def update_offer(s: AsyncSession, actor: Actor, offer: Offer, data) -> None:  # noqa: ANN001
+async def update_offer(s: AsyncSession, actor: Actor, offer: Offer, data) -> None:
     """Set an offer's fields from ``data`` (a checked domain.offers.OfferInput) and queue
     its Update to the author's followers."""
     from ssefed.db.models import OfferInput

@@ -267,7 +267,7 @@ def job_handlers(db: Database, config: Config) -> dict:
 MAX_STALE_ROWS = 10_000
 
 
-async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:  # noqa: ANN001
+async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:
     """Items ending by today + ``days`` (expired ones included), soonest first; and
     whether the list was cut at MAX_STALE_ROWS."""
     end = today + timedelta(days=days)

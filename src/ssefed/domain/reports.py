@@ -60,7 +60,7 @@ class _Text(HTMLParser):
         self.parts: list[str] = []
         self.skip = 0
 
-    def handle_starttag(self, tag: str, attrs: Any) -> None:  # noqa: ANN401
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
         if tag in ("script", "style"):
             self.skip += 1
         elif tag == "br":
@@ -238,7 +238,7 @@ async def open_counts(s: AsyncSession, iris: list[str]) -> dict[str, int]:
     return await report_repo.open_counts_by_iri(s, iris)
 
 
-def _iso(value) -> str | None:  # noqa: ANN001
+def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 

@@ -46,7 +46,7 @@ def sector_terms(code: str) -> list[str]:
     return out
 
 
-def _division(sectors) -> str | None:  # noqa: ANN001
+def _division(sectors) -> str | None:
     """The NACE division (2 digits) of the first sector: what the sector facet counts."""
     first = next((c for c in sectors or [] if _NACE.match(c)), None)
     return first[:2] if first else None
@@ -63,7 +63,7 @@ def _validity_columns(g: freshness.Guarantee) -> dict[str, Any]:
             "validated_until": g.until if g.network is not None else None}
 
 
-def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa: ANN001
+def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED
                        ) -> tuple[dict[str, Any], list[str]]:
     """The search entry of an organisation (a row of search_repo.organisations) whose
     guarantee is ``g``."""
@@ -85,7 +85,7 @@ def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa:
              "valid_until": g.until if g.network is not None else None}, terms)
 
 
-def offer_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa: ANN001
+def offer_entry(r, g: freshness.Guarantee = validity.UNVALIDATED
                 ) -> tuple[dict[str, Any], list[str]]:
     """The search entry of an offer (a row of search_repo.offers) whose publisher's
     guarantee is ``g``."""
@@ -105,7 +105,7 @@ def offer_entry(r, g: freshness.Guarantee = validity.UNVALIDATED  # noqa: ANN001
              **_validity_columns(g), "valid_until": r.valid_until}, terms)
 
 
-async def _analyze_now_and_then(s, written: int) -> None:  # noqa: ANN001
+async def _analyze_now_and_then(s, written: int) -> None:
     """A big sync (an import) grows the tables faster than PostgreSQL's statistics follow:
     refresh them as it goes, so lookups by IRI keep using their index."""
     if written and written % (20 * SYNC_BATCH) < SYNC_BATCH:
@@ -300,7 +300,7 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
 
 async def _search_rows(db: Database, query: SearchQuery, today: date
                        ) -> tuple[int, list[Any], dict]:
-    def run(s: Any) -> Any:  # noqa: ANN401
+    def run(s: Any) -> Any:
         return search_repo.search(s, query.filters, limit=query.limit + 1,
                                   after=query.after, today=today)
 

@@ -28,7 +28,7 @@ TRUST_TTL = 5.0  # seconds
 PER_CATEGORY_FETCH = 20  # candidates read from the database per category, before ranking
 
 
-def today():  # noqa: ANN201
+def today():
     return datetime.now(timezone.utc).date()
 
 
@@ -65,7 +65,7 @@ class ChainService:
         # PostgreSQL); it is closed before peers are asked, never held while waiting.
         held: list[Any] = []
 
-        async def session():  # noqa: ANN202
+        async def session():
             if not held:
                 cm = self.db.read()
                 held.append((cm, await cm.__aenter__()))
@@ -267,7 +267,7 @@ class _FanOut:
                 return source("timeout", str(exc)), [], []
             refused = exc.reason in ("refused", "blocked") or exc.status in (401, 403, 429)
             return source("refused" if refused else "error", str(exc)), [], []
-        except Exception as exc:  # noqa: BLE001 - a broken peer never breaks the query
+        except Exception as exc:  # a broken peer never breaks the query
             return source("error", f"{type(exc).__name__}: {exc}"), [], []
         if not isinstance(doc, dict) or doc.get("version") != 1:
             return source("error", "not a version 1 answer"), [], []

@@ -402,7 +402,7 @@ async def check_networks(s: AsyncSession, actor_docs: list[dict[str, Any] | None
 
 async def _write_object(s, obj: dict[str, Any], object_id: str, object_type: str | None,
                         attributed: str, known: dict[str, RemoteObject] | None = None
-                        ) -> None:  # noqa: ANN001
+                        ) -> None:
     """Insert or refresh a received object; ValueError (nothing written) when another
     actor's object has that id. ``known``: the stored objects of a batch, read at once
     (objects added here join it)."""
@@ -423,7 +423,7 @@ async def _write_object(s, obj: dict[str, Any], object_id: str, object_type: str
 
 
 async def send_accept(s, local: Actor, follower: Actor, follow_json: dict[str, Any],
-                      verb: str) -> None:  # noqa: ANN001
+                      verb: str) -> None:
     """Answer a Follow (Accept or Reject), with the Follow embedded, to the follower's inbox."""
     follow = to_as.strip_context(follow_json)
     doc = to_as.activity(local.ap_id, verb, follow, to=[follower.ap_id], published=utcnow())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +27,6 @@ from ssefed.federation import outbound
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, validation_as
-from ssefed.vocab.ids import LocalIds
 
 log = logging.getLogger("ssefed.validation")
 
@@ -131,7 +129,7 @@ async def on_join(fed: Federation, raw: dict[str, Any], actor_iri: str) -> Appli
         raise ValueError(f"instrument.{exc.field}: {exc.message}") from None
 
 
-async def on_endorsement(fed: Federation, config, obj: dict[str, Any], sender: str  # noqa: ANN001
+async def on_endorsement(fed: Federation, config, obj: dict[str, Any], sender: str
                          ) -> None:
     """An endorsement delivered to this node (by its endorser, or relayed in an ``Add``)."""
     received = await verify_endorsement(fed, obj, sender=sender)
@@ -144,7 +142,7 @@ async def on_endorsement(fed: Federation, config, obj: dict[str, Any], sender: s
         await applications.maybe_decide(fed.db, config, fed.ids, {app.id})
 
 
-async def _signed_word(fed: Federation, config, facts: validation_as.EndorsementFacts,  # noqa: ANN001
+async def _signed_word(fed: Federation, config, facts: validation_as.EndorsementFacts,
                        app_id: int) -> None:
     """Record what an actor said of an application in an activity it signed itself (a
     like, a reply), then let the rule decide."""
@@ -157,7 +155,7 @@ async def _signed_word(fed: Federation, config, facts: validation_as.Endorsement
     await applications.maybe_decide(fed.db, config, fed.ids, {app_id})
 
 
-async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) -> bool:  # noqa: ANN001
+async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) -> bool:
     """A ``Like`` of one of this network's open applications (a Mastodon user's way to
     endorse it): an endorsement without a declared college. False when it is not one."""
     target = from_as.first_id(raw.get("object"))
@@ -173,7 +171,7 @@ async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) 
     return True
 
 
-async def on_objection_reply(fed: Federation, config, obj: dict[str, Any], actor_iri: str  # noqa: ANN001
+async def on_objection_reply(fed: Federation, config, obj: dict[str, Any], actor_iri: str
                              ) -> bool:
     """A reply (a Mastodon post) to one of this network's open applications with the
     hashtag #objection is an objection, its text the reason; #endorse an endorsement; a
@@ -350,7 +348,7 @@ async def apply_remote(fed: Federation, handle: str, network_ref: str, charter_i
     return app
 
 
-async def endorse(fed: Federation, config, endorser_handle: str, application: str, *,  # noqa: ANN001
+async def endorse(fed: Federation, config, endorser_handle: str, application: str, *,
                   stance: str, college: str | None, content: str) -> applications.Received:
     """A local actor endorses (or objects to) an application, of this node's network or
     of another node's: the endorsement is signed with an integrity proof, kept here (this

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 from sqlalchemy import select
 
-from ssefed.db.models import Actor, Offer, Organisation, Token
+from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
@@ -55,7 +55,7 @@ class Session:
         self.actor, self.org, self.csrf, self.sid = actor, org, csrf, sid
 
 
-async def _session(request: web.Request, s) -> Session | None:  # noqa: ANN001
+async def _session(request: web.Request, s) -> Session | None:
     """The signed-in organisation, when the cookie is genuine, its session open on the
     server and unexpired, and its token live."""
     sid = sessions.session_id(request)
@@ -103,7 +103,7 @@ def _refused(request: web.Request, status: int, message: str) -> web.Response:
     return _page(request, "edit_signin.html", status=status, error=message)
 
 
-async def _checked(request: web.Request, s, form: dict[str, list[str]]):  # noqa: ANN001, ANN202
+async def _checked(request: web.Request, s, form: dict[str, list[str]]):
     """The session of a POST, or the refusal to answer (no session: 403; no CSRF: 403)."""
     session = await _session(request, s)
     if session is None:
@@ -144,7 +144,7 @@ def _profile_values(actor: Actor, org: Organisation) -> dict[str, str]:
             "contact_public": "yes" if org.contact_public else ""}
 
 
-async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,  # noqa: ANN001
+async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,
                      values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                      notice: str = "", alert: str = "") -> web.Response:
     from ssefed.web.reconfirm import freshness_view
@@ -279,7 +279,7 @@ def _offer_id(offer: Offer | None) -> str:
     return offer.ap_id.rsplit("/", 1)[1] if offer is not None else ""
 
 
-async def _own_offer(request: web.Request, s, session: Session) -> Offer | None:  # noqa: ANN001
+async def _own_offer(request: web.Request, s, session: Session) -> Offer | None:
     ident = request.match_info["offer"]
     if not re.fullmatch(r"[0-9a-zA-Z-]{1,64}", ident):
         return None

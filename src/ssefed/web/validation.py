@@ -6,7 +6,6 @@ objections), authenticated with a reviewer's token or the admin token."""
 from __future__ import annotations
 
 import hmac
-from datetime import date
 from typing import Any
 
 from aiohttp import web
