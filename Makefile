@@ -49,6 +49,7 @@ browser:
 	fi
 
 test: install-test browser
+	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-demo:
