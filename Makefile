@@ -50,6 +50,7 @@ browser:
 
 test: install-test browser
 	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-demo:

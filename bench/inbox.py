@@ -102,7 +102,7 @@ def note_activity(actor: str, n: int, published: str) -> dict:
 
 class Load:
     def __init__(self, n_actors: int, n_activities: int) -> None:
-        from ssefed.federation import keys as keygen
+        from ssefed.domain import keys as keygen
 
         self.gets = 0
         self.port = common.free_port()

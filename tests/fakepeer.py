@@ -23,7 +23,7 @@ from typing import Any, Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ssefed.federation import keys as keygen
+from ssefed.domain import keys as keygen
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SEC_CONTEXT = "https://w3id.org/security/v1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ssefed.federation import keys as keygen
+from ssefed.domain import keys as keygen
 from ssefed.federation.client import FederationClient, Signer
 from tests.adversarial.hostile import HostileServer
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ssefed.federation import keys as keygen
+from ssefed.domain import keys as keygen
 from tests.adversarial.hostile import HostileServer, activity, wait_until
 from tests.conftest import BACKENDS, FreshDatabases
 from tests.integration.test_inbox_refusals import Target, coop_node

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from ssefed.domain import keys as keygen
 from ssefed.federation import httpsig
-from ssefed.federation import keys as keygen
 from tests.conftest import BACKENDS, SHARED, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakeActor, FakePeer
 from tests.nodes import Node, NodeFactory

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
+from ssefed.domain import keys as keygen
 from ssefed.federation import httpsig
-from ssefed.federation import keys as keygen
 from tests.conftest import BACKENDS, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakePeer
 from tests.integration.test_edit_pages import signed_in

@@ -3,7 +3,8 @@ RFC 9421 signatures: it retries once with the other spec and remembers the winne
 
 from aiohttp import web
 
-from ssefed.federation import httpsig, keys
+from ssefed.domain import keys
+from ssefed.federation import httpsig
 from ssefed.federation.client import FederationClient, Signer
 
 

@@ -18,9 +18,9 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from multidict import CIMultiDict
 
+from ssefed.domain.keys import KeyPair, generate
 from ssefed.federation import httpsig as hs
 from ssefed.federation import sfv
-from ssefed.federation.keys import KeyPair, generate
 
 PEERS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "peers"
 F = hs.Failure

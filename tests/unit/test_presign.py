@@ -8,8 +8,9 @@ import asyncio
 
 from aiohttp import web
 
+from ssefed.domain import keys
 from ssefed.federation import client as client_module
-from ssefed.federation import httpsig, keys
+from ssefed.federation import httpsig
 from ssefed.federation.client import FederationClient, Signer
 
 PAIR = keys.generate("rsa")

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from ssefed.federation import httpsig, keys, signproc
+from ssefed.domain import keys
+from ssefed.federation import httpsig, signproc
 from ssefed.federation.signproc import SigningProcess
 
 RSA = keys.generate("rsa")

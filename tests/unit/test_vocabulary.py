@@ -29,9 +29,10 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from ssefed.domain import categories
 from ssefed.domain.offers import EXCHANGES, KINDS, ROLES
 from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
-from ssefed.domain.validation import ANSWERS, COLLEGES, OUTCOMES, STANCES
+from ssefed.domain.validation import ANSWERS, OUTCOMES
 from ssefed.paths import DEMO_DIR, SCHEMAS_DIR
 from ssefed.vocab import jsonld, to_as, validation_as
+from ssefed.vocab.validation_as import COLLEGES, STANCES
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PEERS = FIXTURES / "peers"

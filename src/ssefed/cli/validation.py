@@ -11,9 +11,10 @@ from typing import Any
 from ssefed.cli import CommandError
 from ssefed.cli.common import config_from, database, federation
 from ssefed.domain import applications
-from ssefed.domain.validation import COLLEGES, college as check_college, read_charter_spec, text
+from ssefed.domain.validation import college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
 from ssefed.vocab.ids import LocalIds
+from ssefed.vocab.validation_as import COLLEGES
 
 OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
                  "refuse": "refused", "needs-more": "needs_more", "needs_more": "needs_more"}

@@ -8,8 +8,8 @@ import re
 from ssefed.db.models import Actor, ActorKey
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.session import Database
+from ssefed.domain import keys
 from ssefed.domain.errors import InvalidInput
-from ssefed.federation import keys
 from ssefed.vocab.ids import LocalIds
 
 HANDLE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$")

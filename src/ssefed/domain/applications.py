@@ -17,12 +17,11 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import validation as repo
 from ssefed.db.session import Database
-from ssefed.domain import tokens
+from ssefed.domain import outbox, tokens
 from ssefed.domain.actors import check_handle, ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput, NotFound
 from ssefed.domain.validation import (OUTCOMES, CharterSpec, Rule, Verdict, Voice, evaluate,
                                       read_answers, valid_until)
-from ssefed.federation import outbound
 from ssefed.vocab import to_as, validation_as
 from ssefed.vocab.ids import LocalIds
 
@@ -124,7 +123,7 @@ async def _new_application(s, ids: LocalIds, network: Actor, applicant: Actor,
                             to=[to_as.PUBLIC], cc=[f"{network.ap_id}/followers"],
                             published=utcnow())
     create["@context"] = validation_as.CONTEXT
-    await outbound.publish(s, network, create, inboxes=await outbound.follower_inboxes(s, network))
+    await outbox.publish(s, network, create, inboxes=await outbox.follower_inboxes(s, network))
     return app
 
 
@@ -209,7 +208,7 @@ async def record_endorsement(s, config, ids: LocalIds, r: Received
                              cc=[f"{network.ap_id}/followers"], published=utcnow())
         add["target"] = f"{app.ap_id}/endorsements"
         add["@context"] = validation_as.CONTEXT
-        await outbound.publish(s, network, add, inboxes=await outbound.follower_inboxes(s, network))
+        await outbox.publish(s, network, add, inboxes=await outbox.follower_inboxes(s, network))
     return row, app
 
 
@@ -279,10 +278,10 @@ async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,
     s.add(row)
     app.state, app.valid_until, app.decision_ap_id = outcome, until, doc["id"]
     app.decided_at, app.note = utcnow(), (note or "")[:2000]
-    inboxes = await outbound.follower_inboxes(s, network)
+    inboxes = await outbox.follower_inboxes(s, network)
     if not applicant.local and applicant.inbox:
         inboxes.append(applicant.inbox)
-    await outbound.publish(s, network, doc, inboxes=inboxes)
+    await outbox.publish(s, network, doc, inboxes=inboxes)
     if applicant.local:
         org = await s.get(Organisation, applicant.id)
         if outcome == "validated":

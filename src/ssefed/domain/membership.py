@@ -11,9 +11,9 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.session import Database
+from ssefed.domain import outbox
 from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict
-from ssefed.federation import outbound
 from ssefed.vocab import to_as
 from ssefed.vocab.ids import LocalIds
 
@@ -55,7 +55,7 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
                             to=[to_as.PUBLIC], cc=[f"{row.ap_id}/followers"],
                             published=utcnow())
     update["@context"] = actor_doc["@context"]
-    await outbound.publish(s, row, update, inboxes=await outbound.follower_inboxes(s, row))
+    await outbox.publish(s, row, update, inboxes=await outbox.follower_inboxes(s, row))
 
 
 async def publish_remote_member(s, network: Actor, member: Actor, state: str,
@@ -72,4 +72,4 @@ async def publish_remote_member(s, network: Actor, member: Actor, state: str,
                          cc=[f"{network.ap_id}/followers"], published=utcnow())
     doc["target" if verb == "Add" else "origin"] = f"{network.ap_id}/members"
     doc["@context"] = to_as.MEMBERS_CONTEXT
-    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
+    await outbox.publish(s, network, doc, inboxes=await outbox.follower_inboxes(s, network))

@@ -11,10 +11,13 @@ from ssefed.db.models import Actor, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import organisations as org_repo
-from ssefed.domain.actors import check_handle
+from ssefed.db.repos import validation as validation_repo
+from ssefed.domain import outbox
+from ssefed.domain.actors import check_handle, ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput
 from ssefed.domain.fields import number as _number
 from ssefed.domain.fields import text as _text
+from ssefed.vocab import to_as
 
 LEGAL_FORMS = ("cooperative", "worker-cooperative", "multi-stakeholder-cooperative",
                "consumer-cooperative", "producer-cooperative", "association", "mutual",
@@ -133,21 +136,12 @@ async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
 async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:
     """Send an Update of the organisation's actor document to its followers (its keys are
     made first if it has none: they are part of the document)."""
-    from ssefed.db.repos import actors as actor_repo
-    from ssefed.domain.actors import ensure_keys
-    from ssefed.federation import outbound
-    from ssefed.vocab import to_as
-
     keys = await ensure_keys(db, ids, actor_id)
     async with db.write() as s:
         actor = await s.get(Actor, actor_id)
         org = await s.get(Organisation, actor_id)
         network = await actor_repo.get_network(s)
-        from datetime import date
-
-        from ssefed.db.repos import validation as validation_repo
-
         others = tuple(await validation_repo.outgoing_validated(s, actor_id, date.today()))
         doc = to_as.actor_document(actor, keys, base_url, org,
                                    network.ap_id if network else None, others)
-        await outbound.publish_to_followers(s, actor, "Update", to_as.strip_context(doc))
+        await outbox.publish_to_followers(s, actor, "Update", to_as.strip_context(doc))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer
-from ssefed.federation import outbound
+from ssefed.domain import outbox
 from ssefed.vocab import to_as
 
 
@@ -31,14 +31,14 @@ def offer_activity(actor: Actor, offer: Offer, verb: str) -> dict:
 async def publish_offer(s: AsyncSession, actor: Actor, offer: Offer, verb: str) -> None:
     """Queue ``verb`` (Create, Update or Delete) of ``offer`` to its author's followers."""
     doc = offer_activity(actor, offer, verb)
-    await outbound.publish(s, actor, doc, inboxes=await outbound.follower_inboxes(s, actor))
+    await outbox.publish(s, actor, doc, inboxes=await outbox.follower_inboxes(s, actor))
 
 
 async def announce(s: AsyncSession, network: Actor, object_iri: str) -> None:
     """The network's actor boosts a member's publication to the network's followers."""
     doc = to_as.activity(network.ap_id, "Announce", object_iri, to=[to_as.PUBLIC],
                          cc=[f"{network.ap_id}/followers"], published=utcnow())
-    await outbound.publish(s, network, doc, inboxes=await outbound.follower_inboxes(s, network))
+    await outbox.publish(s, network, doc, inboxes=await outbox.follower_inboxes(s, network))
 
 
 async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | None,

@@ -18,10 +18,9 @@ from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import freshness as fresh_repo
 from ssefed.db.session import Database
-from ssefed.domain import freshness
+from ssefed.domain import freshness, outbox
 from ssefed.domain.errors import Conflict, NotFound
 from ssefed.domain.publishing import offer_activity
-from ssefed.federation import outbound
 from ssefed.vocab.ids import LocalIds
 
 MAX_OFFERS = 1000  # offers re-confirmed by one action
@@ -60,11 +59,11 @@ def check_reconfirmable(actor: Actor, org: Organisation | None) -> None:
 
 async def _publish_update(s: AsyncSession, actor: Actor, offer: Offer) -> None:
     network = await actor_repo.get_network(s)
-    inboxes = await outbound.follower_inboxes(s, actor)
+    inboxes = await outbox.follower_inboxes(s, actor)
     if network is not None:
-        inboxes += await outbound.follower_inboxes(s, network)
-    await outbound.publish(s, actor, offer_activity(actor, offer, "Update"),
-                           inboxes=list(dict.fromkeys(inboxes)))
+        inboxes += await outbox.follower_inboxes(s, network)
+    await outbox.publish(s, actor, offer_activity(actor, offer, "Update"),
+                         inboxes=list(dict.fromkeys(inboxes)))
 
 
 async def reconfirm_offers(s: AsyncSession, actor: Actor, offers: list[Offer],

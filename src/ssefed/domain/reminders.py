@@ -7,7 +7,7 @@ less than that ago without a reminder), records one reminder row per thing (a un
 index on (subject, valid_until): a second run sends nothing), and has the network's actor
 send the organisation a ``Create`` of a ``Note`` addressed to it only, with a ``Mention``
 tag, in French and English. A local organisation reads it on its /edit page until it
-re-confirms; a remote actor gets it in its inbox (federation/outbound.py). When the
+re-confirms; a remote actor gets it in its inbox (domain/outbox.py). When the
 organisation has an e-mail address and ``email_hook`` is set, a ``freshness.email`` job
 runs the hook (retried by the worker when it fails; never in a request)."""
 
@@ -29,8 +29,7 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import freshness as fresh_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.session import Database
-from ssefed.domain import freshness
-from ssefed.federation import outbound
+from ssefed.domain import freshness, outbox
 from ssefed.vocab import to_as
 
 log = logging.getLogger("ssefed.reminders")
@@ -195,7 +194,7 @@ async def send_reminders(db: Database, config: Config, *, today: date | None = N
                 create_id=create_id, edit_url=f"{base}/edit",
                 api_url=f"{base}/api/actors/{rec.handle}/reconfirm")
             inboxes = [] if actor.local else [i for i in [actor.inbox] if i]
-            await outbound.publish(s, network, doc, inboxes=inboxes, public=False)
+            await outbox.publish(s, network, doc, inboxes=inboxes, public=False)
             if email:
                 await job_repo.enqueue(s, EMAIL_JOB, email_message(email, texts),
                                        dedupe_key=f"{EMAIL_JOB}:{create_id}")

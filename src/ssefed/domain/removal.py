@@ -6,9 +6,9 @@ from __future__ import annotations
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor
 from ssefed.db.session import Database
+from ssefed.domain import outbox
 from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict
-from ssefed.federation import outbound
 from ssefed.vocab import to_as
 from ssefed.vocab.ids import LocalIds
 
@@ -22,8 +22,8 @@ async def remove_organisation(db: Database, ids: LocalIds, actor: Actor) -> int:
     async with db.write() as s:
         row = await s.get(Actor, actor.id)
         row.deleted_at = utcnow()
-        inboxes = await outbound.follower_inboxes(s, row)
+        inboxes = await outbox.follower_inboxes(s, row)
         doc = to_as.activity(row.ap_id, "Delete", row.ap_id, to=[to_as.PUBLIC],
                              cc=[f"{row.ap_id}/followers"], published=utcnow())
-        await outbound.publish(s, row, doc, inboxes=inboxes)
+        await outbox.publish(s, row, doc, inboxes=inboxes)
     return len(inboxes)

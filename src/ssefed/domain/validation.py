@@ -1,5 +1,6 @@
-"""Participatory validation, the pure part: the stakeholder colleges, the network's rule,
-and the verdict of a rule over the endorsements and objections an application has.
+"""Participatory validation, the pure part: the check of a declared college, the
+network's rule, and the verdict of a rule over the endorsements and objections an
+application has.
 
 The same ``evaluate`` runs on the network's node (to decide) and on any node that
 received the decision (to check, counting only the endorsements it could verify itself),
@@ -13,18 +14,8 @@ from datetime import date
 from typing import Any
 
 from ssefed.domain.errors import InvalidInput
+from ssefed.vocab.validation_as import COLLEGES
 
-# ISO 26000's six stakeholder groups (consumers, government, industry, labour, NGOs, and
-# service, support, research and others), as (French, English) labels.
-COLLEGES: dict[str, tuple[str, str]] = {
-    "consumers": ("Consommateurs et usagers", "Consumers and users"),
-    "government": ("Pouvoirs publics", "Government"),
-    "industry": ("Entreprises et organisations de l'ESS", "Industry (SSE organisations)"),
-    "labour": ("Travailleurs", "Labour"),
-    "ngo": ("Associations et ONG", "NGOs"),
-    "ssro": ("Services, soutien, recherche et autres", "Service, support, research and others"),
-}
-STANCES = ("endorse", "object")
 ANSWERS = ("yes", "partly", "no", "in_progress")
 OUTCOMES = ("validated", "refused", "needs_more")
 MAX_TEXT = 2000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Follow
 from ssefed.db.repos import follows as follow_repo
+from ssefed.domain import outbox
 from ssefed.domain.errors import Conflict, NotFound
-from ssefed.federation import outbound
 from ssefed.federation.handlers import send_accept
 from ssefed.federation.service import Federation
 from ssefed.vocab import to_as
@@ -35,7 +35,7 @@ async def follow(fed: Federation, local: Actor, target: Actor) -> Follow:
                                                        followed_id=target.id, state="pending"))
         else:
             existing.ap_id, existing.state = doc["id"], "pending"
-        await outbound.publish(s, local, doc, inboxes=[target.inbox], public=False)
+        await outbox.publish(s, local, doc, inboxes=[target.inbox], public=False)
         return existing
 
 
@@ -49,7 +49,7 @@ async def unfollow(fed: Federation, local: Actor, target: Actor) -> None:
         doc = to_as.activity(local.ap_id, "Undo", inner, to=[target.ap_id], published=utcnow())
         await s.delete(existing)
         if target.inbox:
-            await outbound.publish(s, local, doc, inboxes=[target.inbox], public=False)
+            await outbox.publish(s, local, doc, inboxes=[target.inbox], public=False)
 
 
 async def answer_request(fed: Federation, local: Actor, follower: Actor, accept: bool) -> None:

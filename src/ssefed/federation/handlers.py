@@ -17,8 +17,9 @@ from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.db.repos import validation as validation_repo
+from ssefed.domain import outbox
 from ssefed.domain.errors import DomainError
-from ssefed.federation import outbound, trust, validation
+from ssefed.federation import trust, validation
 from ssefed.federation.trust import same_origin
 from ssefed.federation.client import FetchError
 from ssefed.federation.reports import apply_flag
@@ -427,8 +428,8 @@ async def send_accept(s, local: Actor, follower: Actor, follow_json: dict[str, A
     """Answer a Follow (Accept or Reject), with the Follow embedded, to the follower's inbox."""
     follow = to_as.strip_context(follow_json)
     doc = to_as.activity(local.ap_id, verb, follow, to=[follower.ap_id], published=utcnow())
-    await outbound.publish(s, local, doc, inboxes=[follower.inbox] if follower.inbox else [],
-                           public=False)
+    await outbox.publish(s, local, doc, inboxes=[follower.inbox] if follower.inbox else [],
+                         public=False)
 
 
 MAX_BACKFILL_PAGES = 5

@@ -20,10 +20,11 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Application, Decision, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import validation as repo
-from ssefed.domain import applications
+from ssefed.domain import applications, outbox
+from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput, NotFound
+from ssefed.domain.organisations import publish_profile
 from ssefed.domain.validation import Rule, Voice, college as check_college, evaluate, read_answers
-from ssefed.federation import outbound
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, validation_as
@@ -266,9 +267,6 @@ def _college(value: Any) -> str | None:
 
 async def _applicant_learns(fed: Federation, app_id: int, facts: validation_as.DecisionFacts
                             ) -> None:
-    from ssefed.domain.actors import ensure_keys
-    from ssefed.domain.organisations import publish_profile
-
     async with fed.db.write() as s:
         app = await repo.application(s, id_=app_id)
         app.state, app.valid_until = facts.outcome, facts.valid_until
@@ -343,8 +341,8 @@ async def apply_remote(fed: Federation, handle: str, network_ref: str, charter_i
                           local_network=False, applicant_id=actor.id,
                           charter_ap_id=str(doc.get("id")), answers=checked, state="pending")
         s.add(app)
-        await outbound.publish(s, actor, join, inboxes=[network.inbox] if network.inbox else [],
-                               public=False)
+        await outbox.publish(s, actor, join, inboxes=[network.inbox] if network.inbox else [],
+                             public=False)
     return app
 
 
@@ -393,7 +391,7 @@ async def endorse(fed: Federation, config, endorser_handle: str, application: st
                       "id": f"{facts.id}/create", "type": "Create", "actor": endorser.ap_id,
                       "object": signed, "to": [network_iri], "cc": [applicant_iri] if
                       applicant_iri else [], "published": signed.get("published")}
-            await outbound.publish(s, endorser, create, inboxes=[inbox] if inbox else [])
+            await outbox.publish(s, endorser, create, inboxes=[inbox] if inbox else [])
         else:
             await repo.declare(s, endorser.ap_id, college)
     if local_app is not None:

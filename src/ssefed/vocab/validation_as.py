@@ -15,6 +15,18 @@ from ssefed.vocab import from_as
 from ssefed.vocab.proposals import check_schema
 from ssefed.vocab.to_as import AS_CONTEXT, PUBLIC, SSEFED_NS, iso
 
+# The values of an endorsement's ``college``: ISO 26000's six stakeholder groups (consumers,
+# government, industry, labour, NGOs, and service, support, research and others), as
+# (French, English) labels; and of its ``stance``.
+COLLEGES: dict[str, tuple[str, str]] = {
+    "consumers": ("Consommateurs et usagers", "Consumers and users"),
+    "government": ("Pouvoirs publics", "Government"),
+    "industry": ("Entreprises et organisations de l'ESS", "Industry (SSE organisations)"),
+    "labour": ("Travailleurs", "Labour"),
+    "ngo": ("Associations et ONG", "NGOs"),
+    "ssro": ("Services, soutien, recherche et autres", "Service, support, research and others"),
+}
+STANCES = ("endorse", "object")
 DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
 VALIDATION_TERMS: dict[str, Any] = {
     "ssefed": SSEFED_NS,
@@ -154,8 +166,6 @@ def is_endorsement(obj: Any) -> bool:
 def read_endorsement(obj: dict[str, Any]) -> EndorsementFacts:
     """An endorsement object, checked against ``endorsement.schema.json`` (SchemaError, a
     ValueError, with the JSON Pointer of the field) and read (ValueError naming the field)."""
-    from ssefed.domain.validation import COLLEGES, STANCES
-
     check_schema("endorsement", obj)
     iri = obj.get("id")
     if not isinstance(iri, str) or not iri.startswith(("https://", "http://")):

@@ -17,8 +17,9 @@ from ssefed.db.repos import remote as remote_repo
 from ssefed.db.repos import validation as repo
 from ssefed.domain import applications, tokens
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.validation import COLLEGES, STANCES, college as check_college, text
+from ssefed.domain.validation import college as check_college, text
 from ssefed.vocab import to_as, validation_as
+from ssefed.vocab.validation_as import COLLEGES, STANCES
 from ssefed.web.activitypub import as_json
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS
 from ssefed.web.problems import Problem, query_int, read_json, whole_number
