@@ -119,7 +119,9 @@ def _float(value: str, column: str) -> float | None:
 
 
 def _sse_row(rec: dict[str, str], line: int, codes: _Codes) -> Row:
-    get = lambda name: (rec.get(name) or "").strip()  # noqa: E731
+    def get(name: str) -> str:
+        return (rec.get(name) or "").strip()
+
     ident = get("Identifier")
     if not ident:
         raise InvalidInput("Identifier", "is required (it is the row's stable key)")
@@ -177,7 +179,9 @@ def _parse(data: dict[str, Any], columns: dict[str, str]) -> org_domain.Organisa
 
 
 def _ssefed_row(rec: dict[str, str], line: int, codes: _Codes) -> Row:
-    get = lambda name: (rec.get(name) or "").strip()  # noqa: E731
+    def get(name: str) -> str:
+        return (rec.get(name) or "").strip()
+
     data: dict[str, Any] = {k: get(k) or None for k in SSEFED_COLUMNS}
     data["sectors"] = [s for s in re.split(r"[;,\s]+", get("sectors")) if s]
     data["qualifiers"] = [s for s in re.split(r"[;,\s]+", get("qualifiers")) if s]

@@ -44,7 +44,9 @@ class OfferRow:
 
 
 def _offer_row(rec: dict[str, str], line: int) -> OfferRow:
-    get = lambda name: (rec.get(name) or "").strip()  # noqa: E731
+    def get(name: str) -> str:
+        return (rec.get(name) or "").strip()
+
     org = get("org")
     if not org:
         raise InvalidInput("org", "is required (the handle of the organisation)")
