@@ -223,7 +223,10 @@ class Load:
         await asyncio.gather(*(worker(c) for c in conns))
         elapsed = time.perf_counter() - t0
         latencies.sort()
-        pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0  # noqa: E731
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0
+
         return {"elapsed": elapsed, "statuses": {str(k): v for k, v in statuses.items()},
                 "samples": samples, "p50_ms": 1000 * pct(0.5), "p99_ms": 1000 * pct(0.99)}
 
