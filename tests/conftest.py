@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gzip
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -15,7 +17,11 @@ from hypothesis import HealthCheck, settings
 from tests.nodes import NodeFactory
 
 PROJECT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT.parent / "shared"
+# Test data, with its provenance (tests/fixtures/README.md). Programs the interoperability
+# tests run (the Fedify peer) are not copied: they come from ../shared/peers (tests/fedify.py).
+FIXTURES = PROJECT / "tests" / "fixtures"
+PEERS = FIXTURES / "peers"
+COOPS_GZ = FIXTURES / "directories" / "coops-uk-2023-03-standard.csv.gz"
 PG_URL = os.environ.get("SSEFED_TEST_DATABASE_URL", "").strip()
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -109,3 +115,13 @@ def nodes(databases: FreshDatabases, tmp_path: Path):
     factory = NodeFactory(tmp_path, databases)
     yield factory
     factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def coops_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 7,272 UK co-operatives as a plain CSV (`ssefed import` takes a file path); the
+    repository keeps it gzipped (3.6 MB to 0.54 MB)."""
+    path = tmp_path_factory.mktemp("directories") / COOPS_GZ.name.removesuffix(".gz")
+    with gzip.open(COOPS_GZ, "rb") as packed, path.open("wb") as plain:
+        shutil.copyfileobj(packed, plain)
+    return path

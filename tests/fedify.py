@@ -1,11 +1,12 @@
 """A real Fedify (1.5.9) ActivityPub server for interoperability tests.
 
-The peer's sources live in ``shared/peers/fedify-peer`` beside the project; they are read
-only. They are copied into a project-local build dir (``.cache/fedify-peer``, gitignored),
-``npm ci`` runs there once (again only when package.json / package-lock.json change),
-and ``node peer.mjs --port P --name NAME`` runs as a subprocess on a free loopback port.
-Node and npm are required: without them this raises ``FedifyUnavailable`` (tests fail,
-they never skip). See the peer's README.md for its admin API.
+The peer's sources live in ``../shared/peers/fedify-peer`` beside the checkout (the only
+thing the tests take from ``../shared``; without it these tests fail naming the path); they
+are read only. They are copied into a project-local build dir (``.cache/fedify-peer``,
+gitignored), ``npm ci`` runs there once (again only when package.json / package-lock.json
+change), and ``node peer.mjs --port P --name NAME`` runs as a subprocess on a free
+loopback port. Node and npm are required: without them this raises ``FedifyUnavailable``
+(tests fail, they never skip). See the peer's README.md for its admin API.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import requests
 from tests.nodes import free_port
 
 PROJECT = Path(__file__).resolve().parents[1]
-SHARED_PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "fedify-peer"
+SHARED_PEER = PROJECT.parent / "shared" / "peers" / "fedify-peer"
 BUILD_DIR = PROJECT / ".cache" / "fedify-peer"
 SOURCES = ("package.json", "package-lock.json", "peer.mjs")
 STAMP = ".ssefed-npm-ci.sha256"
@@ -51,6 +52,9 @@ def build(build_dir: Path = BUILD_DIR, source: Path = SHARED_PEER) -> Path:
     package.json + package-lock.json (their hash is kept in a stamp file). A file lock
     keeps two test processes from installing at the same time.
     """
+    if not source.is_dir():
+        raise FedifyUnavailable(f"{source} does not exist: the Fedify peer's sources are "
+                                f"taken from ../shared/peers/fedify-peer beside the checkout")
     missing_tools = [t for t in ("node", "npm") if shutil.which(t) is None]
     if missing_tools:
         raise FedifyUnavailable(

@@ -2,21 +2,21 @@
 broken files: counts, mappings, idempotence, quietness, per-row errors."""
 
 import csv
+import gzip
 
-from tests.conftest import SHARED
+from tests.conftest import COOPS_GZ
 
-COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
 ESS = "http://purl.org/essglobal/standard/"
 
 
-def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes):
+def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes, coops_csv):
     node = nodes.create("a")
-    first = node.cli("import", str(COOPS), timeout=600)
+    first = node.cli("import", str(coops_csv), timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     assert ("7272 row(s): 7272 organisation(s) created, 0 updated, 0 unchanged, 0 refused; "
             "6970 with a position") in first.stdout
     # an independent count over the CSV: rows with a postcode centroid
-    with COOPS.open(newline="", encoding="utf-8") as fh:
+    with coops_csv.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 7272
     assert sum(1 for r in rows if r["Geo Container Latitude"]) == 6970
@@ -48,7 +48,7 @@ def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes):
     assert node.sql("SELECT count(*) FROM deliveries") == [(0,)]
     assert node.sql("SELECT count(*) FROM jobs") == [(0,)]
     # a second import changes nothing
-    second = node.cli("import", str(COOPS), timeout=600)
+    second = node.cli("import", str(coops_csv), timeout=600)
     assert "0 organisation(s) created, 0 updated, 7272 unchanged, 0 refused" in second.stdout
     assert node.sql("SELECT count(*) FROM actors WHERE local") == [(7273,)]  # + the network
     assert node.sql("SELECT count(*) FROM activities") == [(0,)]
@@ -67,7 +67,8 @@ def test_real_directory_imports_every_cooperative_quietly_and_only_once(nodes):
 
 def test_broken_rows_are_reported_by_line_and_column_and_good_rows_imported(nodes, tmp_path):
     node = nodes.create("a")
-    header = COOPS.read_text(encoding="utf-8").splitlines()[0]
+    with gzip.open(COOPS_GZ, "rt", encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\r\n")
     good = ('G1,Bakery Co-op,"Bread,\nand cakes",,,,1 Main St,Leeds,,LS1 1AA,GB,,,,,,,,,,'
             ',,,53.79,-1.54,Retail,,10710,Workers,Society')
     bad_lat = 'G2,Bad Position,,,,,,,,,GB,,,,,,,,,,,,,north,-1.5,,,,,'

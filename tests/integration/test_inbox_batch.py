@@ -18,10 +18,9 @@ from ssefed.db.session import open_database
 from ssefed.federation.handlers import Handlers
 from ssefed.federation.inbox_batch import process_batch
 from ssefed.federation.service import Federation
-from tests.conftest import SHARED
+from tests.conftest import PEERS
 
-PROPOSAL = json.loads((SHARED / "fixtures" / "peers" / "fep0837-proposal-offer-full.json")
-                      .read_text())
+PROPOSAL = json.loads((PEERS / "fep0837-proposal-offer-full.json").read_text())
 ALICE = "https://market.example/users/alice"
 NETWORK = "https://network.example/actors/network"
 

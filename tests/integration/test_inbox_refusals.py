@@ -36,11 +36,10 @@ import requests
 
 from ssefed.domain import keys as keygen
 from ssefed.federation import httpsig
-from tests.conftest import BACKENDS, SHARED, FreshDatabases
+from tests.conftest import BACKENDS, PEERS, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, SEC_CONTEXT, FakeActor, FakePeer
 from tests.nodes import Node, NodeFactory
 
-PEERS = SHARED / "fixtures" / "peers"
 AS2 = "application/activity+json"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 MAX_BODY = 4096  # SSEFED_FEDERATION_MAX_BODY_BYTES of the refusing node

@@ -12,10 +12,8 @@ import unicodedata
 
 import requests
 
-from tests.conftest import SHARED
 from tests.integration.test_federation import host, last_line, ok
 
-COOPS = SHARED / "fixtures" / "directories" / "coops-uk-2023-03-standard.csv"
 MANCHESTER = (53.4808, -2.2426)
 
 
@@ -56,12 +54,12 @@ def search(node, **params) -> dict:
     return r.json()
 
 
-def test_search_filters_on_the_real_directory_match_an_independent_count(nodes):
+def test_search_filters_on_the_real_directory_match_an_independent_count(nodes, coops_csv):
     node = nodes.create("a")
-    imported = node.cli("import", str(COOPS), timeout=900)
+    imported = node.cli("import", str(coops_csv), timeout=900)
     assert imported.returncode == 0, imported.stderr[-2000:]
     node.start()
-    with COOPS.open(newline="", encoding="utf-8") as fh:
+    with coops_csv.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     sic = {r["Identifier"]: re.sub(r"\D", "", r["SIC Code"]) for r in rows}
 

@@ -2,16 +2,15 @@
 it does not handle the document (then pyld is used)."""
 
 import json
-from pathlib import Path
 
 import pytest
 import rdflib
 from rdflib.compare import isomorphic
 
 from ssefed.vocab import fastrdf, jsonld
+from tests.conftest import PEERS, PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
-DOCUMENTS = sorted([*PROJECT.parent.joinpath("shared", "fixtures", "peers").glob("*.json"),
+DOCUMENTS = sorted([*PEERS.glob("*.json"),
                     *PROJECT.joinpath("schemas", "json-schema", "examples").glob("*.json")])
 
 

@@ -1,11 +1,10 @@
-"""Tolerant AS2 readers against real peer documents (see shared/fixtures/peers/README.md)."""
+"""Tolerant AS2 readers against real peer documents (see tests/fixtures/peers/README.md)."""
 
 from __future__ import annotations
 
 import base64
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,13 +26,13 @@ from ssefed.vocab.from_as import (
     parse_actor,
     parse_key_document,
 )
+from tests.conftest import PEERS
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "peers"
 SPKI_HEADER = "-----BEGIN PUBLIC KEY-----"
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return json.loads((PEERS / name).read_text(encoding="utf-8"))
 
 
 def actor(name: str) -> RemoteActor:

@@ -9,7 +9,6 @@ import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import http_message_signatures as hms  # the `test` extra: an independent RFC 9421 implementation
@@ -21,8 +20,8 @@ from multidict import CIMultiDict
 from ssefed.domain.keys import KeyPair, generate
 from ssefed.federation import httpsig as hs
 from ssefed.federation import sfv
+from tests.conftest import PEERS
 
-PEERS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "peers"
 F = hs.Failure
 URL = "https://node.example/inbox"
 BODY = b'{"type":"Follow","actor":"https://peer.example/users/a"}'

@@ -6,7 +6,6 @@ import copy
 import hashlib
 import json
 import socket
-from pathlib import Path
 
 import pytest
 import rdflib
@@ -23,8 +22,7 @@ from ssefed.vocab.jsonld import (
     expand_tolerant,
     to_rdf_graph,
 )
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "peers"
+from tests.conftest import PEERS
 
 AS = "https://www.w3.org/ns/activitystreams#"
 SEC = "https://w3id.org/security#"
@@ -46,7 +44,7 @@ BUNDLE_SHA256 = {
 
 
 def load_fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return json.loads((PEERS / name).read_text(encoding="utf-8"))
 
 
 def values(node: dict, prop: str) -> list:

@@ -20,10 +20,9 @@ from ssefed.federation.proofs import (DATA_INTEGRITY_CONTEXT, ProofFailure, sign
                                       verify_object, with_integrity_context)
 from ssefed.vocab import jsonld, to_as
 from ssefed.vocab.multibase import b58decode, b58encode, decode_multikey, ed25519_multibase
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES, PEERS
 
-PEERS = SHARED / "fixtures" / "peers"
-OURS = Path(__file__).resolve().parents[1] / "fixtures" / "proofs"
+OURS = FIXTURES / "proofs"
 VECTOR_TIME = datetime(2023, 2, 24, 23, 36, 38, tzinfo=timezone.utc)
 ALICE_KEY = "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"  # FEP-8b32 and W3C test key
 

@@ -2,14 +2,13 @@
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from ssefed.vocab import proposals
 from ssefed.vocab.from_as import ParseError
+from tests.conftest import PEERS
 
-PEERS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "peers"
 
 
 def load(name: str) -> dict:

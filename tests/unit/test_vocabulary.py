@@ -10,6 +10,7 @@ JSON-LD is only ever processed with the bundled document loader.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from datetime import date, datetime, timezone
@@ -33,9 +34,8 @@ from ssefed.domain.validation import ANSWERS, OUTCOMES
 from ssefed.paths import DEMO_DIR, SCHEMAS_DIR
 from ssefed.vocab import jsonld, to_as, validation_as
 from ssefed.vocab.validation_as import COLLEGES, STANCES
+from tests.conftest import FIXTURES, PEERS
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-PEERS = FIXTURES / "peers"
 JSON_SCHEMAS = SCHEMAS_DIR / "json-schema"
 EXAMPLES = JSON_SCHEMAS / "examples"
 TAXONOMIES = SCHEMAS_DIR / "taxonomies"
@@ -139,10 +139,12 @@ def test_every_turtle_and_skos_file_parses(path):
 
 def test_essglobal_copies_are_unchanged_and_attributed():
     shipped = TAXONOMIES / "essglobal"
-    for path in shipped.glob("*.skos"):
-        source = FIXTURES / "essglobal" / path.name
-        if source.is_file():
-            assert path.read_bytes() == source.read_bytes(), path.name
+    sums = (FIXTURES / "essglobal" / "SHA256SUMS").read_text().splitlines()
+    published = {name: digest for digest, name in (line.split() for line in sums)}
+    copies = sorted(p for p in shipped.iterdir() if p.suffix in (".skos", ".ttl"))
+    assert sorted(p.name for p in copies) == sorted(published)
+    for path in copies:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == published[path.name], path.name
     attribution = (shipped / "ATTRIBUTION.md").read_text(encoding="utf-8")
     assert "CC BY 3.0" in attribution and "RIPESS" in attribution
 
