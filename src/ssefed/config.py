@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from ssefed.terms import KINDS
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_CONFIG_FILE = "ssefed.toml"
 
@@ -149,7 +151,6 @@ class SparqlConfig:
     max_query_bytes: int = 16 * 1024
 
 
-OFFER_KINDS = ("product", "service", "equipment", "premises", "skills", "tender")
 DEFAULT_OFFER_VALIDITY_DAYS = {"product": 180, "service": 365, "equipment": 365,
                                "premises": 365, "skills": 365, "tender": 60}
 
@@ -347,10 +348,10 @@ def validate(cfg: Config, sources: Mapping[tuple[str, str], str] | None = None) 
     if cfg.chains.max_hops > 16:
         raise err("chains", "max_hops", "must be at most 16")
     fresh = cfg.freshness
-    unknown = sorted(set(fresh.offer_validity_days) - set(OFFER_KINDS))
+    unknown = sorted(set(fresh.offer_validity_days) - set(KINDS))
     if unknown:
         raise err("freshness", "offer_validity_days", f"unknown kind {unknown[0]!r}; known: "
-                                                      f"{', '.join(OFFER_KINDS)}")
+                                                      f"{', '.join(KINDS)}")
     for kind, days in fresh.offer_validity_days.items():
         if not 1 <= days <= 3650:
             raise err("freshness", "offer_validity_days",

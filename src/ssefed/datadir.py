@@ -28,12 +28,6 @@ def make_private_dir(path: Path) -> None:
     path.chmod(0o700)  # mkdir's mode passes through the umask
 
 
-def make_private(path: Path) -> None:
-    """Mode 600 for a file the node created (its SQLite database and journals)."""
-    if path.is_file():
-        path.chmod(0o600)
-
-
 def session_key(data_path: Path) -> tuple[bytes, bool]:
     """The session key, and whether it was made now (it did not exist)."""
     path = data_path / SESSION_KEY_FILE

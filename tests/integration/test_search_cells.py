@@ -15,6 +15,7 @@ from ssefed.config import async_database_url
 from ssefed.db import migrate
 from ssefed.db.models import Actor, SearchEntry, SearchTerm
 from ssefed.db.repos import search as search_repo
+from ssefed.geo import haversine_km
 from ssefed.db.session import Database
 
 RECOUNT = """
@@ -148,7 +149,7 @@ async def test_radius_searches_from_cells_and_terms_match_a_brute_force_count(da
             assert (search_repo._by_cells(f) is not None) == (not words)
             want = [e for e, terms in entries if e["lat"] is not None
                     and all(any(x.startswith(w) for x in e["words"].split()) for w in words)
-                    and search_repo.haversine_km(*near, e["lat"], e["lon"]) <= f["radius_km"]
+                    and haversine_km(*near, e["lat"], e["lon"]) <= f["radius_km"]
                     and (not f["type"] or e["entry_type"] == f["type"])
                     and all(t in terms for t in f["terms"])
                     and (not f.get("legal_form") or e["legal_form"] == f["legal_form"])]
@@ -161,7 +162,7 @@ async def test_radius_searches_from_cells_and_terms_match_a_brute_force_count(da
                 if e["division"]:
                     divisions[e["division"]] = divisions.get(e["division"], 0) + 1
             assert facets["sector"] == divisions
-            nearest = sorted(want, key=lambda e: search_repo.haversine_km(
+            nearest = sorted(want, key=lambda e: haversine_km(
                 *near, e["lat"], e["lon"]))[:10]
             assert [r.ap_id for r in rows] == [e["ap_id"] for e in nearest], f
     finally:

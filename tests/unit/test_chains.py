@@ -9,9 +9,10 @@ from datetime import date, timedelta
 import pytest
 
 from ssefed.domain.chains import (Candidate, ChainQuery, build_chains, guarantee_of,
-                                  haversine_km, links_of, parse_query, rank_candidates)
+                                  links_of, parse_query, rank_candidates)
 from ssefed.domain.errors import InvalidInput
 from ssefed.federation.chainsearch import read_offer
+from ssefed.geo import haversine_km
 
 CAT = "https://w3id.org/ssefed/category/"
 TODAY = date(2026, 12, 2)

@@ -5,6 +5,7 @@ import pytest
 
 from ssefed.federation.client import FederationClient, FetchError, address_is_public
 from ssefed.federation.delivery import RetryPolicy, retry_after_seconds
+from ssefed.worker.retry import JOBS
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter():
@@ -30,6 +31,16 @@ def test_retries_span_at_least_two_days_then_give_up():
         assert attempts < 100
     assert age >= 48 * 3600
     assert policy.next_delay(attempts + 1, 53 * 3600) is None
+
+
+def test_jobs_back_off_the_same_way_and_give_up_after_25_attempts():
+    rng = random.Random(3)
+    delays = [JOBS.next_delay(n, rng=rng) for n in range(1, 25)]
+    for n, delay in enumerate(delays, 1):
+        nominal = min(6 * 3600, 30 * 2 ** (n - 1))
+        assert 0.75 * nominal <= delay <= 1.25 * nominal
+    assert 3.5 * 86400 <= sum(delays) <= 4.5 * 86400
+    assert JOBS.next_delay(25) is None
 
 
 def test_breaker_opens_after_threshold_and_probe_interval_doubles_to_a_cap():

@@ -15,25 +15,26 @@ from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.categories import is_network_specific, to_code
+from ssefed import terms
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
 from ssefed.vocab.ids import LocalIds
 
 
 def _options(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--direction", choices=offer_domain.DIRECTIONS, required=required)
-    p.add_argument("--role", choices=offer_domain.ROLES, required=required)
-    p.add_argument("--kind", choices=offer_domain.KINDS, required=required)
+    p.add_argument("--direction", choices=terms.DIRECTIONS, required=required)
+    p.add_argument("--role", choices=terms.ROLES, required=required)
+    p.add_argument("--kind", choices=terms.KINDS, required=required)
     p.add_argument("--category", required=required, help="category code or IRI")
     p.add_argument("--input", dest="inputs", action="append", metavar="CATEGORY",
                    help="an input category it consumes (repeat for several)")
     p.add_argument("--title", required=required)
     p.add_argument("--summary")
     p.add_argument("--quantity", type=float)
-    p.add_argument("--unit", choices=offer_domain.UNITS)
+    p.add_argument("--unit", choices=terms.UNITS)
     p.add_argument("--price", type=float)
     p.add_argument("--currency", help="EUR, or the IRI of a local currency")
-    p.add_argument("--exchange", choices=offer_domain.EXCHANGES)
+    p.add_argument("--exchange", choices=terms.EXCHANGES)
     p.add_argument("--lat", type=float)
     p.add_argument("--lon", type=float)
     p.add_argument("--valid-until", dest="valid_until", type=dt.date.fromisoformat,

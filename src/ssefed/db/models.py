@@ -12,6 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ssefed import terms
 from ssefed.db.base import Base, JSONDoc, UTCDateTime, utcnow
 
 IRI = String(2048)
@@ -113,13 +114,10 @@ class Offer(Base):
 
     __tablename__ = "offers"
     __table_args__ = (
-        CheckConstraint("direction IN ('offer', 'demand')", name="direction"),
-        CheckConstraint("kind IN ('product', 'service', 'equipment', 'premises', 'skills', "
-                        "'tender')", name="kind"),
-        CheckConstraint("role IN ('production', 'transformation', 'distribution', 'service')",
-                        name="role"),
-        CheckConstraint("exchange IN ('sale', 'exchange', 'loan', 'gift', 'pooling')",
-                        name="exchange"),
+        CheckConstraint(terms.sql_in("direction", terms.DIRECTIONS), name="direction"),
+        CheckConstraint(terms.sql_in("kind", terms.KINDS), name="kind"),
+        CheckConstraint(terms.sql_in("role", terms.ROLES), name="role"),
+        CheckConstraint(terms.sql_in("exchange", terms.EXCHANGES), name="exchange"),
         Index("ix_offers_category_direction", "category", "direction"),
     )
 

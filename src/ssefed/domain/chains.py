@@ -25,6 +25,7 @@ from datetime import date
 from typing import Any, Awaitable, Callable, Iterable
 
 from ssefed.domain.validity import listing_key
+from ssefed.geo import haversine_km
 
 MAX_EXPANSIONS = 20_000
 MAX_LIMIT = 50
@@ -97,13 +98,6 @@ class Source:
 class PeerAnswer:
     candidates: dict[str, list[Candidate]]
     sources: list[Source]
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def distance(a: Candidate, b: Candidate) -> float | None:

@@ -13,12 +13,7 @@ from ssefed.domain import categories
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.fields import number as _number
 from ssefed.domain.fields import text as _text
-
-DIRECTIONS = ("offer", "demand")
-KINDS = ("product", "service", "equipment", "premises", "skills", "tender")
-ROLES = ("production", "transformation", "distribution", "service")
-EXCHANGES = ("sale", "exchange", "loan", "gift", "pooling")
-UNITS = ("kg", "t", "g", "l", "unit", "hour", "day", "month", "m2", "m3", "kWh", "MWh")
+from ssefed.terms import DIRECTIONS, EXCHANGES, KINDS, ROLES, UNITS
 
 
 @dataclass

@@ -11,10 +11,8 @@ offers.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from html.parser import HTMLParser
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +21,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Report
 from ssefed.db.repos import reports as report_repo
 from ssefed.domain.errors import Conflict, InvalidInput, NotFound
+from ssefed.vocab.text import plain_text
 
 REASONS = ("wrong", "outdated", "other")
 MAX_TEXT = 2000  # characters of a report's text (and of a resolution note)
@@ -30,7 +29,6 @@ MAX_IRI = 2048
 MAX_OBJECTS = 20  # objects of one report
 MAX_OPEN_PER_ORGANISATION = 200  # beyond, new reports of it are refused (flood bound)
 MAX_HANDLED_BY = 255
-MAX_HTML = 50_000  # characters of received HTML looked at
 
 
 class TooManyOpen(Conflict):
@@ -47,56 +45,6 @@ class ReportInput:
     object: str
     reason: str
     text: str
-
-
-class _Text(HTMLParser):
-    """HTML to plain text: tags dropped, block ends and <br> as new lines, script and
-    style contents skipped, entities decoded."""
-
-    BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style"):
-            self.skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_BLANK_LINES = re.compile(r"\n\s*\n\s*\n+")
-
-
-def plain_text(value: str) -> str:
-    """A text as people read it: no control characters, at most one blank line in a
-    row, trimmed (not truncated)."""
-    text = _CONTROL.sub(" ", value.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def html_to_text(value: str, limit: int = MAX_TEXT) -> str:
-    """Received HTML (a Flag's ``content``) as plain text of at most ``limit``
-    characters (cut with an ellipsis)."""
-    parser = _Text()
-    parser.feed(value[:MAX_HTML])
-    parser.close()
-    text = plain_text("".join(parser.parts))
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _iri(value: Any, field: str) -> str:

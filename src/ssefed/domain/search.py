@@ -225,7 +225,7 @@ def _bool(params: dict[str, Any], key: str) -> bool | None:
 def parse_search(params: dict[str, Any]) -> SearchQuery:
     """Check the parameters of a search (API, CLI, page); InvalidInput names the field.
     ``qualifier`` and ``sector`` may be lists (every one must match)."""
-    from ssefed.domain.offers import DIRECTIONS, KINDS
+    from ssefed.terms import DIRECTIONS, KINDS
     from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
 
     f: dict[str, Any] = {}

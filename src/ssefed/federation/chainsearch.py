@@ -20,8 +20,8 @@ from ssefed.federation.claims import OfferClaims
 from ssefed.federation.client import FetchError
 from ssefed.federation.networks import PeerDirectory, is_stale, names_networks, refresh_members
 from ssefed.federation.service import Federation
+from ssefed.terms import ROLES
 
-ROLES = ("production", "transformation", "distribution", "service")
 MAX_INPUTS = 20
 MAX_NAMED_PEERS = 20
 TRUST_TTL = 5.0  # seconds

@@ -13,7 +13,6 @@ import asyncio
 import email.utils
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,30 +29,24 @@ from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
+from ssefed.worker.retry import Backoff
 
 log = logging.getLogger("ssefed.delivery")
 FLUSH_DELAY = 0.05  # seconds a finished delivery may wait to be marked done with others
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff over ``give_up_after`` seconds (default a little over two days)."""
+class RetryPolicy(Backoff):
+    """Deliveries: backoff over ``give_up_after`` seconds (default a little over two
+    days, however many attempts), and a circuit breaker per host."""
 
     base: float = 60.0
-    cap: float = 6 * 3600.0
-    give_up_after: float = 52 * 3600.0
+    jitter: float = 0.2
+    max_attempts: int | None = None
+    give_up_after: float | None = 52 * 3600.0
     breaker_threshold: int = 3       # consecutive failures that open a host's circuit
     probe_interval: float = 60.0     # first open period; doubles up to probe_cap
     probe_cap: float = 3600.0
-
-    def next_delay(self, attempts: int, age: float, rng: random.Random | None = None
-                   ) -> float | None:
-        """Seconds before the next attempt, or None to give up (pure: unit-tested)."""
-        if age >= self.give_up_after:
-            return None
-        delay = min(self.cap, self.base * (2 ** max(0, attempts - 1)))
-        delay *= 1 + (rng or random).uniform(-0.2, 0.2)
-        return max(1.0, min(delay, self.give_up_after - age + 1.0))
 
     def open_for(self, failures: int) -> float | None:
         if failures < self.breaker_threshold:
@@ -501,4 +494,3 @@ class Deliverer:
         if unfinished or queued:
             async with self.db.write() as s:
                 await activity_repo.release_deliveries(s, unfinished + queued)
-

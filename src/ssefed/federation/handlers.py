@@ -29,9 +29,6 @@ from ssefed.worker.runner import JobBatch
 
 log = logging.getLogger("ssefed.inbox")
 
-MAX_EMBED_DEPTH = 3  # objects embedded in objects (Undo of Announce of ...)
-
-
 
 def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
     """An object embedded in an activity (or a collection page) means what its JSON-LD

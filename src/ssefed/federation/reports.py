@@ -22,6 +22,7 @@ from typing import Any
 from ssefed.domain import reports as report_domain
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as
+from ssefed.vocab.text import html_to_text
 
 SSEFED_NS = "https://w3id.org/ssefed/ns#"
 REASON_KEYS = ("reason", "ssefed:reason", SSEFED_NS + "reason")
@@ -51,12 +52,12 @@ def _text(raw: dict[str, Any]) -> str:
     for key in ("content", "summary"):
         value = raw.get(key)
         if isinstance(value, str) and value.strip():
-            return report_domain.html_to_text(value)
+            return html_to_text(value, report_domain.MAX_TEXT)
     content_map = raw.get("contentMap")
     if isinstance(content_map, dict):
         for value in list(content_map.values())[:10]:
             if isinstance(value, str) and value.strip():
-                return report_domain.html_to_text(value)
+                return html_to_text(value, report_domain.MAX_TEXT)
     return ""
 
 

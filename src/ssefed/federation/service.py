@@ -33,7 +33,6 @@ class Federation:
         self._blocks: set[str] = set()
         self._blocks_at = 0.0
         self._blocks_reload: asyncio.Future | None = None
-        self._blocks_generation = 0
         self.client = FederationClient(
             allow_private=fed.allow_private_addresses, timeout=fed.fetch_timeout_seconds,
             delivery_timeout=fed.delivery_timeout_seconds, max_bytes=fed.max_fetch_bytes,
@@ -86,16 +85,10 @@ class Federation:
         return bool(candidates & self._blocks)
 
     async def _reload_blocks(self) -> None:
-        started, generation = time.monotonic(), self._blocks_generation
+        started = time.monotonic()
         async with self.db.read() as s:
-            blocks = await host_repo.blocked_domains(s)
-        if generation == self._blocks_generation:  # not forgotten meanwhile
-            self._blocks, self._blocks_at = blocks, started
-
-    def forget_blocks(self) -> None:
-        self._blocks_at = 0.0
-        self._blocks_generation += 1
-        self._blocks_reload = None  # a reload under way may have read the old list
+            self._blocks = await host_repo.blocked_domains(s)
+        self._blocks_at = started
 
     async def signer_for(self, actor: Actor) -> Signer:
         """The RSA signer of a local actor (its keys are made on first use)."""

@@ -10,9 +10,7 @@ from the endorser's origin. A node never takes a relaying network's word for it.
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +26,7 @@ from ssefed.domain.validation import Rule, Voice, college as check_college, eval
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, validation_as
+from ssefed.vocab.text import html_to_text
 
 log = logging.getLogger("ssefed.validation")
 
@@ -194,7 +193,7 @@ async def on_objection_reply(fed: Federation, config, obj: dict[str, Any], actor
         declared = check_college(declared)
     except InvalidInput:
         declared = None
-    text = html.unescape(re.sub(r"<[^>]+>", " ", str(obj.get("content") or "")))
+    text = html_to_text(str(obj.get("content") or ""), 2000)
     facts = validation_as.EndorsementFacts(str(obj["id"])[:2048], actor_iri, app.ap_id, None,
                                            stance, declared, " ".join(text.split())[:2000])
     await _signed_word(fed, config, facts, app.id)

@@ -57,10 +57,6 @@ class CheckedQuery:
     text: str
     form: str  # SELECT | ASK | CONSTRUCT | DESCRIBE
 
-    @property
-    def gives_graph(self) -> bool:
-        return self.form in ("CONSTRUCT", "DESCRIBE")
-
 
 @dataclass(frozen=True)
 class Answer:

@@ -9,9 +9,7 @@ as a string or a list, compact or full IRIs for the type.
 from __future__ import annotations
 
 import functools
-import html
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -21,14 +19,14 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from ssefed.paths import SCHEMAS_DIR
+from ssefed.terms import EXCHANGES, KINDS, ROLES
 from ssefed.vocab.from_as import ParseError, as_list, first_id
+from ssefed.vocab.text import html_to_text
 
+MAX_SUMMARY = 5000  # characters of a received Proposal's summary
 UNCATEGORISED = "https://w3id.org/ssefed/category/uncategorised"
 PROPOSAL_TYPES = {"Proposal", "vf:Proposal", "https://w3id.org/valueflows/ont/vf#Proposal",
                   "https://w3id.org/valueflows#Proposal"}
-KINDS = ("product", "service", "equipment", "premises", "skills", "tender")
-ROLES = ("production", "transformation", "distribution", "service")
-EXCHANGES = ("sale", "exchange", "loan", "gift", "pooling")
 UNITS_FROM_OM2 = {"kilogram": "kg", "tonne": "t", "gram": "g", "litre": "l", "one": "unit",
                   "hour": "hour", "day": "day", "month": "month", "squareMetre": "m2",
                   "cubicMetre": "m3", "kilowattHour": "kWh", "megawattHour": "MWh"}
@@ -147,12 +145,6 @@ def _quantity(intent: dict[str, Any], path: str) -> tuple[Decimal | None, str | 
     return value, unit
 
 
-def _plain(text: Any) -> str:
-    if not isinstance(text, str):
-        return ""
-    return html.unescape(re.sub(r"<[^>]+>", " ", text)).strip()[:5000]
-
-
 def read_proposal(obj: dict[str, Any]) -> RemoteProposal:
     """A Proposal as an offer or demand; raise ParseError naming the field."""
     object_id = first_id(obj.get("id"))
@@ -200,7 +192,8 @@ def read_proposal(obj: dict[str, Any]) -> RemoteProposal:
         except ValueError:
             raise ParseError("validUntil", "not a date") from None
     title = obj.get("name") if isinstance(obj.get("name"), str) else ""
-    summary = _plain(obj.get("summary")) or _plain(obj.get("content"))
+    summary = next((html_to_text(v, MAX_SUMMARY) for v in (obj.get("summary"), obj.get("content"))
+                    if isinstance(v, str) and v.strip()), "")
     return RemoteProposal(
         id=object_id, attributed_to=author,
         direction="offer" if purpose == "offer" else "demand", category=category,

@@ -26,7 +26,6 @@ from ssefed.web.problems import Problem, problem, query_int, read_body, require_
 
 INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
-LD_AS2 = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 PAGE_SIZE = 20
 MEMBERS_PAGE = 200
 

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from sqlalchemy import select
 
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
@@ -35,6 +34,7 @@ from ssefed.domain import tokens
 from ssefed.domain.categories import CATEGORY_NS, to_code
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
+from ssefed import terms
 from ssefed.paths import SCHEMAS_DIR
 from ssefed.web import sessions
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
@@ -270,9 +270,9 @@ def _offer_page(request: web.Request, session: Session, offer: Offer | None,
                 ) -> web.Response:
     return _page(request, "edit_offer.html", status=status, session=session, offer=offer,
                  values=values, errors=errors, categories=category_choices(),
-                 directions=offer_domain.DIRECTIONS, roles=offer_domain.ROLES,
-                 kinds=offer_domain.KINDS, units=offer_domain.UNITS,
-                 exchanges=offer_domain.EXCHANGES, offer_id=_offer_id(offer))
+                 directions=terms.DIRECTIONS, roles=terms.ROLES,
+                 kinds=terms.KINDS, units=terms.UNITS,
+                 exchanges=terms.EXCHANGES, offer_id=_offer_id(offer))
 
 
 def _offer_id(offer: Offer | None) -> str:
@@ -283,9 +283,7 @@ async def _own_offer(request: web.Request, s, session: Session) -> Offer | None:
     ident = request.match_info["offer"]
     if not re.fullmatch(r"[0-9a-zA-Z-]{1,64}", ident):
         return None
-    offer = await s.scalar(select(Offer).where(
-        Offer.ap_id == f"{request.app[IDS].base}/offers/{ident}", Offer.local.is_(True),
-        Offer.deleted_at.is_(None)))
+    offer = await offer_repo.local_by_iri(s, f"{request.app[IDS].base}/offers/{ident}", live=True)
     if offer is None or offer.actor_id != session.actor.id:
         return None
     return offer

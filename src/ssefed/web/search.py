@@ -101,7 +101,7 @@ async def search_page(request: web.Request) -> web.Response:
 
     from ssefed.domain import categories
     from ssefed.domain.errors import InvalidInput
-    from ssefed.domain.offers import KINDS
+    from ssefed.terms import KINDS
     from ssefed.domain.organisations import LEGAL_FORMS
     from ssefed.web.pages import render
 

@@ -63,9 +63,6 @@ class BBox:
     north: float
     east: float
 
-    def contains(self, lat: float, lon: float) -> bool:
-        return self.south <= lat <= self.north and self.west <= lon <= self.east
-
 
 @dataclass
 class Cluster:

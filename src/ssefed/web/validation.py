@@ -127,10 +127,6 @@ async def reviewer_or_admin(request: web.Request) -> str:
     return actor.ap_id
 
 
-def voice_json(v) -> dict[str, Any]:
-    return v.to_json()
-
-
 async def application_json(s, config, app: Application, applicant: Actor, *,
                            full: bool) -> dict[str, Any]:
     result, vs = await applications.verdict(s, config, app)

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable
 from ssefed.db.base import utcnow
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.session import BACKGROUND, BACKGROUND_SHARE, Database
-from ssefed.worker.retry import next_delay
+from ssefed.worker.retry import JOBS
 
 log = logging.getLogger("ssefed.worker")
 
@@ -257,7 +257,7 @@ class Worker:
                 await job_repo.kill(s, job_id, str(exc))
             return
         except Exception as exc:  # any failure is retried by policy
-            delay = next_delay(attempts)
+            delay = JOBS.next_delay(attempts)
             log.warning("job %s (%s) attempt %d failed: %r", job_id, kind, attempts, exc)
             async with self.db.write() as s:
                 if delay is None:

@@ -29,12 +29,6 @@ async def keys_of(s: AsyncSession, actor_id: int) -> list[ActorKey]:
     return list(rows)
 
 
-async def add_key(s: AsyncSession, key: ActorKey) -> ActorKey:
-    s.add(key)
-    await s.flush()
-    return key
-
-
 async def add_key_once(s: AsyncSession, *, actor_id: int, kind: str, key_id: str,
                        public_pem: str, private_pem: str | None) -> None:
     """Insert a key unless its id exists (two workers may race to create it)."""

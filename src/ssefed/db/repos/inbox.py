@@ -34,11 +34,6 @@ async def mark(s: AsyncSession, item_id: int, state: str, error: str | None = No
                     .values(state=state, error=error[:2000] if error else None))
 
 
-async def get_many(s: AsyncSession, item_ids: list[int]) -> dict[int, InboxItem]:
-    rows = await s.scalars(select(InboxItem).where(InboxItem.id.in_(item_ids)))
-    return {item.id: item for item in rows}
-
-
 async def mark_many(s: AsyncSession, outcomes: list[tuple[int, str, str | None]]) -> None:
     """Set (item id, state, error) for many items: one UPDATE per state without error."""
     plain: dict[str, list[int]] = {}

@@ -63,8 +63,3 @@ async def remote_objects(s: AsyncSession, ids: list[int]) -> list[RemoteObject]:
     if not ids:
         return []
     return list(await s.scalars(select(RemoteObject).where(RemoteObject.id.in_(ids))))
-
-
-async def last_change(s: AsyncSession, source: str) -> datetime | None:
-    _, ts_col = SOURCES[source]
-    return await s.scalar(select(ts_col).order_by(ts_col.desc()).limit(1))

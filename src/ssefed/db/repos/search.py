@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ssefed.db.models import (Actor, Application, Membership, Offer, OfferInput, Organisation,
                               SearchCell, SearchEntry, SearchState, SearchTerm)
 from ssefed.db.repos.chains import bbox
+from ssefed.geo import EARTH_KM
 
 # The query side uses the tables' Core columns: the same SQL as through the mapped
 # classes, without the ORM's per-statement work (a search runs four or five statements)
@@ -39,7 +40,6 @@ def _among(dialect: str, column: Any, values: Iterable[Any]) -> Any:
     return column.in_(values)
 
 
-EARTH_KM = 6371.0088
 CELL_DEGREES = 0.1
 MAX_CELLS = 600  # beyond, the (lat, lon) index does the radius
 
@@ -473,13 +473,6 @@ CELL_MARGIN_KM = 1e-3
 _CELL_FILTERS = {"near", "radius_km", "type", "terms", "legal_form", "kind"}
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
 def split_cells(lat0: float, lon0: float, radius_km: float,
                 cells: list[int]) -> tuple[list[int], list[int]]:
     """(cells wholly inside the circle, cells on its edge) of ``cells``: a cell is inside
@@ -730,14 +723,3 @@ async def _search_by_name(s: AsyncSession, where: Any, *, limit: int,
          .select_from(_ENTRIES.join(page, _E.id == page.c.id)).order_by(_E.name, _E.id))
     rows = list((await s.execute(q)).all())
     return total, rows, facets
-
-
-async def inputs_of(s: AsyncSession, offer_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for i in range(0, len(offer_ids), 500):
-        for offer_id, category in await s.execute(
-                select(_I.offer_id, _I.category)
-                .where(_I.offer_id.in_(offer_ids[i:i + 500]))
-                .order_by(_I.offer_id, _I.position)):
-            out.setdefault(offer_id, []).append(category)
-    return out
