@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import select
 from typing import Any
 
 from aiohttp import web
@@ -14,8 +13,9 @@ from aiohttp import web
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
+from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import validation as validation_repo
-from ssefed.db.models import Actor, Offer, Organisation
+from ssefed.db.models import Actor, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
 from ssefed.federation.ratelimit import RateLimited
@@ -202,7 +202,7 @@ async def offer_page(request: web.Request) -> web.Response:
     """An offer or demand: its Proposal JSON, or a page for people."""
     iri = request.app[CONFIG].node.base_url + request.path
     async with request.app[DB].read() as s:
-        offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True)))
+        offer = await offer_repo.local_by_iri(s, iri)
         actor = await s.get(Actor, offer.actor_id) if offer is not None else None
     if offer is None or actor is None:
         raise Problem(404, "Not Found", "no such offer")

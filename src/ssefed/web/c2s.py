@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from ssefed.db.base import utcnow
-from ssefed.db.models import Actor, Offer, OfferInput, Organisation
+from ssefed.db.models import Actor, OfferInput, Organisation
+from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import tokens
 from ssefed.domain.offers import OfferInput as NewOffer
 from ssefed.domain.publishing import add_offer, publish_offer
@@ -85,9 +85,7 @@ async def outbox_post(request: web.Request) -> web.Response:
             status, location = 201, offer.ap_id
         else:
             target = first_id(body.get("object"))
-            offer = await s.scalar(select(Offer).where(Offer.ap_id == (target or ""),
-                                                       Offer.local.is_(True),
-                                                       Offer.deleted_at.is_(None)))
+            offer = await offer_repo.local_by_iri(s, target or "", live=True)
             if offer is None or offer.actor_id != actor.id:
                 raise Problem(404, "Not Found", "no such offer of this actor", field="/object")
             if verb == "Delete":
@@ -121,8 +119,7 @@ async def _reconfirm(request: web.Request, iri: str) -> web.Response:
                                                       today=today_utc())
     else:
         async with db.read() as s:
-            offer = await s.scalar(select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True),
-                                                       Offer.deleted_at.is_(None)))
+            offer = await offer_repo.local_by_iri(s, iri, live=True)
         if offer is None or offer.actor_id != actor.id:
             raise Problem(404, "Not Found", "the object of a re-confirming Update is the IRI of "
                                             "this actor or of one of its current offers",

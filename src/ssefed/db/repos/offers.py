@@ -68,6 +68,14 @@ async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict)
     return offer
 
 
+async def local_by_iri(s: AsyncSession, iri: str, *, live: bool = False) -> Offer | None:
+    """The local offer (or demand) with this IRI; ``live``: only if it is not deleted."""
+    q = select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True))
+    if live:
+        q = q.where(Offer.deleted_at.is_(None))
+    return await s.scalar(q)
+
+
 async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:
     offer = await s.scalar(select(Offer).where(Offer.ap_id == ap_id, Offer.local.is_(False)))
     if offer is not None:
