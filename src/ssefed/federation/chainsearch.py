@@ -10,6 +10,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import chains as chain_repo
 from ssefed.db.repos import networks as network_repo
@@ -153,9 +155,10 @@ class ChainService:
                         [refresh_members(self.fed, n) for n in stale[:20]], 4), remaining)
                 except asyncio.TimeoutError:
                     pass
+        actors = sorted({c.actor for c in cands})
         async with self.db.read() as s:  # who vouches, as search and pages see it
-            vouchers = await validity.vouchers(s, sorted({c.actor for c in cands}), own)
-        decisions = await self._decisions(cands)
+            vouchers = await validity.vouchers(s, actors, own)
+            decisions = await self._decisions(s, actors)
         day = today()
         for c in cands:
             c.guarantee = chains.guarantee_of(c, own_network=own, trusted=trusted,
@@ -163,18 +166,17 @@ class ChainService:
                                               decisions=decisions)
             c.guaranteed = c.guarantee["guaranteed"]
 
-    async def _decisions(self, cands: list[Candidate]) -> dict[tuple[str, str], dict]:
-        """The newest validation decision known here for each candidate's organisation,
+    async def _decisions(self, s: AsyncSession, actors: list[str]
+                         ) -> dict[tuple[str, str], dict]:
+        """The newest validation decision known here for each organisation of ``actors``,
         summarised on the endorsements this node verified."""
         from ssefed.federation.validation import decision_summary
 
-        actors = sorted({c.actor for c in cands})
-        async with self.db.read() as s:
-            found = await validation_repo.decisions_of(s, actors)
-            if not found:
-                return {}
-            iris = [str(b.get("endorsement")) for d in found.values() for b in d.basis or []]
-            known = await validation_repo.endorsements_by_iri(s, iris)
+        found = await validation_repo.decisions_of(s, actors)
+        if not found:
+            return {}
+        iris = [str(b.get("endorsement")) for d in found.values() for b in d.basis or []]
+        known = await validation_repo.endorsements_by_iri(s, iris)
         hosts = {urlsplit(e.endorser_ap_id).netloc.lower() for e in known.values()}
         blocked = frozenset([h for h in hosts if await self.fed.is_blocked(h)])
         return {key: decision_summary(d, known, blocked) for key, d in found.items()

@@ -6,10 +6,11 @@ which of these count (the networks this node trusts)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, bindparam, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Application, Membership, Organisation
@@ -54,15 +55,25 @@ async def listings(s: AsyncSession, iris: Iterable[str] | None, own_network: str
             .where(Actor.local.is_(True), Actor.deleted_at.is_(None))))
         return out
     iris = list(dict.fromkeys(iris))
-    for i in range(0, len(iris), 500):
-        chunk = iris[i:i + 500]
-        if own_network:
-            add(await s.execute(_own_members().where(Actor.ap_id.in_(chunk))), own_network)
-            add(await s.execute(
-                remote_members_query().with_only_columns(Actor.ap_id, Application.valid_until)
-                .where(Actor.ap_id.in_(chunk))), own_network)
-        add(await s.execute(
-            select(Membership.member_ap_id, Membership.network_ap_id, Membership.valid_until)
-            .where(Membership.member_ap_id.in_(chunk))))
+    statement = _listed(bool(own_network))
+    for i in range(0, len(iris), 500):  # one statement (one round trip) per 500
+        add(await s.execute(statement, {"iris": iris[i:i + 500], "own": own_network}))
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _listed(with_own: bool):
+    """(member, network, valid until) of the organisations ``:iris``: built once (a chain
+    query asks for each answer's organisations; building the statement cost more than
+    running it)."""
+    iris = bindparam("iris", expanding=True)
+    parts = [select(Membership.member_ap_id, Membership.network_ap_id, Membership.valid_until)
+             .where(Membership.member_ap_id.in_(iris))]
+    if with_own:
+        own = bindparam("own", type_=String)
+        parts.append(_own_members().where(Actor.ap_id.in_(iris))
+                     .with_only_columns(Actor.ap_id, own, Organisation.valid_until))
+        parts.append(remote_members_query().where(Actor.ap_id.in_(iris))
+                     .with_only_columns(Actor.ap_id, own, Application.valid_until))
+    return union_all(*parts)
 
