@@ -121,6 +121,10 @@ async def fill(node: Node, name: str, fan: list[tuple[str, str | None]],
                 for table in ("actors", "offers"):
                     await s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', "
                                          f"'id'), (SELECT max(id) FROM {table}))"))
+        # the planner's statistics, as autovacuum (PostgreSQL) or the importer (both) leave
+        # them after a bulk load: without them, plans over these tables are guesses
+        async with db.write() as s:
+            await s.execute(text("ANALYZE"))
     finally:
         await db.dispose()
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Awaitable, Callable, Iterable
 
-from ssefed.domain.validity import listing_key
+from ssefed.domain.validity import listing_key, own_member_listed
 from ssefed.geo import haversine_km
 
 MAX_EXPANSIONS = 20_000
@@ -120,7 +120,7 @@ def guarantee_of(c: Candidate, *, own_network: str | None, trusted: frozenset[st
     listed: list[tuple[str, date | None]] = []
     if c.local_validation is not None and own_network:
         status, until = c.local_validation
-        if status == "validated":
+        if own_member_listed(status, until):
             listed.append((own_network, until))
     listed += vouchers.get(c.actor, [])
     key = listing_key(trusted, today)  # the order search and pages use (domain/validity.py)

@@ -82,11 +82,19 @@ async def guarantees(s: AsyncSession, iris: Iterable[str] | None, *, trust: Chai
                             today=today)
 
 
-async def vouchers(s: AsyncSession, iris: Iterable[str], own: str | None
-                   ) -> dict[str, list[Listing]]:
+def own_member_listed(status: str | None, until: date | None) -> bool:
+    """Does this network list one of its own organisations, given its validation state?
+    Validated, or validated until a date now passed (expired). The same rule as the
+    repository's own-members statement, for rows that already carry their state."""
+    return status == "validated" or (status == "expired" and until is not None)
+
+
+async def vouchers(s: AsyncSession, iris: Iterable[str], own: str | None, *,
+                   own_members: bool = True) -> dict[str, list[Listing]]:
     """Every network known to vouch for each organisation, trusted or not (the chains
-    say why an untrusted one does not count)."""
-    return await repo.listings(s, iris, own)
+    say why an untrusted one does not count). ``own_members=False``: this network's own
+    members are left out, for callers whose rows carry their state (own_member_listed)."""
+    return await repo.listings(s, iris, own, own_members=own_members)
 
 
 UNVALIDATED = Guarantee("unvalidated")

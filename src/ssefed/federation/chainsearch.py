@@ -157,7 +157,8 @@ class ChainService:
                     pass
         actors = sorted({c.actor for c in cands})
         async with self.db.read() as s:  # who vouches, as search and pages see it
-            vouchers = await validity.vouchers(s, actors, own)
+            # this network's own members come with their state (Candidate.local_validation)
+            vouchers = await validity.vouchers(s, actors, own, own_members=False)
             decisions = await self._decisions(s, actors)
         day = today()
         for c in cands:

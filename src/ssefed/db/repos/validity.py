@@ -10,7 +10,7 @@ import functools
 from datetime import date
 from typing import Iterable
 
-from sqlalchemy import String, bindparam, or_, select, union_all
+from sqlalchemy import ARRAY, String, bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Application, Membership, Organisation
@@ -20,7 +20,8 @@ Listings = dict[str, list[tuple[str, "date | None"]]]
 
 
 def _own_members():
-    """This network's own members, validated (or whose validation ended on a date)."""
+    """This network's own members, validated (or whose validation ended on a date): the
+    rule of domain/validity.own_member_listed, in SQL."""
     return (select(Actor.ap_id, Organisation.valid_until)
             .join(Organisation, Organisation.actor_id == Actor.id)
             .where(Actor.local.is_(True), Actor.deleted_at.is_(None),
@@ -30,8 +31,8 @@ def _own_members():
                        & Organisation.valid_until.is_not(None))))
 
 
-async def listings(s: AsyncSession, iris: Iterable[str] | None, own_network: str | None
-                   ) -> Listings:
+async def listings(s: AsyncSession, iris: Iterable[str] | None, own_network: str | None,
+                   *, own_members: bool = True) -> Listings:
     """For each organisation IRI (``None``: every local organisation), the (network,
     valid until) of each network known to vouch for it: this node's network for its own
     validated members and the organisations of other nodes it validated, and every
@@ -55,25 +56,33 @@ async def listings(s: AsyncSession, iris: Iterable[str] | None, own_network: str
             .where(Actor.local.is_(True), Actor.deleted_at.is_(None))))
         return out
     iris = list(dict.fromkeys(iris))
-    statement = _listed(bool(own_network))
+    statement = _listed(s.bind.dialect.name, bool(own_network), own_members)
     for i in range(0, len(iris), 500):  # one statement (one round trip) per 500
         add(await s.execute(statement, {"iris": iris[i:i + 500], "own": own_network}))
     return out
 
 
-@functools.lru_cache(maxsize=2)
-def _listed(with_own: bool):
+@functools.lru_cache(maxsize=8)
+def _listed(dialect: str, with_own: bool, own_members: bool):
     """(member, network, valid until) of the organisations ``:iris``: built once (a chain
     query asks for each answer's organisations; building the statement cost more than
-    running it)."""
-    iris = bindparam("iris", expanding=True)
+    running it). On PostgreSQL one text whatever the number of IRIs (asyncpg prepares it
+    once, where each length of an IN list is a statement to prepare), read as a set
+    (``IN (SELECT unnest(..))``: ``= ANY(param)`` compared every row with every IRI, 0.9 ms
+    against 0.3 for 80 IRIs and 1,000 members)."""
+    def among(column):
+        if dialect == "postgresql":
+            return column.in_(select(func.unnest(bindparam("iris", type_=ARRAY(String)))))
+        return column.in_(bindparam("iris", expanding=True))
+
     parts = [select(Membership.member_ap_id, Membership.network_ap_id, Membership.valid_until)
-             .where(Membership.member_ap_id.in_(iris))]
+             .where(among(Membership.member_ap_id))]
     if with_own:
         own = bindparam("own", type_=String)
-        parts.append(_own_members().where(Actor.ap_id.in_(iris))
-                     .with_only_columns(Actor.ap_id, own, Organisation.valid_until))
-        parts.append(remote_members_query().where(Actor.ap_id.in_(iris))
+        if own_members:
+            parts.append(_own_members().where(among(Actor.ap_id))
+                         .with_only_columns(Actor.ap_id, own, Organisation.valid_until))
+        parts.append(remote_members_query().where(among(Actor.ap_id))
                      .with_only_columns(Actor.ap_id, own, Application.valid_until))
     return union_all(*parts)
 
