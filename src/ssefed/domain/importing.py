@@ -202,7 +202,7 @@ def detect(header: list[str]) -> str:
         return "organisations"
     raise InvalidInput("header", "neither the SSE standard CSV (Identifier, Name, ...) nor "
                                  "ssefed's templates (handle, name, ... for organisations; "
-                                 "org, ref, title, ... for offers): see the README")
+                                 "org, ref, title, ... for offers): see docs/admin.md, Importing")
 
 
 def decode_csv(raw: bytes) -> str:

@@ -79,7 +79,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
         "usage": {"users": {"total": actors, "activeMonth": actors, "activeHalfyear": actors},
                   "localPosts": offers},
         "metadata": {"nodeName": config.node.name,
-                     # the peer chain API other software can implement (README: "Peer API")
+                     # the peer chain API other software can implement (docs/federation.md)
                      "ssefed": {"chains": {"version": 1,
                                            "offers": f"{config.node.base_url}/api/peer/v1/offers"}}},
     }
