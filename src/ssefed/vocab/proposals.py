@@ -192,8 +192,8 @@ def read_proposal(obj: dict[str, Any]) -> RemoteProposal:
         except ValueError:
             raise ParseError("validUntil", "not a date") from None
     title = obj.get("name") if isinstance(obj.get("name"), str) else ""
-    summary = next((html_to_text(v, MAX_SUMMARY) for v in (obj.get("summary"), obj.get("content"))
-                    if isinstance(v, str) and v.strip()), "")
+    summary = next((text for v in (obj.get("summary"), obj.get("content"))
+                    if isinstance(v, str) and (text := html_to_text(v, MAX_SUMMARY))), "")
     return RemoteProposal(
         id=object_id, attributed_to=author,
         direction="offer" if purpose == "offer" else "demand", category=category,
