@@ -7,26 +7,16 @@ import logging
 import os
 import sys
 
-from sqlalchemy.engine import make_url
-
 from ssefed import __version__
 from ssefed.config import DEFAULT_CONFIG_FILE, ConfigError
 from ssefed.domain.errors import DomainError, InvalidInput
-
-
-class CommandError(Exception):
-    """A message for the admin; the command exits with ``code``."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+from ssefed.cli import (admin, chains, demo, export, follow, gaps, importing, init, migrate,
+                        offer, org, proof, reports, search, serve, sparql, stale, token,
+                        validation)
+from ssefed.cli.common import CommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ssefed.cli import (admin, chains, demo, gaps, export, follow, importing, init, migrate,
-                            offer, org, proof, reports, search, serve, sparql, stale, token,
-                            validation)
-
     parser = argparse.ArgumentParser(
         prog="ssefed", description="Node of a federated Social and Solidarity Economy network.")
     parser.add_argument("--config", default=DEFAULT_CONFIG_FILE, metavar="FILE",
@@ -38,13 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
                    follow, chains, search, gaps, proof, stale, admin, reports, validation):
         module.register(sub)
     return parser
-
-
-def safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database url>"
 
 
 def main(argv: list[str] | None = None) -> int:

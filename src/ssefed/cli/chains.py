@@ -7,6 +7,9 @@ import asyncio
 import json
 
 from ssefed.cli.common import config_from, federation
+from ssefed.domain import categories
+from ssefed.domain.chains import parse_query
+from ssefed.federation.chainsearch import ChainService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _table(result: dict) -> str:
-    from ssefed.domain import categories
-
     lines: list[str] = []
     if not result["chains"]:
         lines.append(f"no chain found for {categories.to_code(result['category'])}")
@@ -57,9 +58,6 @@ def _table(result: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssefed.domain.chains import parse_query
-    from ssefed.federation.chainsearch import ChainService
-
     config = config_from(args)
     params = {k: getattr(args, k) for k in ("category", "near", "radius_km", "max_hops",
                                             "limit") if getattr(args, k) is not None}

@@ -5,10 +5,28 @@ from __future__ import annotations
 import contextlib
 from typing import AsyncIterator
 
-from ssefed.cli import CommandError, safe_url
+from sqlalchemy.engine import make_url
+
 from ssefed.config import Config, load_config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
+from ssefed.federation.service import Federation
+from ssefed.db.repos import actors as actor_repo
+
+
+class CommandError(Exception):
+    """A message for the admin; the command exits with ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"
 
 
 def config_from(args) -> Config:
@@ -36,8 +54,6 @@ async def database(config: Config, *, require_current: bool = True) -> AsyncIter
 @contextlib.asynccontextmanager
 async def federation(config: Config) -> AsyncIterator:
     """The database and a Federation (outbound client) for commands that talk to peers."""
-    from ssefed.federation.service import Federation
-
     async with database(config) as db:
         fed = Federation(config, db)
         try:
@@ -48,8 +64,6 @@ async def federation(config: Config) -> AsyncIterator:
 
 
 async def local_actor(db: Database, handle: str):
-    from ssefed.db.repos import actors as actor_repo
-
     async with db.read() as s:
         actor = await actor_repo.get_local_by_handle(s, handle)
     if actor is None or actor.deleted_at is not None:

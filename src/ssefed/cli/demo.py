@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database
 from ssefed.db.repos import actors as actor_repo
 from ssefed.domain.demo import load_demo

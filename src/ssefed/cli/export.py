@@ -15,6 +15,7 @@ from ssefed.cli.common import config_from, database, local_actor
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.vocab import to_as
+from ssefed.vocab import jsonld
 
 CSV_COLUMNS = ("handle", "name", "summary", "legal_form", "sectors", "qualifiers", "lat",
                "lon", "address", "postal_code", "locality", "country", "website", "email",
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
                       indent=1)
             out.write("\n")
         else:
-            from ssefed.vocab import jsonld
-
             import rdflib
 
             graph = rdflib.Graph()

@@ -7,6 +7,8 @@ import asyncio
 import json
 
 from ssefed.cli.common import config_from, database
+from ssefed.domain.matching import gaps, matches
+from ssefed.domain.search import parse_search, sync
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,9 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_gaps(args: argparse.Namespace) -> int:
-    from ssefed.domain.matching import gaps
-    from ssefed.domain.search import parse_search, sync
-
     config = config_from(args)
     f = parse_search({"near": args.near, "radius_km": args.radius_km}).filters
 
@@ -56,9 +55,6 @@ def run_gaps(args: argparse.Namespace) -> int:
 
 
 def run_match(args: argparse.Namespace) -> int:
-    from ssefed.domain.matching import matches
-    from ssefed.domain.search import sync
-
     config = config_from(args)
 
     async def go() -> dict:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database
 from ssefed.domain.importing import import_csv
 from ssefed.vocab.ids import LocalIds

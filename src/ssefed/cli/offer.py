@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import select
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database, given_options, local_actor
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
@@ -19,6 +19,8 @@ from ssefed import terms
 from ssefed.domain.errors import InvalidInput
 from ssefed.domain.publishing import add_offer, update_offer, withdraw_offer
 from ssefed.vocab.ids import LocalIds
+from ssefed.domain.reconfirm import reconfirm_offer
+from ssefed.domain.reminders import today_utc
 
 
 def _options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -147,9 +149,6 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_reconfirm(args: argparse.Namespace) -> int:
-    from ssefed.domain.reconfirm import reconfirm_offer
-    from ssefed.domain.reminders import today_utc
-
     config = config_from(args)
 
     async def go():

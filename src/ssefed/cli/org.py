@@ -5,13 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database, given_options, local_actor
 from ssefed.db.models import Organisation
 from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import organisations as org_domain
 from ssefed.domain.removal import remove_organisation
 from ssefed.vocab.ids import LocalIds
+from ssefed.domain import tokens
+from ssefed.domain.membership import set_approval
+from datetime import date
+from ssefed.domain.freshness import validation_end
+from ssefed.domain.reconfirm import reconfirm_organisation
+from ssefed.domain.reminders import today_utc
 
 FIELDS = ("name", "summary", "legal_form", "sectors", "lat", "lon", "address", "website",
           "email")
@@ -148,8 +154,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_claim_link(args: argparse.Namespace) -> int:
-    from ssefed.domain import tokens
-
     config = config_from(args)
     if not 1 <= args.days <= 365:
         raise CommandError("--days must be between 1 and 365")
@@ -167,8 +171,6 @@ def run_claim_link(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace, until) -> None:
-    from ssefed.domain.membership import set_approval
-
     config = config_from(args)
 
     async def go() -> None:
@@ -181,9 +183,7 @@ def _approve(args: argparse.Namespace, until) -> None:
 
 
 def run_approve(args: argparse.Namespace) -> int:
-    from datetime import date
 
-    from ssefed.domain.freshness import validation_end
 
     if args.until:
         try:
@@ -205,9 +205,6 @@ def run_unapprove(args: argparse.Namespace) -> int:
 
 
 def run_reconfirm(args: argparse.Namespace) -> int:
-    from ssefed.domain.reconfirm import reconfirm_organisation
-    from ssefed.domain.reminders import today_utc
-
     config = config_from(args)
 
     async def go():

@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database, federation, local_actor
 from ssefed.federation import proofs
 from ssefed.vocab import strictjson

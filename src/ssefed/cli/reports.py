@@ -8,7 +8,7 @@ import asyncio
 import getpass
 import json
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database
 from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import Conflict, NotFound

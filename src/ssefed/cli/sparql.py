@@ -8,8 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database
+from ssefed.graph.child import PREFIXES
+from ssefed.graph.queries import QueryRefused, QueryStopped, check_query
+from ssefed.graph.service import Sparql
 
 MAX_CELL = 60
 
@@ -32,8 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def short(term: dict) -> str:
     """A result term as people read it: prefixed names, plain literals."""
-    from ssefed.graph.child import PREFIXES
-
     value = str(term.get("value", ""))
     if term.get("type") == "uri":
         for prefix, ns in PREFIXES.items():
@@ -58,9 +59,6 @@ def table(results: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssefed.graph.queries import QueryRefused, QueryStopped, check_query
-    from ssefed.graph.service import Sparql
-
     if args.query is not None and args.file is not None:
         raise CommandError("give the query as an argument or with --file, not both", 2)
     text = args.query

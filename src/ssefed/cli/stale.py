@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import json
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database
 from ssefed.domain.reminders import stale_items
+from ssefed.domain.reminders import today_utc
 
 MAX_ROWS = 10_000
 
@@ -23,8 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssefed.domain.reminders import today_utc
-
     config = config_from(args)
     days = config.freshness.remind_days_before if args.days is None else args.days
     if not 0 <= days <= 3650:

@@ -8,13 +8,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ssefed.cli import CommandError
+from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database, federation
 from ssefed.domain import applications
 from ssefed.domain.validation import college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
 from ssefed.vocab.ids import LocalIds
 from ssefed.vocab.validation_as import COLLEGES
+from ssefed.db.repos import actors as actor_repo
+from ssefed.db.repos import validation as repo
+from ssefed.federation import validation
+from ssefed.web.validation import application_json
+from ssefed.db.models import Actor
 
 OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
                  "refuse": "refused", "needs-more": "needs_more", "needs_more": "needs_more"}
@@ -124,9 +129,6 @@ def run_charter_publish(args: argparse.Namespace) -> int:
 
 
 def run_charter_list(args: argparse.Namespace) -> int:
-    from ssefed.db.repos import actors as actor_repo
-    from ssefed.db.repos import validation as repo
-
     config = config_from(args)
 
     async def go():
@@ -158,8 +160,6 @@ def run_reviewer_add(args: argparse.Namespace) -> int:
 
 
 def run_reviewer_list(args: argparse.Namespace) -> int:
-    from ssefed.db.repos import validation as repo
-
     config = config_from(args)
 
     async def go():
@@ -178,8 +178,6 @@ def run_apply(args: argparse.Namespace) -> int:
 
     async def go():
         if args.network:
-            from ssefed.federation import validation
-
             if not args.charter:
                 raise CommandError("--charter: give the IRI of the other network's charter", 2)
             async with federation(config) as fed:
@@ -197,8 +195,6 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_endorse(args: argparse.Namespace) -> int:
-    from ssefed.federation import validation
-
     config = config_from(args)
     if args.object and not args.comment.strip():
         raise CommandError("--comment: an objection needs its reason", 2)
@@ -220,7 +216,6 @@ def run_endorse(args: argparse.Namespace) -> int:
 async def _who(db, handle: str | None) -> str:
     if handle is None:
         return "admin"
-    from ssefed.db.repos import actors as actor_repo
 
     async with db.read() as s:
         actor = await actor_repo.get_local_by_handle(s, handle)
@@ -231,10 +226,6 @@ async def _who(db, handle: str | None) -> str:
 
 
 def run_pending(args: argparse.Namespace) -> int:
-    from ssefed.db.repos import actors as actor_repo
-    from ssefed.db.repos import validation as repo
-    from ssefed.web.validation import application_json
-
     config = config_from(args)
 
     async def go():
@@ -259,13 +250,9 @@ def run_pending(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ssefed.web.validation import application_json
-
     config = config_from(args)
 
     async def go():
-        from ssefed.db.models import Actor
-
         async with database(config) as db, db.read() as s:
             app = await applications.application_ref(s, args.application)
             return await application_json(s, config, app, await s.get(Actor, app.applicant_id),
@@ -327,8 +314,6 @@ def run_confirm(args: argparse.Namespace) -> int:
 
 
 def run_endorsers(args: argparse.Namespace) -> int:
-    from ssefed.db.repos import validation as repo
-
     config = config_from(args)
 
     async def go():

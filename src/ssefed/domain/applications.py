@@ -24,6 +24,8 @@ from ssefed.domain.validation import (OUTCOMES, CharterSpec, Rule, Verdict, Voic
                                       read_answers, valid_until)
 from ssefed.vocab import to_as, validation_as
 from ssefed.vocab.ids import LocalIds
+from ssefed.domain.membership import publish_approval
+from ssefed.domain.membership import publish_remote_member
 
 
 # -- charters ------------------------------------------------------------------------------
@@ -166,7 +168,6 @@ async def application_ref(s, ref: str) -> Application:
 @dataclass(frozen=True)
 class Received:
     """An endorsement as this node verified it."""
-
     facts: validation_as.EndorsementFacts
     doc: dict[str, Any] | None
     verified: str  # local | signature | proof | origin
@@ -285,15 +286,11 @@ async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,
     if applicant.local:
         org = await s.get(Organisation, applicant.id)
         if outcome == "validated":
-            from ssefed.domain.membership import publish_approval
-
             await publish_approval(s, base_url, network, applicant, org, until,
                                    applicant_keys or [])
         elif outcome == "refused" and org.validation_status == "pending":
             org.validation_status = "refused"
     elif outcome == "validated":
-        from ssefed.domain.membership import publish_remote_member
-
         await publish_remote_member(s, network, applicant, "validated", until)
     await s.flush()
     return row

@@ -26,6 +26,9 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from ssefed.domain.validity import listing_key, own_member_listed
 from ssefed.geo import haversine_km
+from ssefed.domain import categories
+from ssefed.domain.errors import InvalidInput
+from ssefed.domain.fields import place
 
 MAX_EXPANSIONS = 20_000
 MAX_LIMIT = 50
@@ -45,7 +48,6 @@ class ChainQuery:
 @dataclass
 class Candidate:
     """An offer that may be a link: what it outputs and consumes, who publishes it, where."""
-
     offer: str
     title: str
     role: str
@@ -390,9 +392,6 @@ async def find_chains(query: ChainQuery, *, local: Callable[[list[str]], Awaitab
 
 def parse_query(params: dict[str, Any], *, max_hops_cap: int) -> ChainQuery:
     """Check the parameters of a chain query (API or CLI); raise InvalidInput naming the field."""
-    from ssefed.domain import categories
-    from ssefed.domain.errors import InvalidInput
-
     raw = (params.get("category") or "").strip()
     if not raw:
         raise InvalidInput("category", "is required (a category code or IRI)")
@@ -400,7 +399,6 @@ def parse_query(params: dict[str, Any], *, max_hops_cap: int) -> ChainQuery:
         category = categories.to_iri(raw)
     except ValueError as exc:
         raise InvalidInput("category", str(exc)) from None
-    from ssefed.domain.fields import place
 
     near = place(params["near"]) if params.get("near") else None
 

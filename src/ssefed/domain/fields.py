@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssefed.domain.errors import InvalidInput
+import math
 
 
 def text(data: dict[str, Any], key: str, *, required: bool = False, max_len: int = 500,
@@ -34,8 +35,6 @@ def number(data: dict[str, Any], key: str, lo: float, hi: float, prefix: str = "
 
 def place(value: Any, field: str = "near") -> tuple[float, float]:
     """``"LAT,LON"`` -> (lat, lon), or InvalidInput naming ``field``."""
-    import math
-
     try:
         lat_s, lon_s = str(value).split(",")
         point = (float(lat_s), float(lon_s))

@@ -16,20 +16,20 @@ refused. The offers template (offers_import.py) goes the same way.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy.exc import DBAPIError
 
 from ssefed.db.repos import imports as import_repo
 from ssefed.db.session import Database
 from ssefed.domain import organisations as org_domain
+from ssefed.domain import offers_import
 from ssefed.domain.actors import HANDLE
+from ssefed.domain.csv_import import (BATCH, ImportReport, Plan, RowError, csv_header, decode_csv,
+                                      parse_float, read_records, write_in_batches)
 from ssefed.domain.errors import InvalidInput
 from ssefed.paths import SCHEMAS_DIR
 from ssefed.vocab.ids import LocalIds
@@ -45,29 +45,6 @@ OWNERSHIP_FORMS = {"Workers": "worker-cooperative", "Consumers": "consumer-coope
                    "Enterprises": "producer-cooperative", "Self-employed": "producer-cooperative"}
 LEGAL_FORMS = {"Community Interest Company": "social-enterprise", "Unincorporated": "association",
                "Scottish Charitable Incorporated Organisation": "foundation"}
-BATCH = 500
-MAX_ROWS = 1_000_000
-
-
-@dataclass
-class RowError:
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    with_position: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    what: str = "organisation"  # or "offer"
 
 
 @dataclass
@@ -108,16 +85,6 @@ def _slug(text: str, limit: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
 
 
-def _float(value: str, column: str) -> float | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(column, f"not a number: {value[:40]!r}") from None
-
-
 def _sse_row(rec: dict[str, str], line: int, codes: _Codes) -> Row:
     def get(name: str) -> str:
         return (rec.get(name) or "").strip()
@@ -128,11 +95,11 @@ def _sse_row(rec: dict[str, str], line: int, codes: _Codes) -> Row:
     name = get("Name")
     slug = _slug(name, 40) or "org"
     handle = f"{slug}-{_slug(ident, 20)}"
-    lat = _float(get("Latitude"), "Latitude")
-    lon = _float(get("Longitude"), "Longitude")
+    lat = parse_float(get("Latitude"), "Latitude")
+    lon = parse_float(get("Longitude"), "Longitude")
     if lat is None or lon is None:  # fall back to the postcode centroid
-        lat = _float(get("Geo Container Latitude"), "Geo Container Latitude")
-        lon = _float(get("Geo Container Longitude"), "Geo Container Longitude")
+        lat = parse_float(get("Geo Container Latitude"), "Geo Container Latitude")
+        lon = parse_float(get("Geo Container Longitude"), "Geo Container Longitude")
     sic = re.sub(r"\D", "", get("SIC Code"))
     sectors = [f"{sic[:2]}.{sic[2:4]}"] if len(sic) >= 4 else ([sic[:2]] if len(sic) >= 2 else [])
     legal_form = LEGAL_FORMS.get(get("Legal Form")) or OWNERSHIP_FORMS.get(
@@ -185,8 +152,8 @@ def _ssefed_row(rec: dict[str, str], line: int, codes: _Codes) -> Row:
     data: dict[str, Any] = {k: get(k) or None for k in SSEFED_COLUMNS}
     data["sectors"] = [s for s in re.split(r"[;,\s]+", get("sectors")) if s]
     data["qualifiers"] = [s for s in re.split(r"[;,\s]+", get("qualifiers")) if s]
-    data["lat"] = _float(get("lat"), "lat")
-    data["lon"] = _float(get("lon"), "lon")
+    data["lat"] = parse_float(get("lat"), "lat")
+    data["lon"] = parse_float(get("lon"), "lon")
     org = _parse(data, {k: k for k in SSEFED_COLUMNS})
     return Row(key=f"csv:{org.handle}", line=line, org=org, extras=dict(EXTRAS))
 
@@ -203,56 +170,6 @@ def detect(header: list[str]) -> str:
     raise InvalidInput("header", "neither the SSE standard CSV (Identifier, Name, ...) nor "
                                  "ssefed's templates (handle, name, ... for organisations; "
                                  "org, ref, title, ... for offers): see docs/admin.md, Importing")
-
-
-def decode_csv(raw: bytes) -> str:
-    """The text of a CSV file: UTF-8 (a BOM is skipped), else InvalidInput."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("file", f"not UTF-8 text (byte {exc.start}): save it as "
-                                   "\"CSV UTF-8\"") from None
-
-
-def _csv_error(exc: csv.Error, line: int) -> InvalidInput:
-    # the rows after a CSV syntax error cannot be told apart: the file is refused
-    return InvalidInput("file", f"line {line}: {exc}")
-
-
-def csv_header(text: str) -> list[str]:
-    """The column names (the first record), or InvalidInput."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        return next(reader, [])
-    except csv.Error as exc:
-        raise _csv_error(exc, reader.line_num) from None
-
-
-def read_records(text: str, report: ImportReport, convert: Callable[[dict[str, str], int], Any]
-                 ) -> Iterator[Any]:
-    """Parse the CSV records with ``convert``, yielding good rows and recording bad ones;
-    a file that is not CSV (e.g. a field over csv's 128 KiB limit) is InvalidInput."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    records = iter(reader)
-    line = 1
-    while True:
-        try:
-            rec = next(records, None)  # reads the header first
-        except csv.Error as exc:
-            raise _csv_error(exc, reader.reader.line_num) from None  # DictReader's lags
-        if rec is None:
-            return
-        start, line = line + 1, reader.line_num
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise InvalidInput("file", f"more than {MAX_ROWS} rows")
-        if None in rec:  # more fields than columns
-            report.errors.append(RowError(start, "*", "more fields than the header has"))
-            continue
-        try:
-            yield convert(rec, start)
-        except InvalidInput as exc:
-            report.errors.append(RowError(start, exc.field, exc.message))
 
 
 def read_rows(text: str, report: ImportReport) -> Iterator[Row]:
@@ -275,8 +192,6 @@ async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
     text = decode_csv(path.read_bytes())
     header = csv_header(text)
     if detect(header) == "offers":
-        from ssefed.domain import offers_import
-
         return await offers_import.import_offers(db, ids, text, progress,
                                                  validity_days=validity_days)
     report = ImportReport()
@@ -359,19 +274,6 @@ async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
     return report
 
 
-@dataclass
-class Plan:
-    """What to write for one good row: a new row, or new values for the existing row
-    ``existing_id``."""
-
-    row: Any
-    values: dict[str, Any]
-    existing_id: int | None = None
-    handle: str = ""
-    new_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _values(row: Row) -> dict[str, Any]:
     d = row.org
     return {"name": d.name, "summary": d.summary, "legal_form": d.legal_form,
@@ -379,31 +281,3 @@ def _values(row: Row) -> dict[str, Any]:
             "address": d.address, "postal_code": d.postal_code, "locality": d.locality,
             "country": d.country, "website": d.website, "email": d.email, "phone": d.phone,
             **EXTRAS, **row.extras}
-
-
-async def write_in_batches(db: Database, plans: list[Any], write, report: ImportReport
-                           ) -> list[Any]:
-    """Write ``plans`` with ``write(session, plans)`` in one transaction; when the
-    database refuses the batch, write them again one by one, each in a savepoint, and
-    report the rows it refuses. Returns the plans written."""
-    if not plans:
-        return []
-    try:
-        async with db.write() as s:
-            await write(s, plans)
-        return list(plans)
-    except DBAPIError:
-        pass
-    written = []
-    async with db.write() as s:
-        for plan in plans:
-            try:
-                async with s.begin_nested():
-                    await write(s, [plan])
-            except DBAPIError as exc:
-                message = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-                report.errors.append(RowError(plan.row.line, "*",
-                                              f"refused by the database: {message}"))
-                continue
-            written.append(plan)
-    return written

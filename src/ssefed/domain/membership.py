@@ -16,6 +16,8 @@ from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict
 from ssefed.vocab import to_as
 from ssefed.vocab.ids import LocalIds
+from ssefed.db.repos import validation as validation_repo
+from types import SimpleNamespace
 
 
 async def set_approval(db: Database, ids: LocalIds, base_url: str, actor: Actor,
@@ -47,7 +49,6 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
         org.validation_status, org.valid_until = "validated", until
     await s.flush()
     await publish_remote_member(s, network, row, org.validation_status, org.valid_until)
-    from ssefed.db.repos import validation as validation_repo
 
     others = tuple(await validation_repo.outgoing_validated(s, row.id, date.today()))
     actor_doc = to_as.actor_document(row, keys, base_url, org, network.ap_id, others)
@@ -63,8 +64,6 @@ async def publish_remote_member(s, network: Actor, member: Actor, state: str,
     """In the open write session: tell the network's followers that a member (of this
     node or another) joined (``Add``) or left (``Remove``) its members collection, so
     they read it again."""
-    from types import SimpleNamespace
-
     item = to_as.membership(network.ap_id, member,
                             SimpleNamespace(validation_status=state, valid_until=until))
     verb = "Add" if state == "validated" else "Remove"

@@ -23,9 +23,8 @@ from ssefed.db.session import Database
 from ssefed.domain import freshness
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.importing import (
-    BATCH, ImportReport, Plan, RowError, _float, read_records, write_in_batches,
-)
+from ssefed.domain.csv_import import (BATCH, ImportReport, Plan, RowError, parse_float,
+                                      read_records, write_in_batches)
 from ssefed.domain.publishing import offer_activity
 from ssefed.vocab.ids import LocalIds
 
@@ -60,7 +59,7 @@ def _offer_row(rec: dict[str, str], line: int) -> OfferRow:
                                                 "currency", "exchange") if get(k)}
     data["inputs"] = [c for c in re.split(r"[;,\s]+", get("inputs")) if c]
     for key in ("lat", "lon"):
-        value = _float(get(key), key)
+        value = parse_float(get(key), key)
         if value is not None:
             data[key] = value
     offer = offer_domain.parse_offer(data)

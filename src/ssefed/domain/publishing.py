@@ -11,6 +11,10 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer
 from ssefed.domain import outbox
 from ssefed.vocab import to_as
+from ssefed.db.repos import actors as actor_repo
+from ssefed.domain import freshness
+from ssefed.domain import offers as offer_domain
+from ssefed.db.models import OfferInput
 
 
 def offer_activity(actor: Actor, offer: Offer, verb: str) -> dict:
@@ -47,10 +51,6 @@ async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | No
     """Create an offer or demand and queue its Create (and the network's Announce). One
     given without an end date holds for its kind's period of ``validity_days``
     (``[freshness] offer_validity_days``)."""
-    from ssefed.db.repos import actors as actor_repo
-    from ssefed.domain import freshness
-    from ssefed.domain import offers as offer_domain
-
     if data.valid_until is None and validity_days:
         data.valid_until = freshness.offer_end(data.kind, utcnow().date(), validity_days)
     offer = await offer_domain.create(s, ids, actor, data, lat=lat, lon=lon)
@@ -65,8 +65,6 @@ async def add_offer(s: AsyncSession, ids, actor: Actor, data, *, lat: float | No
 async def update_offer(s: AsyncSession, actor: Actor, offer: Offer, data) -> None:
     """Set an offer's fields from ``data`` (a checked domain.offers.OfferInput) and queue
     its Update to the author's followers."""
-    from ssefed.db.models import OfferInput
-
     for f in ("direction", "kind", "role", "exchange", "category", "title", "summary",
               "quantity", "unit", "price", "currency", "lat", "lon", "valid_until"):
         setattr(offer, f, getattr(data, f))

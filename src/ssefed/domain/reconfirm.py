@@ -22,6 +22,7 @@ from ssefed.domain import freshness, outbox
 from ssefed.domain.errors import Conflict, NotFound
 from ssefed.domain.publishing import offer_activity
 from ssefed.vocab.ids import LocalIds
+from ssefed.domain.membership import set_approval
 
 MAX_OFFERS = 1000  # offers re-confirmed by one action
 
@@ -30,7 +31,6 @@ MAX_OFFERS = 1000  # offers re-confirmed by one action
 class Reconfirmed:
     """What was extended: the organisation's validation end (None when only offers were)
     and each offer's IRI with its new end."""
-
     actor: str
     validation_until: date | None = None
     offers: list[tuple[str, date]] = field(default_factory=list)
@@ -97,8 +97,6 @@ async def reconfirm_organisation(db: Database, ids: LocalIds, base_url: str, act
                                  fresh: FreshnessConfig, *, today: date) -> Reconfirmed:
     """Re-confirm an organisation as it is: its validation (it must be validated or
     expired; Conflict otherwise, saying why) and all its current offers and demands."""
-    from ssefed.domain.membership import set_approval
-
     async with db.read() as s:
         org = await s.get(Organisation, actor.id)
     check_reconfirmable(actor, org)

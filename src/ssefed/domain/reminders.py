@@ -24,7 +24,7 @@ from typing import Any
 
 from ssefed.config import Config, FreshnessConfig
 from ssefed.db.base import utcnow
-from ssefed.db.models import Actor
+from ssefed.db.models import Actor, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import freshness as fresh_repo
 from ssefed.db.repos import jobs as job_repo
@@ -50,7 +50,6 @@ def today_utc() -> date:
 @dataclass(frozen=True)
 class Item:
     """One thing that ends: ``kind`` is validation, offer or demand."""
-
     kind: str
     subject: str  # the organisation's actor IRI (validation) or the offer's IRI
     title: str
@@ -284,3 +283,28 @@ async def stale_items(db, days: int, today: date) -> tuple[list[dict], bool]:
         item["state"] = freshness.state_of(item["valid_until"], today, days)
         item["valid_until"] = item["valid_until"].isoformat()
     return items[:MAX_STALE_ROWS], cut
+
+
+async def freshness_summary(s, actor: Actor, org: Organisation, offers: list,
+                            days: int) -> dict[str, Any]:
+    """What the /edit page shows of freshness: the validation, each offer's state, and the
+    network's reminders not yet answered (those still about the current end dates)."""
+    today = today_utc()
+    ends = {o.ap_id: o for o in offers}
+    notes = []
+    for r in await fresh_repo.open_reminders(s, actor.id):
+        if r.subject_type == "validation":
+            current = r.subject == actor.ap_id and org.valid_until == r.valid_until
+            kind = "validation"
+        else:
+            offer = ends.get(r.subject)
+            current = offer is not None and offer.valid_until == r.valid_until
+            kind = offer.direction if offer is not None else "offer"
+        if current:
+            item = Item(kind, r.subject, r.title, r.valid_until)
+            notes.append({"sent": r.sent_at.date(), "fr": describe(item, today, "fr"),
+                          "en": describe(item, today, "en")})
+    return {"guarantee": freshness.guarantee(org.validation_status, org.valid_until, today),
+            "reconfirmable": org.validation_status in ("validated", "expired"),
+            "offers": {o.ap_id: freshness.state_of(o.valid_until, today, days) for o in offers},
+            "reminders": notes}

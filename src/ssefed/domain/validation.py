@@ -15,6 +15,7 @@ from typing import Any
 
 from ssefed.domain.errors import InvalidInput
 from ssefed.vocab.validation_as import COLLEGES
+import calendar
 
 ANSWERS = ("yes", "partly", "no", "in_progress")
 OUTCOMES = ("validated", "refused", "needs_more")
@@ -50,7 +51,6 @@ class Rule:
     """When an application is validated: at least ``min_endorsements`` endorsements from
     at least ``min_colleges`` colleges, ``min_peer_members`` of them from validated members,
     and no unresolved objection (when ``objections_block``)."""
-
     min_endorsements: int = 3
     min_colleges: int = 2
     min_peer_members: int = 1
@@ -85,7 +85,6 @@ class Rule:
 class Voice:
     """One endorsement or objection as the rule sees it. ``college`` is the endorser's
     college as the network's reviewers confirmed it (None: not confirmed yet)."""
-
     endorsement: str
     endorser: str
     stance: str = "endorse"
@@ -232,8 +231,6 @@ def read_answers(answers: Any, criteria: list[dict[str, Any]], criterion_iri) ->
 
 def valid_until(today: date, months: int) -> date:
     """``today`` plus ``months`` (the last day of the month when the day does not exist)."""
-    import calendar
-
     m = today.month - 1 + months
     year, month = today.year + m // 12, m % 12 + 1
     return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))

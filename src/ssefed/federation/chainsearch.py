@@ -23,6 +23,7 @@ from ssefed.federation.client import FetchError
 from ssefed.federation.networks import PeerDirectory, is_stale, names_networks, refresh_members
 from ssefed.federation.service import Federation
 from ssefed.terms import ROLES
+from ssefed.federation.validation import decision_summary
 
 MAX_INPUTS = 20
 MAX_NAMED_PEERS = 20
@@ -171,8 +172,6 @@ class ChainService:
                          ) -> dict[tuple[str, str], dict]:
         """The newest validation decision known here for each organisation of ``actors``,
         summarised on the endorsements this node verified."""
-        from ssefed.federation.validation import decision_summary
-
         found = await validation_repo.decisions_of(s, actors)
         if not found:
             return {}

@@ -27,6 +27,7 @@ from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, validation_as
 from ssefed.vocab.text import html_to_text
+from ssefed.federation import proofs
 
 log = logging.getLogger("ssefed.validation")
 
@@ -45,8 +46,6 @@ async def verify_endorsement(fed: Federation, doc: Any, *, sender: str | None
     activity that carried it): it counts as sent by its endorser only when the sender is
     the endorser, its integrity proof verifies against the endorser's own key, or its
     origin serves the same endorsement. Raises Unverified saying why."""
-    from ssefed.federation import proofs
-
     if isinstance(doc, str):  # only an IRI: fetch it from its origin
         try:
             fetched = await fed.fetch_json(doc)
@@ -311,6 +310,7 @@ async def apply_remote(fed: Federation, handle: str, network_ref: str, charter_i
                        answers: Any) -> Application:
     """A member organisation of this node applies to the network of another node: its
     charter is read from there, the answers checked against it, and a ``Join`` sent."""
+    # follows -> handlers -> validation: handlers apply received endorsements
     from ssefed.federation.follows import resolve
 
     async with fed.db.read() as s:
@@ -350,8 +350,6 @@ async def endorse(fed: Federation, config, endorser_handle: str, application: st
     """A local actor endorses (or objects to) an application, of this node's network or
     of another node's: the endorsement is signed with an integrity proof, kept here (this
     node serves it at its IRI), and sent to the network, which relays it."""
-    from ssefed.federation import proofs
-
     async with fed.db.read() as s:
         endorser = await actor_repo.get_local_by_handle(s, endorser_handle)
         local_app = await applications.application_ref(s, application) \

@@ -207,7 +207,7 @@ def _sanitize_node(value: Any) -> Any:
     return value
 
 
-def _tolerant_document(doc: Mapping[str, Any]) -> dict:
+def tolerant_document(doc: Mapping[str, Any]) -> dict:
     out = _sanitize_node(doc)
     top = out.get("@context")
     kept = top if isinstance(top, list) else []
@@ -240,7 +240,7 @@ def expand_tolerant(doc: Mapping[str, Any]) -> list:
     ``doc`` is not modified.  Other JSON-LD errors (e.g. a protected term
     redefinition) still raise pyld's ``JsonLdError``.
     """
-    return expand(_tolerant_document(doc))
+    return expand(tolerant_document(doc))
 
 
 # --- RDF ----------------------------------------------------------------------
@@ -263,25 +263,14 @@ def _term(node: Mapping[str, Any], bnodes: dict[str, rdflib.BNode]) -> rdflib.te
     return rdflib.Literal(node["value"], datatype=rdflib.URIRef(datatype))
 
 
-def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False,
-                   fast: bool = False) -> list:
+def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False) -> list:
     """The default graph of ``doc`` as pyld triples (dicts of ``subject``, ``predicate``,
     ``object``, each with ``type`` and ``value``), through the bundled contexts only.
 
     Strict like :func:`expand` unless ``tolerant`` (then the document is prepared as in
     :func:`expand_tolerant`). Named graphs (e.g. Data Integrity proofs) are left out.
-    With ``fast``, documents that use only the features of ours are read by
-    :mod:`ssefed.vocab.fastrdf` (the same graph, several times faster), the others by pyld.
     """
-    source = _tolerant_document(doc) if tolerant else dict(doc)
-    if fast:
-        from ssefed.vocab import fastrdf
-
-        try:
-            return [{"subject": s, "predicate": p, "object": o}
-                    for s, p, o in fastrdf.to_rdf_triples(source)]
-        except fastrdf.Unsupported:
-            pass
+    source = tolerant_document(doc) if tolerant else dict(doc)
     try:
         dataset = jsonld.to_rdf(source, jsonld_options())
     except JsonLdError as exc:

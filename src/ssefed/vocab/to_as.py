@@ -15,6 +15,7 @@ from typing import Any
 
 from ssefed.db.models import Actor, ActorKey
 from ssefed.vocab.multibase import ed25519_multibase
+from ssefed.paths import SCHEMAS_DIR
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -66,8 +67,6 @@ ORG_TERMS = ("legalForm", "sectors", "qualifiers", "validationStatus", "validUnt
 @functools.lru_cache(maxsize=1)
 def _org_context() -> dict[str, Any]:
     """Our organisation terms, inline, as defined by schemas/context.jsonld."""
-    from ssefed.paths import SCHEMAS_DIR
-
     full = json.loads((SCHEMAS_DIR / "context.jsonld").read_text(encoding="utf-8"))["@context"]
     terms = {k: full[k] for k in ORG_TERMS if k in full}
     terms.setdefault("schema", "https://schema.org/")

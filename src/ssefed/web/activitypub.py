@@ -23,6 +23,8 @@ from ssefed.vocab import to_as
 from ssefed.web.keys import CONFIG, DB, IDS
 from ssefed.web import directory
 from ssefed.web.problems import Problem, problem, query_int, read_body, require_json_type
+from ssefed.vocab import jsonld
+from ssefed.db.repos import networks as network_repo
 
 INBOX = web.AppKey("inbox", Inbox)
 AS2 = "application/activity+json"
@@ -42,8 +44,6 @@ def wants_turtle(request: web.Request) -> bool:
 
 def as_turtle(doc: dict[str, Any]) -> web.Response:
     """The document's RDF (through the bundled contexts only) as Turtle."""
-    from ssefed.vocab import jsonld
-
     graph = jsonld.to_rdf_graph(doc)
     for prefix, ns in (("as", "https://www.w3.org/ns/activitystreams#"),
                        ("ssefed", "https://w3id.org/ssefed/ns#"),
@@ -133,8 +133,6 @@ async def following(request: web.Request) -> web.Response:
 async def members(request: web.Request) -> web.Response:
     """The network's members collection: the organisations it vouches for, each with its
     validity end. Other nodes read it to check a member's guarantee."""
-    from ssefed.db.repos import networks as network_repo
-
     actor = await _actor(request)
     if not actor.is_network:
         raise Problem(404, "Not Found", "only the network's actor has a members collection")

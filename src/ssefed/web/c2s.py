@@ -21,6 +21,8 @@ from ssefed.vocab import proposals
 from ssefed.vocab.from_as import ParseError, first_id
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
 from ssefed.web.problems import Problem, read_json
+from ssefed.domain import reconfirm
+from ssefed.domain.reminders import today_utc
 
 OFFER_FIELDS = ("direction", "kind", "role", "exchange", "category", "title", "summary",
                 "quantity", "unit", "price", "currency", "lat", "lon", "valid_until")
@@ -107,9 +109,6 @@ async def outbox_post(request: web.Request) -> web.Response:
 
 async def _reconfirm(request: web.Request, iri: str) -> web.Response:
     """``Update`` of a bare IRI: re-confirm the actor itself, or one of its offers, as is."""
-    from ssefed.domain import reconfirm
-    from ssefed.domain.reminders import today_utc
-
     config, db = request.app[CONFIG], request.app[DB]
     async with db.write() as s:
         actor = await _authorised_actor(request, s)

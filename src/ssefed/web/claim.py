@@ -12,6 +12,7 @@ from ssefed.web import sessions
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.problems import Problem, read_body
+from urllib.parse import parse_qs
 
 
 async def _target(request: web.Request, s):
@@ -30,8 +31,6 @@ async def claim_form(request: web.Request) -> web.Response:
 
 
 async def claim_submit(request: web.Request) -> web.Response:
-    from urllib.parse import parse_qs
-
     form = parse_qs((await read_body(request, 10_000)).decode("utf-8", "replace"))
     async with request.app[DB].write() as s:
         link, actor = await _target(request, s)

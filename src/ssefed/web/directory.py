@@ -28,6 +28,10 @@ from ssefed.web.i18n import add_vary, format_date, negotiate, translate
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, clusters, svg_map
+import math
+from ssefed.db.repos import validation as validation_repo
+import asyncio
+from ssefed.paths import STATIC_DIR
 
 AS2 = "application/activity+json"
 MEMBERS_PER_GROUP = 20  # on the home page; the rest through the search page
@@ -119,8 +123,6 @@ def _members_map(rows: list, lang: str):
     title = translate(lang, "home.map_title", n=len(located))
     points = [MapPoint(r.lat, r.lon, r.name, r.ap_id, "org") for r in located]
     if len(points) > HOME_CLUSTER_OVER:
-        import math
-
         lats, lons = [p.lat for p in points], [p.lon for p in points]
         mid = math.radians((min(lats) + max(lats)) / 2)
         span_km = max((max(lats) - min(lats)) * KM_PER_DEG_LAT,
@@ -187,8 +189,6 @@ MAX_NEIGHBOURS = 200
 async def _neighbourhood_map(request: web.Request, actor: Actor, org: Organisation,
                              lang: str):
     """The organisation (highlighted) among the other members around it, each a link."""
-    import math
-
     dlat = NEIGHBOURS_KM / KM_PER_DEG_LAT
     dlon = NEIGHBOURS_KM / (KM_PER_DEG_LAT * max(math.cos(math.radians(org.lat)), 0.05))
     box = BBox(org.lat - dlat, org.lon - dlon, org.lat + dlat, org.lon + dlon)
@@ -213,8 +213,6 @@ async def _validation_basis(request: web.Request, actor: Actor) -> dict | None:
     """What the participatory validation of this organisation rests on: the newest
     decision of this network (endorsements counted, their colleges), or its open
     application."""
-    from ssefed.db.repos import validation as validation_repo
-
     async with request.app[DB].read() as s:
         network = await actor_repo.get_network(s)
         found = await validation_repo.decisions_of(s, [actor.ap_id])
@@ -360,8 +358,6 @@ def warm_labels() -> None:
 
 
 async def _warm(app: web.Application) -> None:
-    import asyncio
-
     # in a thread, not awaited: the node answers at once; the first page may wait for it
     app[WARMING] = asyncio.get_running_loop().run_in_executor(None, warm_labels)
 
@@ -369,8 +365,6 @@ async def _warm(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """The directory's routes: the home page and the stylesheet (organisation and offer
     pages are served by the ActivityPub routes, by content negotiation)."""
-    from ssefed.paths import STATIC_DIR
-
     app.on_startup.append(_warm)
     app.router.add_get("/", home)
     app.router.add_static("/static/", STATIC_DIR)

@@ -29,6 +29,7 @@ from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
 from ssefed.domain import organisations as org_domain
+from ssefed.domain import reminders
 from ssefed.domain import reports as report_domain
 from ssefed.domain import tokens
 from ssefed.domain.categories import CATEGORY_NS, to_code
@@ -147,8 +148,6 @@ def _profile_values(actor: Actor, org: Organisation) -> dict[str, str]:
 async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,
                      values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                      notice: str = "", alert: str = "") -> web.Response:
-    from ssefed.web.reconfirm import freshness_view
-
     offers = await offer_repo.by_actor(s, session.actor.id)
     reports = await report_domain.open_for(s, session.actor.id)
     return _page(request, "edit.html", status=status, session=session, reports=reports,
@@ -156,7 +155,7 @@ async def _dashboard(request: web.Request, s, session: Session, *, status: int =
                  values=values or _profile_values(session.actor, session.org),
                  errors=errors or {}, notice=notice, alert=alert, offers=offers,
                  to_code=to_code, legal_forms=org_domain.LEGAL_FORMS,
-                 fresh=await freshness_view(s, session.actor, session.org, offers,
+                 fresh=await reminders.freshness_summary(s, session.actor, session.org, offers,
                                             request.app[CONFIG].freshness.remind_days_before),
                  handle=f"@{session.actor.handle}@{request.app[CONFIG].node.domain}")
 
@@ -388,10 +387,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/edit/offers/{offer}", offer_form)
     app.router.add_post("/edit/offers/{offer}", save_offer)
     app.router.add_post("/edit/offers/{offer}/withdraw", withdraw)
-    from ssefed.web import reconfirm
 
-    app.router.add_post("/edit/reconfirm", reconfirm.edit_reconfirm)
-    app.router.add_post("/edit/offers/{offer}/reconfirm", reconfirm.edit_reconfirm_offer)
 
 
 __all__ = ["add_routes", "CATEGORY_NS"]

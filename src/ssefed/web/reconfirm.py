@@ -5,17 +5,15 @@ go through domain/reconfirm.py."""
 
 from __future__ import annotations
 
-from typing import Any
 
 from aiohttp import web
 
-from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import actors as actor_repo
-from ssefed.db.repos import freshness as fresh_repo
-from ssefed.domain import freshness, reconfirm, reminders, tokens
+from ssefed.domain import reconfirm, reminders, tokens
 from ssefed.domain.errors import DomainError
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
 from ssefed.web.problems import Problem
+from ssefed.web.edit import _checked, _dashboard, _form, _own_offer, _page, _see_other
 
 
 def _bearer(request: web.Request) -> str:
@@ -52,35 +50,8 @@ async def api_reconfirm(request: web.Request) -> web.Response:
     return web.json_response(done.as_json())
 
 
-async def freshness_view(s, actor: Actor, org: Organisation, offers: list[Offer],
-                         days: int) -> dict[str, Any]:
-    """What the /edit page shows of freshness: the validation, each offer's state, and the
-    network's reminders not yet answered (those still about the current end dates)."""
-    today = reminders.today_utc()
-    ends = {o.ap_id: o for o in offers}
-    notes = []
-    for r in await fresh_repo.open_reminders(s, actor.id):
-        if r.subject_type == "validation":
-            current = r.subject == actor.ap_id and org.valid_until == r.valid_until
-            kind = "validation"
-        else:
-            offer = ends.get(r.subject)
-            current = offer is not None and offer.valid_until == r.valid_until
-            kind = offer.direction if offer is not None else "offer"
-        if current:
-            item = reminders.Item(kind, r.subject, r.title, r.valid_until)
-            notes.append({"sent": r.sent_at.date(), "fr": reminders.describe(item, today, "fr"),
-                          "en": reminders.describe(item, today, "en")})
-    return {"guarantee": freshness.guarantee(org.validation_status, org.valid_until, today),
-            "reconfirmable": org.validation_status in ("validated", "expired"),
-            "offers": {o.ap_id: freshness.state_of(o.valid_until, today, days) for o in offers},
-            "reminders": notes}
-
-
 async def edit_reconfirm(request: web.Request) -> web.Response:
     """POST /edit/reconfirm: the signed-in organisation re-confirms everything as it is."""
-    from ssefed.web.edit import _checked, _dashboard, _form, _see_other
-
     form = await _form(request)
     db = request.app[DB]
     async with db.read() as s:
@@ -103,8 +74,6 @@ async def edit_reconfirm(request: web.Request) -> web.Response:
 
 async def edit_reconfirm_offer(request: web.Request) -> web.Response:
     """POST /edit/offers/{offer}/reconfirm: one offer or demand re-confirmed as it is."""
-    from ssefed.web.edit import _checked, _form, _own_offer, _page, _see_other
-
     form = await _form(request)
     db = request.app[DB]
     async with db.read() as s:
@@ -124,3 +93,5 @@ async def edit_reconfirm_offer(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/actors/{handle}/reconfirm", api_reconfirm)
+    app.router.add_post("/edit/reconfirm", edit_reconfirm)
+    app.router.add_post("/edit/offers/{offer}/reconfirm", edit_reconfirm_offer)

@@ -24,6 +24,8 @@ from ssefed.web.clients import client_address
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import (Problem, parse_json, problem, query_int, read_body, read_json,
                                  require_json_type, whole_number)
+from ssefed.web.directory import organisation_page
+from ssefed.web.validation import reviewer_or_admin as check
 
 REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
 MAX_REPORT_BYTES = 16 * 1024  # a report's body (form or JSON): the text is 2,000 characters
@@ -80,8 +82,6 @@ def _cross_site(request: web.Request) -> bool:
 async def form_report(request: web.Request) -> web.Response:
     """POST /actors/{handle}/reports (the form): 303 back to the page with a thank-you,
     or the page again with the message next to the field (422; 429 past the limit)."""
-    from ssefed.web.directory import organisation_page
-
     handle = request.match_info["handle"]
     async with request.app[DB].read() as s:
         actor = await actor_repo.get_local_by_handle(s, handle)
@@ -116,8 +116,6 @@ async def form_report(request: web.Request) -> web.Response:
 # -- the reviewers' API (a reviewer's token or the admin token) -----------------------------
 
 async def reviewer_or_admin(request: web.Request) -> str:
-    from ssefed.web.validation import reviewer_or_admin as check
-
     return await check(request)
 
 

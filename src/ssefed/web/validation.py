@@ -23,6 +23,8 @@ from ssefed.vocab.validation_as import COLLEGES, STANCES
 from ssefed.web.activitypub import as_json
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS
 from ssefed.web.problems import Problem, query_int, read_json, whole_number
+from ssefed.federation import validation as fed_validation
+from ssefed.domain.reminders import stale_items, today_utc
 
 PAGE = 50
 
@@ -197,8 +199,6 @@ async def review_decide(request: web.Request) -> web.Response:
 
 async def review_endorse(request: web.Request) -> web.Response:
     """A reviewer endorses (or objects to) an application with its own account."""
-    from ssefed.federation import validation as fed_validation
-
     by = await reviewer_or_admin(request)
     if by == "admin":
         raise Problem(403, "Forbidden", "endorse with a reviewer's token, not the admin's")
@@ -255,8 +255,6 @@ async def review_endorsers(request: web.Request) -> web.Response:
 async def review_stale(request: web.Request) -> web.Response:
     """What expires soon (within ``days``, default [freshness] remind_days_before) and
     what has expired: validations and offers, as ``ssefed stale`` lists them."""
-    from ssefed.domain.reminders import stale_items, today_utc
-
     await reviewer_or_admin(request)
     config = request.app[CONFIG]
     days = query_int(request, "days", config.freshness.remind_days_before)

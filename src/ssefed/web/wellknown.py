@@ -12,6 +12,7 @@ from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.web.keys import CONFIG, DB, IDS
 from ssefed.web.problems import Problem
+from ssefed.paths import SCHEMAS_DIR
 
 JRD = "application/jrd+json"
 NODEINFO_SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2.1"
@@ -90,8 +91,6 @@ async def nodeinfo(request: web.Request) -> web.Response:
 async def context_document(request: web.Request) -> web.Response:
     """The ssefed JSON-LD context and vocabulary, served by every node (for RDF users;
     our documents never require fetching them: their terms are also inline)."""
-    from ssefed.paths import SCHEMAS_DIR
-
     name = request.match_info.get("name", "context.jsonld")
     files = {"context.jsonld": ("context.jsonld", "application/ld+json"),
              "ssefed.ttl": ("ssefed.ttl", "text/turtle"),

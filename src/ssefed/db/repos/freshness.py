@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Offer, Organisation, Reminder
+from ssefed.db.models import Application
 
 VALIDATED = ("validated", "expired")  # the validations that have an end to remind of
 
@@ -42,7 +43,6 @@ async def validations_ending(s: AsyncSession, *, start: date | None, end: date, 
     # organisations of other nodes this network validated (participatory validation)
     from sqlalchemy import literal
 
-    from ssefed.db.models import Application
 
     r = (select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, literal(None).label("email"),
                 Application.valid_until)

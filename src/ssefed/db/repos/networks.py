@@ -10,6 +10,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Follow, KnownNetwork, Membership, Organisation
+from ssefed.db.repos.validation import remote_members_query
+from types import SimpleNamespace
 
 
 def _validated_members():
@@ -19,8 +21,6 @@ def _validated_members():
 
 
 async def count_members(s: AsyncSession) -> int:
-    from ssefed.db.repos.validation import remote_members_query
-
     q = _validated_members().with_only_columns(func.count())
     remote = select(func.count()).select_from(remote_members_query().subquery())
     return int(await s.scalar(q) or 0) + int(await s.scalar(remote) or 0)
@@ -31,9 +31,7 @@ async def members_page(s: AsyncSession, *, before_id: int | None, limit: int
     """This network's validated members, newest first (by actor id): its own
     organisations (with their Organisation row), and organisations of other nodes it
     validated (with their validation state and end)."""
-    from types import SimpleNamespace
 
-    from ssefed.db.repos.validation import remote_members_query
 
     q, remote = _validated_members(), remote_members_query()
     if before_id is not None:

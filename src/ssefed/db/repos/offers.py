@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Offer, OfferInput
+from ssefed.db.models import Actor
 
 
 async def add(s: AsyncSession, offer: Offer, inputs: list[str]) -> Offer:
@@ -84,8 +85,6 @@ async def mark_deleted(s: AsyncSession, ap_id: str, when) -> None:
 
 async def recent_local(s: AsyncSession, *, direction: str, limit: int = 10) -> list:
     """The newest live offers (or demands) of local organisations, with their actor."""
-    from ssefed.db.models import Actor
-
     rows = await s.execute(
         select(Offer, Actor).join(Actor, Actor.id == Offer.actor_id)
         .where(Offer.local.is_(True), Offer.deleted_at.is_(None), Offer.direction == direction,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import (Actor, Application, Charter, Decision, Endorsement, Endorser,
                               Organisation, Reviewer)
+from ssefed.db.base import utcnow
 
 
 # -- charters ------------------------------------------------------------------------------
@@ -146,8 +147,6 @@ async def endorsements_by_iri(s: AsyncSession, iris: list[str]) -> dict[str, End
 
 async def withdraw(s: AsyncSession, ap_id: str, endorser: str) -> None:
     """The endorser took its endorsement back (an Undo of its Like)."""
-    from ssefed.db.base import utcnow
-
     row = await endorsement(s, ap_id)
     if row is not None and row.endorser_ap_id == endorser and row.withdrawn_at is None:
         row.withdrawn_at = utcnow()
