@@ -150,7 +150,7 @@ class Node:
             try:
                 if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or busy
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"node {self.name} did not become healthy:\n{self.log()}")
