@@ -64,10 +64,9 @@ def test_a_mixed_batch_gives_each_item_its_own_outcome(databases, tmp_path):
                 {"id": "https://market.example/activities/like-6", "type": "Like",
                  "actor": ALICE, "object": "https://market.example/proposals/p1"},
             ]
-            async with db.write() as s:
-                ids = await inbox_repo.add_batch(s, [
-                    {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE, "key_id": None,
-                     "ap_json": d} for d in docs])
+            ids = await inbox_repo.store_batch(db, [
+                {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE, "key_id": None,
+                 "ap_json": d} for d in docs])
             results = await process_batch(Handlers(fed), [{"item": i} for i in ids.values()])
             async with db.read() as s:
                 items = [(r.ap_id.rsplit("/", 1)[1], r.state, r.error)
@@ -172,10 +171,9 @@ def test_the_sqlite_direct_path_stores_what_the_session_path_stores(databases, t
                         ap_json={"id": ALICE, "memberOf": NETWORK}, fetched_at=utcnow(),
                         keys=[])
                 for docs in batches:
-                    async with db.write() as s:
-                        ids = await inbox_repo.add_batch(s, [
-                            {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE,
-                             "key_id": None, "ap_json": d} for d in docs])
+                    ids = await inbox_repo.store_batch(db, [
+                        {"ap_id": d["id"], "type": d["type"], "actor_ap_id": ALICE,
+                         "key_id": None, "ap_json": d} for d in docs])
                     assert await process_batch(Handlers(fed), [
                         {"item": i} for i in ids.values()]) == [None] * len(docs)
                 assert (db._raw_thread is not None) == direct  # the path meant was taken

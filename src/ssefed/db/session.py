@@ -16,12 +16,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
+from typing import Any, AsyncIterator, Callable, Coroutine, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.util import greenlet_spawn
 
 
 # Set in the tasks of background workers: on SQLite their write transactions give way to
@@ -42,18 +41,6 @@ T = TypeVar("T")
 
 SQLITE_MMAP = 1024 * 1024 * 1024  # bytes of the file read through mmap (at most)
 SQLITE_CACHE = -16 * 1024  # page cache per connection, in KiB (negative: KiB, not pages)
-
-# PostgreSQL errors after which a held connection is dropped and the statement tried once
-# more on a new one (the server restarted, the socket was cut).
-_PG_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError)
-try:  # asyncpg is a dependency, but keep this module importable without it
-    import asyncpg
-
-    _PG_CONNECTION_ERRORS += (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
-                              asyncpg.PostgresConnectionError)
-except ImportError:  # pragma: no cover
-    pass
-
 
 @dataclass(frozen=True)
 class Published:
@@ -205,19 +192,16 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._sqlite_path = (parsed.database if self.is_sqlite and parsed.database
                              and parsed.database != ":memory:" else None)
-        # Hot-path writers (the inbox's group commit) speak to the driver directly: on
-        # SQLite one thread hop per batch on a connection of their own, on PostgreSQL one
-        # held connection and one round trip per batch, without a session around it.
         self._raw_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._raw_sqlite: sqlite3.Connection | None = None
-        self._raw_pg: Any = None  # a pool connection held by the hot path (PoolProxiedConnection)
-        self._raw_pg_lock = asyncio.Lock()
         # Reads that run several statements (a search) on SQLite: a synchronous engine of
         # its own, each read run whole in one of these threads (one hop from the loop, not
         # a few per statement through aiosqlite).
         self._read_thread_count = max(1, pool_size)
         self._read_threads: concurrent.futures.ThreadPoolExecutor | None = None
         self._sync_read_engine: Engine | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sync_write_engine: Engine | None = None
         self._foreground_at = float("-inf")
         self._publish_listeners: list[Any] = []  # objects with publishing() and published()
 
@@ -264,6 +248,39 @@ class Database:
             async with session.begin():
                 yield session
 
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in one write transaction, committed when it returns, rolled
+        back if it raises: synchronous SQLAlchemy on one ``Connection``, so a batch of
+        statements costs one thread hop on SQLite (a connection of its own, BEGIN
+        IMMEDIATE, writers queued as for ``write()``) and, on PostgreSQL, one round trip per
+        statement on a pooled connection, without a session or the ORM around it."""
+        lock = self._write_lock
+        if lock is not None:
+            await lock.acquire()
+        try:
+            if self._sqlite_path is None:  # PostgreSQL, or SQLite in memory: one connection
+                async with self.write_engine.begin() as conn:
+                    return await conn.run_sync(work)
+            if self._writer is None:
+                self._writer = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="ssefed-sqlite-writer")
+                self._sync_write_engine = create_engine(
+                    make_url(self.url).set(drivername="sqlite+pysqlite"), pool_size=1,
+                    max_overflow=0, connect_args={"timeout": self._busy_timeout_ms / 1000,
+                                                  "check_same_thread": False})
+                _configure_sqlite(self._sync_write_engine, self._busy_timeout_ms,
+                                  "BEGIN IMMEDIATE")
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer, self._run_in_writer, work)
+        finally:
+            if lock is not None:
+                await asyncio.shield(lock.release())
+
+    def _run_in_writer(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync_write_engine is not None
+        with self._sync_write_engine.begin() as conn:
+            return work(conn)
+
     def note_foreground(self) -> None:
         """A request is being answered (see BACKGROUND_SHARE)."""
         self._foreground_at = time.monotonic()
@@ -273,7 +290,7 @@ class Database:
 
     @property
     def has_direct_writes(self) -> bool:
-        """Whether ``sqlite_direct_write``/``pg_direct`` can be used (not for :memory:)."""
+        """Whether ``sqlite_direct_write`` can be used (not for :memory:)."""
         return not self.is_sqlite or self._sqlite_path is not None
 
     def _sqlite_connection(self) -> sqlite3.Connection:
@@ -354,48 +371,23 @@ class Database:
         with self._sync_read_engine.connect() as conn:  # closed: rolled back, back to the pool
             return fn(conn)
 
-    async def pg_direct(self, fn: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``fn(asyncpg_connection)`` on a connection held for the hot path (one caller
-        at a time). A connection found broken is replaced and ``fn`` run once more, so
-        ``fn`` must be one atomic, idempotent statement (e.g. an INSERT ... ON CONFLICT)."""
-        assert not self.is_sqlite
-        async with self._raw_pg_lock:
-            for attempt in (1, 2):
-                if self._raw_pg is not None and self._raw_pg.driver_connection.is_closed():
-                    await self._drop_raw_pg()
-                if self._raw_pg is None:
-                    self._raw_pg = await self.write_engine.raw_connection()
-                try:
-                    return await fn(self._raw_pg.driver_connection)
-                except _PG_CONNECTION_ERRORS:
-                    await self._drop_raw_pg()
-                    if attempt == 2:
-                        raise
-        raise AssertionError("unreachable")
-
-    async def _drop_raw_pg(self) -> None:
-        raw, self._raw_pg = self._raw_pg, None
-        if raw is not None:
-            with contextlib.suppress(Exception):
-                await greenlet_spawn(raw.invalidate)
-
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        if self._raw_pg is not None:
-            async with self._raw_pg_lock:
-                raw, self._raw_pg = self._raw_pg, None
-                if raw is not None:  # back to the pool, which dispose() then closes
-                    with contextlib.suppress(Exception):
-                        await greenlet_spawn(raw.close)
         if self._raw_thread is not None:
             thread, self._raw_thread = self._raw_thread, None
             conn, self._raw_sqlite = self._raw_sqlite, None
             if conn is not None:
                 await asyncio.get_running_loop().run_in_executor(thread, conn.close)
             thread.shutdown(wait=True)
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            engine, self._sync_write_engine = self._sync_write_engine, None
+            if engine is not None:
+                await asyncio.get_running_loop().run_in_executor(writer, engine.dispose)
+            writer.shutdown(wait=True)
         if self._read_threads is not None:
             threads, self._read_threads = self._read_threads, None
             await asyncio.get_running_loop().run_in_executor(None, threads.shutdown, True)

@@ -192,37 +192,24 @@ class Deliverer:
                 >= self._host_limit(h)}
         wakes = self._wakes
         try:
-            if self.db.has_direct_writes:
-                # Deliveries answered since the last time are marked done in the same
-                # transaction (one hop or round trip for both).
-                done, self._done = self._done, []
-                known = frozenset(a for a in self._actors if a in self._bodies)
-                try:
-                    rows, activities = await activity_repo.finish_and_claim(
-                        self.db, done=done, limit=limit, lock_seconds=self.lock_seconds,
-                        exclude_hosts=full, known_activities=known)
-                except BaseException:
-                    self._done[:0] = done
-                    raise
-                if len(self._actors) > 4096:
-                    self._actors.clear()
-                for activity_id, (actor_id, doc) in activities.items():
-                    self._actors[activity_id] = actor_id
-                    self._remember_body(activity_id, doc)
-                claimed = await self._claimed(rows)
-                self._drained = len(rows) < limit and not full and wakes == self._wakes
-            else:
-                async with self.db.write() as s:
-                    claimed = await activity_repo.claim_deliveries(
-                        s, limit=limit, lock_seconds=self.lock_seconds,
-                        skip_locked=not self.db.is_sqlite, exclude_hosts=full)
-                self._drained = len(claimed) < limit and not full and wakes == self._wakes
-                missing = {c.activity_id for c in claimed if c.activity_id not in self._bodies}
-                if missing:
-                    async with self.db.read() as s:
-                        for activity_id, doc in (await activity_repo.activity_documents(
-                                s, missing)).items():
-                            self._remember_body(activity_id, doc)
+            # Deliveries answered since the last time are marked done in the same
+            # transaction.
+            done, self._done = self._done, []
+            known = frozenset(a for a in self._actors if a in self._bodies)
+            try:
+                rows, activities = await activity_repo.finish_and_claim(
+                    self.db, done=done, limit=limit, lock_seconds=self.lock_seconds,
+                    exclude_hosts=full, known_activities=known)
+            except BaseException:
+                self._done[:0] = done
+                raise
+            if len(self._actors) > 4096:
+                self._actors.clear()
+            for activity_id, (actor_id, doc) in activities.items():
+                self._actors[activity_id] = actor_id
+                self._remember_body(activity_id, doc)
+            claimed = await self._claimed(rows)
+            self._drained = len(rows) < limit and not full and wakes == self._wakes
         except Exception:  # database away: wait and retry
             log.exception("claiming deliveries failed")
             return []
@@ -454,12 +441,8 @@ class Deliverer:
             return
         done, self._done = self._done, []
         try:
-            if self.db.has_direct_writes:
-                await activity_repo.finish_and_claim(self.db, done=done, limit=0,
-                                                     lock_seconds=self.lock_seconds)
-                return
-            async with self.db.write() as s:
-                await activity_repo.finish_deliveries(s, done)
+            await activity_repo.finish_and_claim(self.db, done=done, limit=0,
+                                                 lock_seconds=self.lock_seconds)
         except BaseException:
             self._done[:0] = done
             self._done_event.set()

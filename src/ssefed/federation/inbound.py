@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -43,17 +42,6 @@ class Refusal(Exception):
 
 def _reason(exc: httpsig.VerificationError) -> str:
     return f"{exc.reason.value}: {exc.detail}" if exc.detail else exc.reason.value
-
-
-def _as_text(body: bytes) -> str | None:
-    """The received JSON as text, to be stored as it came (None: let the store serialise
-    the parsed document: a body json.loads read in another encoding, or with a BOM)."""
-    if json.detect_encoding(body) != "utf-8":
-        return None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:  # json.loads let lone surrogates through
-        return None
 
 
 @dataclass(frozen=True)
@@ -146,7 +134,7 @@ class Inbox:
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
         item_id = await self.writer.store(
             {"ap_id": ap_id, "type": activity.type[:64], "actor_ap_id": activity.actor,
-             "key_id": info.key_id, "ap_json": doc, "ap_json_text": _as_text(body)},
+             "key_id": info.key_id, "ap_json": doc},
             actor_host)
         self.wake()
         if item_id is None:

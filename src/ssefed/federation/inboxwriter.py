@@ -25,8 +25,7 @@ class InboxWriter:
         self._task: asyncio.Task | None = None
 
     def store(self, row: dict[str, Any], host: str) -> Awaitable[int | None]:
-        """Queue a row (InboxItem columns, and optionally ``ap_json_text``: the document as
-        JSON text); the result is its id, or None for a duplicate."""
+        """Queue a row (InboxItem columns); the result is its id, or None for a duplicate."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.db.note_foreground()
         self._queue.append((row, host, future))
@@ -35,10 +34,7 @@ class InboxWriter:
         return future
 
     async def _insert(self, rows: list[dict[str, Any]]) -> dict[str, int]:
-        if self.db.has_direct_writes:
-            return await inbox_repo.store_batch(self.db, rows)
-        async with self.db.write() as s:
-            return await inbox_repo.add_batch(s, rows)
+        return await inbox_repo.store_batch(self.db, rows)
 
     async def _drain(self) -> None:
         while self._queue:

@@ -43,8 +43,8 @@ class JobBatch:
 
     async def finish(self, s: Any, positions: set[int] | list[int]) -> None:
         """In the handler's write session ``s``: mark the jobs at ``positions`` done."""
-        await job_repo.finish_many(s, [self.job_ids[i] for i in sorted(positions)
-                                       if i not in self.done])
+        await s.run_sync(job_repo.finish_many, [self.job_ids[i] for i in sorted(positions)
+                                                if i not in self.done])
 
 
     def sqlite_finish(self, conn: Any, positions: set[int] | list[int]) -> None:
@@ -115,8 +115,8 @@ class Worker:
 
     async def _claim(self, free: int) -> list[job_repo.ClaimedJob]:
         """Due jobs for ``free`` slots, in one write transaction: one each, and the
-        batches of the kinds with a batch handler filled up. On SQLite straight through
-        the driver (one thread hop, no session: the claim is most of a small job's cost)."""
+        batches of the kinds with a batch handler filled up (one thread hop on SQLite: the
+        claim is most of a small job's cost)."""
         size = self._batch_size()
         batch_kinds = set(self.batch_handlers)
 
@@ -125,25 +125,15 @@ class Worker:
             return (size * len(batched) - sum(j.kind in batched for j in claimed),
                     sorted(batched))
 
-        if self.db.is_sqlite and self.db.has_direct_writes:
-            def run(conn) -> list:  # sqlite3.Connection, in its thread
-                claimed = job_repo.sqlite_claim(conn, limit=free, lock_seconds=self.lock_seconds)
-                limit, kinds = more(claimed)
-                if kinds:  # fill the batches up, in the same transaction
-                    claimed += job_repo.sqlite_claim(conn, limit=limit, kinds=kinds,
-                                                     lock_seconds=self.lock_seconds)
-                return claimed
-
-            return await self.db.sqlite_direct_write(run)
-        async with self.db.write() as s:
-            claimed = await job_repo.claim(s, limit=free, lock_seconds=self.lock_seconds,
-                                           skip_locked=not self.db.is_sqlite)
+        def run(conn) -> list[job_repo.ClaimedJob]:
+            claimed = job_repo.claim(conn, limit=free, lock_seconds=self.lock_seconds)
             limit, kinds = more(claimed)
             if kinds:  # fill the batches up, in the same transaction
-                claimed += await job_repo.claim(s, limit=limit, kinds=kinds,
-                                                lock_seconds=self.lock_seconds,
-                                                skip_locked=not self.db.is_sqlite)
-        return claimed
+                claimed += job_repo.claim(conn, limit=limit, kinds=kinds,
+                                          lock_seconds=self.lock_seconds)
+            return claimed
+
+        return await self.db.run(run)
 
     async def _start(self, claimed: list, free: int) -> list[int]:
         """Start the claimed jobs in at most ``free`` tasks (a batch of one kind is one
@@ -229,8 +219,7 @@ class Worker:
             rest = set(range(len(jobs))) - batch.done
         handled = [job[0] for i, job in enumerate(jobs) if i not in rest and i not in batch.done]
         if handled:
-            async with self.db.write() as s:
-                await job_repo.finish_many(s, handled)
+            await self.db.run(lambda conn: job_repo.finish_many(conn, handled))
         self._worked(started)
         for i in sorted(rest):
             await self._run(*jobs[i])

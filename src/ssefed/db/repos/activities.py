@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
-from ssefed.db.models import Activity, Delivery, Host
+from ssefed.db.models import Activity, Delivery
 
 
 _NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
@@ -85,100 +84,85 @@ class Claimed:
     created_at: datetime
 
 
-async def claim_deliveries(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
-                           exclude_hosts: set[str] = frozenset(), now: datetime | None = None
-                           ) -> list[Claimed]:
-    """Claim due deliveries (pending and due, or running with an expired lock: their worker
-    died) of hosts whose circuit is not open."""
-    now = now or utcnow()
-    open_hosts = select(Host.host).where(Host.open_until > now)
-    q = (select(Delivery.id)
-         .where(or_(and_(Delivery.state == "pending", Delivery.run_at <= now),
-                    and_(Delivery.state == "running", Delivery.locked_until < now)),
-                Delivery.host.not_in(open_hosts))
-         .order_by(Delivery.run_at, Delivery.id).limit(limit))
-    if exclude_hosts:
-        q = q.where(Delivery.host.not_in(list(exclude_hosts)))
-    if skip_locked:
-        q = q.with_for_update(skip_locked=True, of=Delivery)
-    ids = list(await s.scalars(q))
-    if not ids:
-        return []
-    await s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
-        state="running", attempts=Delivery.attempts + 1,
-        locked_until=now + timedelta(seconds=lock_seconds), updated_at=now))
-    rows = await s.execute(
-        select(Delivery.id, Delivery.activity_id, Activity.actor_id, Delivery.inbox,
-               Delivery.host, Delivery.attempts, Delivery.created_at)
-        .join(Activity, Delivery.activity_id == Activity.id).where(Delivery.id.in_(ids)))
-    return [Claimed(*row) for row in rows]
+# --- the deliverer: finish the answered and claim the next, in one transaction -------------
+# One unit of work in Database.run (one thread hop on SQLite; on PostgreSQL the finishing
+# and the claim are one statement). The rows marked done are never those claimed (they
+# are excluded by id). Due rows are looked for in two parts, each walking the
+# (state, run_at) index and stopping after ``limit`` rows: pending and due, and running
+# with an expired lock (their worker died; few). One condition with an OR would read and
+# sort every pending row per claim. (SQLite is told the index: its statistics may call
+# the state column unselective.)
 
-
-# --- the deliverer's hot path: finish the answered and claim the next in one go -------------
-# One transaction, through the driver directly (one thread hop on SQLite, one round trip
-# on PostgreSQL), without sessions or statement compilation in the event loop. The rows
-# marked done are never those claimed (they are excluded by id). Returned rows:
-# (id, activity_id, inbox, host, attempts, created_at), in claim order (run_at, id).
-
-# Due rows are looked for in two parts, each walking the (state, run_at) index and stopping
-# after ``limit`` rows: pending and due, and running with an expired lock (their worker
-# died; few). One condition with an OR would read and sort every pending row per claim.
-# (SQLite is told the index: its statistics may call the state column unselective.)
-_OPEN = "host NOT IN (SELECT host FROM hosts WHERE open_until > {now})"
-_SQLITE_DONE = ("UPDATE deliveries SET state = 'done', locked_until = NULL, last_status = ?, "
-                "last_error = NULL, updated_at = ? WHERE id = ?")
-_SQLITE_CLAIM = """
-UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = ?1,
-       updated_at = ?2
+_D = Delivery.__table__.c
+_CLAIMED = (_D.id, _D.activity_id, _D.inbox, _D.host, _D.attempts, _D.created_at, _D.run_at)
+_OPEN = "host NOT IN (SELECT host FROM hosts WHERE open_until > :now)"
+_TIMES = (bindparam("now", type_=_D.run_at.type), bindparam("until", type_=_D.run_at.type))
+_SQLITE_CLAIM = text("""
+UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = :until,
+       updated_at = :now
 WHERE id IN (SELECT id FROM (
     SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
-                   WHERE state = 'pending' AND run_at <= ?3
-                         AND """ + _OPEN.format(now="?3") + """{exclude}
-                   ORDER BY run_at, id LIMIT ?4)
+                   WHERE state = 'pending' AND run_at <= :now AND """ + _OPEN + """
+                         AND host NOT IN :exclude
+                   ORDER BY run_at, id LIMIT :limit)
     UNION ALL
     SELECT * FROM (SELECT id, run_at FROM deliveries INDEXED BY ix_deliveries_state_run_at
-                   WHERE state = 'running' AND locked_until < ?3
-                         AND """ + _OPEN.format(now="?3") + """{exclude}
-                   LIMIT ?4)
-) ORDER BY run_at, id LIMIT ?4)
+                   WHERE state = 'running' AND locked_until < :now AND """ + _OPEN + """
+                         AND host NOT IN :exclude
+                   LIMIT :limit)
+) ORDER BY run_at, id LIMIT :limit)
 RETURNING id, activity_id, inbox, host, attempts, created_at, run_at
-"""
+""").bindparams(*_TIMES, bindparam("exclude", expanding=True)).columns(*_CLAIMED)
+_SQLITE_DONE = (update(Delivery.__table__).where(_D.id == bindparam("delivery"))
+                .values(state="done", locked_until=None, last_status=bindparam("status"),
+                        last_error=None, updated_at=bindparam("now")))
 # On PostgreSQL, pending rows are taken in run_at order only (the index order; rows due
 # at the same time come in insertion order): adding id would sort all of them again.
-_PG_CLAIM = """
+_PG_CLAIM = text("""
 WITH done AS (
     UPDATE deliveries d SET state = 'done', locked_until = NULL, last_status = u.status,
-           last_error = NULL, updated_at = $1
-    FROM unnest($2::int[], $3::int[]) AS u(id, status) WHERE d.id = u.id
+           last_error = NULL, updated_at = :now
+    FROM unnest(CAST(:done AS integer[]), CAST(:statuses AS integer[])) AS u(id, status)
+    WHERE d.id = u.id
 ), pending AS (
     SELECT id, run_at FROM deliveries
-    WHERE state = 'pending' AND run_at <= $1 AND """ + _OPEN.format(now="$1") + """
-          AND host <> ALL($5::text[])
-    ORDER BY run_at LIMIT $6 FOR UPDATE SKIP LOCKED
+    WHERE state = 'pending' AND run_at <= :now AND """ + _OPEN + """
+          AND host <> ALL(CAST(:exclude AS text[]))
+    ORDER BY run_at LIMIT :limit FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT id, run_at FROM deliveries
-    WHERE state = 'running' AND locked_until < $1 AND """ + _OPEN.format(now="$1") + """
-          AND host <> ALL($5::text[]) AND id <> ALL($2::int[])
-    LIMIT $6 FOR UPDATE SKIP LOCKED
+    WHERE state = 'running' AND locked_until < :now AND """ + _OPEN + """
+          AND host <> ALL(CAST(:exclude AS text[])) AND id <> ALL(CAST(:done AS integer[]))
+    LIMIT :limit FOR UPDATE SKIP LOCKED
 )
-UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $4,
-       updated_at = $1
+UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = :until,
+       updated_at = :now
 WHERE id = ANY(ARRAY(SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) due
-                     ORDER BY run_at, id LIMIT $6))  -- an array: looked up by primary key
+                     ORDER BY run_at, id LIMIT :limit))  -- an array: looked up by primary key
 RETURNING id, activity_id, inbox, host, attempts, created_at, run_at
-"""
+""").bindparams(*_TIMES).columns(*_CLAIMED)
 
 
-def _sqlite_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
-_SQLITE_ACTIVITIES = "SELECT id, actor_id, ap_json FROM activities WHERE id IN ({marks})"
-_PG_ACTIVITIES = "SELECT id, actor_id, ap_json FROM activities WHERE id = ANY($1::int[])"
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
+def _finish_and_claim(conn: Connection, done: list[tuple[int, int]], limit: int,
+                      lock_seconds: int, exclude: list[str], known: frozenset[int]
+                      ) -> tuple[list[tuple], dict[int, tuple[int, Any]]]:
+    now = utcnow()
+    times = {"now": now, "until": now + timedelta(seconds=lock_seconds)}
+    if conn.dialect.name == "postgresql":
+        claimed = conn.execute(_PG_CLAIM, {**times, "done": [d for d, _ in done],
+                                           "statuses": [st for _, st in done],
+                                           "exclude": exclude, "limit": max(0, limit)}).all()
+    else:
+        if done:
+            conn.execute(_SQLITE_DONE, [{"delivery": d, "status": st, "now": now}
+                                        for d, st in done])
+        claimed = conn.execute(_SQLITE_CLAIM, {**times, "exclude": exclude,
+                                               "limit": limit}).all() if limit > 0 else []
+    wanted = sorted({r.activity_id for r in claimed} - known)
+    a = Activity.__table__.c
+    found = conn.execute(select(a.id, a.actor_id, a.ap_json).where(a.id.in_(wanted))
+                         ).all() if wanted else []
+    return [tuple(r) for r in claimed], {i: (actor, doc) for i, actor, doc in found}
 
 
 async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,
@@ -187,49 +171,14 @@ async def finish_and_claim(db, *, done: list[tuple[int, int]], limit: int,
                            ) -> tuple[list[tuple[int, int, str, str, int, datetime]],
                                       dict[int, tuple[int, Any]]]:
     """Mark ``done`` (delivery id, answer status) delivered, then claim up to ``limit`` due
-    deliveries (as claim_deliveries), in one transaction (``db``: ssefed.db.session.Database,
-    with has_direct_writes). Also returns {activity id: (actor id, document)} of the claimed
-    rows' activities not in ``known_activities``. On PostgreSQL the statement is run again
-    if the connection breaks: rows a lost first run claimed come back when their lock
-    expires."""
-    now = utcnow()
-    until = now + timedelta(seconds=lock_seconds)
-    exclude = sorted(exclude_hosts)
-    if db.is_sqlite:
-        stamp, until_stamp = (t.strftime("%Y-%m-%d %H:%M:%S.%f") for t in (now, until))
-        marks = ", ".join(f"?{5 + i}" for i in range(len(exclude)))
-        sql = _SQLITE_CLAIM.format(exclude=f"\n                   AND host NOT IN ({marks})"
-                                   if exclude else "")
-        params = [until_stamp, stamp, stamp, limit, *exclude]
-        finished = [(status, stamp, delivery_id) for delivery_id, status in done]
-
-        def run(conn) -> tuple[list[tuple], list[tuple]]:  # in its thread
-            if finished:
-                conn.executemany(_SQLITE_DONE, finished)
-            if limit <= 0:
-                return [], []
-            claimed = conn.execute(sql, params).fetchall()
-            wanted = sorted({r[1] for r in claimed} - known_activities)
-            found = conn.execute(_SQLITE_ACTIVITIES.format(marks=", ".join("?" * len(wanted))),
-                                 wanted).fetchall() if wanted else []
-            return claimed, found
-
-        claimed, found = await db.sqlite_direct_write(run)
-        rows = [(i, a, inbox, host, attempts, _sqlite_time(created), run_at)
-                for i, a, inbox, host, attempts, created, run_at in claimed]
-    else:
-        ids, statuses = [d for d, _ in done], [st for _, st in done]
-
-        async def run_pg(conn) -> tuple[list[tuple], list[tuple]]:  # asyncpg
-            claimed = [tuple(r) for r in await conn.fetch(_PG_CLAIM, now, ids, statuses, until,
-                                                          exclude, max(0, limit))]
-            wanted = sorted({r[1] for r in claimed} - known_activities)
-            found = [tuple(r) for r in await conn.fetch(_PG_ACTIVITIES, wanted)] if wanted else []
-            return claimed, found
-
-        rows, found = await db.pg_direct(run_pg)
+    deliveries of hosts whose circuit is not open, in one transaction (``db``:
+    ssefed.db.session.Database). Returns the claimed rows (id, activity_id, inbox, host,
+    attempts, created_at) in claim order (run_at, id), and {activity id: (actor id,
+    document)} of their activities not in ``known_activities``."""
+    rows, activities = await db.run(lambda conn: _finish_and_claim(
+        conn, done, limit, lock_seconds, sorted(exclude_hosts), known_activities))
     rows.sort(key=lambda r: (r[6], r[0]))
-    return [r[:6] for r in rows], {i: (actor, _json(doc)) for i, actor, doc in found}
+    return [r[:6] for r in rows], activities
 
 
 async def activity_actors(s: AsyncSession, activity_ids: set[int]) -> dict[int, int]:
@@ -243,18 +192,6 @@ async def activity_documents(s: AsyncSession, activity_ids: set[int]) -> dict[in
     rows = await s.execute(select(Activity.id, Activity.ap_json)
                            .where(Activity.id.in_(list(activity_ids))))
     return {i: doc for i, doc in rows}
-
-
-async def finish_deliveries(s: AsyncSession, done: list[tuple[int, int]]) -> None:
-    """Mark delivered rows done, one UPDATE per answer status."""
-    by_status: dict[int, list[int]] = {}
-    for delivery_id, status in done:
-        by_status.setdefault(status, []).append(delivery_id)
-    now = utcnow()
-    for status, ids in by_status.items():
-        await s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
-            state="done", locked_until=None, last_status=status, last_error=None,
-            updated_at=now))
 
 
 async def retry_delivery(s: AsyncSession, delivery_id: int, when: datetime, status: int | None,

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ssefed.db.base import utcnow
 from ssefed.db.models import Job
@@ -38,40 +39,41 @@ class ClaimedJob:
     attempts: int
 
 
-async def claim(s: AsyncSession, *, limit: int, lock_seconds: int, skip_locked: bool,
-                now: datetime | None = None, kinds: Sequence[str] | None = None,
-                exclude: Sequence[str] = ()) -> list[ClaimedJob]:
+def claim(conn: Connection, *, limit: int, lock_seconds: int, now: datetime | None = None,
+          kinds: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> list[ClaimedJob]:
     """Claim due jobs: pending ones whose time has come, and running ones whose lock expired
-    (their worker died); only of ``kinds`` when given, never of ``exclude``. Must run in a
-    write transaction.
+    (their worker died); only of ``kinds`` when given, never of ``exclude``. Runs in a
+    write transaction (``Database.run``); on PostgreSQL rows another worker holds are
+    skipped (``SKIP LOCKED``), on SQLite the writer holds the database.
 
     Light whatever the queue holds: the expired running jobs and the due pending ones are
     two index range scans in ``run_at`` order that stop at ``limit`` (an OR of both would
     read and sort every pending row), then one UPDATE of the claimed ids."""
     now = now or utcnow()
-    cols = (Job.id, Job.kind, Job.payload, Job.attempts)
-    found = []
+    jobs_table = Job.__table__
+    c = jobs_table.c
+    found: list = []
     # jobs whose worker died first (they are older), then the due pending ones in order
-    for state_filter in (and_(Job.state == "running", Job.locked_until < now),
-                         and_(Job.state == "pending", Job.run_at <= now)):
-        q = select(*cols).where(state_filter)
+    for state_filter in (and_(c.state == "running", c.locked_until < now),
+                         and_(c.state == "pending", c.run_at <= now)):
+        q = select(c.id, c.kind, c.payload, c.attempts).where(state_filter)
         if kinds is not None:
-            q = q.where(Job.kind.in_(list(kinds)))
+            q = q.where(c.kind.in_(list(kinds)))
         if exclude:
-            q = q.where(Job.kind.not_in(list(exclude)))
-        q = q.order_by(Job.run_at, Job.id)
-        if skip_locked:
+            q = q.where(c.kind.not_in(list(exclude)))
+        q = q.order_by(c.run_at, c.id).limit(limit - len(found))
+        if conn.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
-        found += list(await s.execute(q.limit(limit - len(found))))
+        found += conn.execute(q).all()
         if len(found) >= limit:
             break
-    jobs = [ClaimedJob(r.id, r.kind, r.payload or {}, r.attempts + 1) for r in found[:limit]]
+    jobs = [ClaimedJob(i, kind, payload or {}, attempts + 1)
+            for i, kind, payload, attempts in found[:limit]]
     if jobs:
-        await s.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
-                        .values(state="running", attempts=Job.attempts + 1,
-                                locked_until=now + timedelta(seconds=lock_seconds),
-                                updated_at=now)
-                        .execution_options(synchronize_session=False))
+        conn.execute(update(jobs_table).where(c.id.in_([j.id for j in jobs]))
+                     .values(state="running", attempts=c.attempts + 1,
+                             locked_until=now + timedelta(seconds=lock_seconds),
+                             updated_at=now))
     return jobs
 
 
@@ -80,11 +82,12 @@ async def finish(s: AsyncSession, job_id: int) -> None:
                     .values(state="done", locked_until=None, last_error=None, updated_at=utcnow()))
 
 
-async def finish_many(s: AsyncSession, job_ids: list[int]) -> None:
+def finish_many(conn: Connection | Session, job_ids: list[int]) -> None:
+    """Mark jobs done (in ``Database.run``, or ``await session.run_sync(finish_many, ids)``)."""
     if job_ids:
-        await s.execute(update(Job).where(Job.id.in_(job_ids))
-                        .values(state="done", locked_until=None, last_error=None,
-                                updated_at=utcnow()))
+        conn.execute(update(Job.__table__).where(Job.__table__.c.id.in_(job_ids))
+                     .values(state="done", locked_until=None, last_error=None,
+                             updated_at=utcnow()))
 
 
 async def retry_at(s: AsyncSession, job_id: int, when: datetime, error: str) -> None:
@@ -127,37 +130,6 @@ def sqlite_stamp(when: datetime) -> str:
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
-
-
-def sqlite_claim(conn: sqlite3.Connection, *, limit: int, lock_seconds: int,
-                 now: datetime | None = None, kinds: Sequence[str] | None = None,
-                 exclude: Sequence[str] = ()) -> list[ClaimedJob]:
-    """``claim`` on a sqlite3 connection in a write transaction (the same two range scans,
-    then one UPDATE)."""
-    now = now or utcnow()
-    stamp = sqlite_stamp(now)
-    found: list[tuple] = []
-    for state_filter in ("state = 'running' AND locked_until < ?",
-                         "state = 'pending' AND run_at <= ?"):
-        sql, params = f"SELECT id, kind, payload, attempts FROM jobs WHERE {state_filter}", [stamp]
-        if kinds is not None:
-            sql += f" AND kind IN ({_marks(len(kinds))})"
-            params += list(kinds)
-        if exclude:
-            sql += f" AND kind NOT IN ({_marks(len(exclude))})"
-            params += list(exclude)
-        sql += " ORDER BY run_at, id LIMIT ?"
-        found += conn.execute(sql, [*params, limit - len(found)]).fetchall()
-        if len(found) >= limit:
-            break
-    jobs = [ClaimedJob(i, kind, json.loads(payload) if payload else {}, attempts + 1)
-            for i, kind, payload, attempts in found[:limit]]
-    if jobs:
-        conn.execute(f"UPDATE jobs SET state = 'running', attempts = attempts + 1, "
-                     f"locked_until = ?, updated_at = ? WHERE id IN ({_marks(len(jobs))})",
-                     [sqlite_stamp(now + timedelta(seconds=lock_seconds)), stamp,
-                      *(j.id for j in jobs)])
-    return jobs
 
 
 def sqlite_finish_many(conn: sqlite3.Connection, job_ids: list[int]) -> None:
