@@ -28,15 +28,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_gaps(args: argparse.Namespace) -> int:
     from ssefed.domain.matching import gaps
-    from ssefed.domain.search import parse_search, sync
+    from ssefed.domain.search import parse_search
+    from ssefed.domain.search_projection import SearchProjection
 
     config = config_from(args)
     f = parse_search({"near": args.near, "radius_km": args.radius_km}).filters
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db, trust=config.chains)
-            return await gaps(db, near=f["near"], radius_km=f["radius_km"])
+            return await gaps(SearchProjection(db, trust=config.chains), near=f["near"],
+                              radius_km=f["radius_km"])
 
     result = asyncio.run(go())
     if args.json:
@@ -57,14 +58,14 @@ def run_gaps(args: argparse.Namespace) -> int:
 
 def run_match(args: argparse.Namespace) -> int:
     from ssefed.domain.matching import matches
-    from ssefed.domain.search import sync
+    from ssefed.domain.search_projection import SearchProjection
 
     config = config_from(args)
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db, trust=config.chains)
-            return await matches(db, args.iri, limit=args.limit, radius_km=args.radius_km)
+            return await matches(SearchProjection(db, trust=config.chains), args.iri,
+                                 limit=args.limit, radius_km=args.radius_km)
 
     result = asyncio.run(go())
     if args.json:

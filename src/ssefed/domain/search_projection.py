@@ -31,17 +31,14 @@ from ssefed.db.base import utcnow
 from ssefed.db.repos import search as search_repo
 from ssefed.db.session import Database
 from ssefed.domain import freshness, validity
-from ssefed.domain.search import (SYNC_BATCH, SYNC_OVERLAP, SearchQuery, _cursor,
+from ssefed.domain.search import (FACETS, SYNC_BATCH, SYNC_OVERLAP, SearchQuery, _cursor,
                                   offer_entry, organisation_entry)
-from ssefed.geo import EARTH_KM
+from ssefed.geo import EARTH_KM, unit_vector
 
-# The fields kept as codes: each is read from an entry (organisation_entry/offer_entry)
-# by its name; FILTERS are the query's filters on them (query name -> field), COUNTED the
-# answer's facets (facet name -> field).
-CODED = ("entry_type", "legal_form", "direction", "kind", "division", "market")
-FILTERS = {"type": "entry_type", "legal_form": "legal_form", "direction": "direction",
-           "kind": "kind", "market": "market"}
-COUNTED = {"legal_form": "legal_form", "kind": "kind", "sector": "division"}
+# Each facet's value is kept as a small integer code per entry
+CODED = tuple(f.name for f in FACETS)
+FILTERS = tuple(f.name for f in FACETS if f.filtered)
+COUNTED = tuple(f.name for f in FACETS if f.counted)
 
 # An offer's key: after every organisation's (an organisation's key is its actor id), so
 # that entries of equal closeness or name come organisations first, each kind by id
@@ -139,13 +136,15 @@ class Columns:
         self.n = 0
         self.alive = np.zeros(capacity, bool)
         self.key = np.zeros(capacity, np.int64)
+        self.actor = np.zeros(capacity, np.int64)
+        self.local = np.zeros(capacity, bool)
         self.xyz = np.full((capacity, 3), np.nan)
         self.latlon = np.full((capacity, 2), np.nan)
         self.codes = {f: np.zeros(capacity, np.int16) for f in CODED}
         self.validated = np.zeros(capacity, bool)
         self.validated_until = np.zeros(capacity, np.int32)
         self.valid_until = np.zeros(capacity, np.int32)
-        self.shown: list[Shown | None] = []
+        self.shown: list[Shown] = []
 
     def grow(self) -> None:
         def bigger(a: np.ndarray, fill: Any = 0) -> np.ndarray:
@@ -154,6 +153,7 @@ class Columns:
             return out
 
         self.alive, self.key = bigger(self.alive), bigger(self.key)
+        self.actor, self.local = bigger(self.actor), bigger(self.local)
         self.xyz, self.latlon = bigger(self.xyz, np.nan), bigger(self.latlon, np.nan)
         self.codes = {f: bigger(a) for f, a in self.codes.items()}
         self.validated = bigger(self.validated)
@@ -165,7 +165,7 @@ def _day(value: date | None) -> int:
     return value.toordinal() if value else NO_DAY
 
 
-def _distance(lat: float, lon: float, lat0: float, lon0: float) -> float:
+def distance_km(lat: float, lon: float, lat0: float, lon0: float) -> float:
     """Great-circle distance in km, the formula (and the C library's functions) of the
     SQL search, so that an entry on a circle's edge is decided the same way."""
     dlat = (lat - lat0) * (_RAD / 2)
@@ -257,11 +257,9 @@ class SearchProjection:
             self._put([OFFER_KEYS + offer_id for offer_id in chunk], [(OFFER_KEYS + r.id, offer_entry(
                 r, vouched.get(r.actor_ap_id, validity.UNVALIDATED))) for r in kept])
             read += len(rows)
-        if self.terms.recent_count:
+        if since is None:  # a load: everything in the arrays (a refresh adds to ``recent``)
             self.terms.fold(self.cols.alive)
-        if self.words.recent_count:
             self.words.fold(self.cols.alive)
-        if self.cols.n - self.ranked_n:
             self._rank()
         self._since, self._trusted = started, trusted
         return read
@@ -284,8 +282,8 @@ class SearchProjection:
         for key in keys:
             slot = self.slot_of.pop(key, None)
             if slot is not None:
+                # (what it showed stays: the order by name still holds the slot)
                 c.alive[slot] = False
-                c.shown[slot] = None
                 self.dead += 1
         for key, (e, terms) in entries:
             if c.n == len(c.alive):
@@ -294,8 +292,9 @@ class SearchProjection:
             c.n += 1
             self.slot_of[key] = slot
             c.alive[slot], c.key[slot] = True, key
+            c.actor[slot], c.local[slot] = e["actor_id"], bool(e["local"])
             if e["lat"] is not None and e["lon"] is not None:
-                c.xyz[slot] = (e["x"], e["y"], e["z"])
+                c.xyz[slot] = unit_vector(e["lat"], e["lon"])
                 c.latlon[slot] = (e["lat"], e["lon"])
             for field in CODED:
                 c.codes[field][slot] = self._code(field, e[field])
@@ -330,6 +329,29 @@ class SearchProjection:
 
     # -- answering ---------------------------------------------------------------------
 
+    async def slot_of_iri(self, iri: str) -> int | None:
+        """The slot of the organisation or offer whose IRI is ``iri``, if in the directory."""
+        async with self.db.read() as s:
+            actor_id, offer_id = await search_repo.keys_of(s, iri)
+        if actor_id is not None:
+            return self.slot_of.get(actor_id)
+        return self.slot_of.get(OFFER_KEYS + offer_id) if offer_id is not None else None
+
+    def value(self, name: str, slot: int) -> Any:
+        """The value of the facet ``name`` of the entry in ``slot``."""
+        return self.values[name][self.cols.codes[name][slot]]
+
+    def having_any(self, terms: Iterable[str]) -> np.ndarray:
+        """A mask of the slots holding at least one of ``terms``."""
+        out = np.zeros(self.cols.n, bool)
+        for term in terms:
+            out[self.terms.exact(term)] = True
+        return out
+
+    def matching(self, f: dict[str, Any], today: date) -> np.ndarray:
+        """The slots matching the filters ``f`` (as ``parse_search`` makes them)."""
+        return self._matching(f, today)[0]
+
     async def search(self, query: SearchQuery, *, today: date | None = None
                      ) -> dict[str, Any]:
         """``{"total", "items", "facets", "next"}`` for ``query``."""
@@ -342,12 +364,12 @@ class SearchProjection:
         c = self.cols
         n = c.n
         mask = c.alive[:n].copy()
-        for name, field in FILTERS.items():
+        for name in FILTERS:
             if f.get(name) is not None:
-                code = self.code_of[field].get(f[name])
+                code = self.code_of[name].get(f[name])
                 if code is None:
                     return _EMPTY, None
-                mask &= c.codes[field][:n] == code
+                mask &= c.codes[name][:n] == code
         day = today.toordinal()
         if f.get("validated_only"):
             vu = c.validated_until[:n]
@@ -364,7 +386,7 @@ class SearchProjection:
             return np.flatnonzero(mask), None
         mask &= ~np.isnan(c.xyz[:n, 0])
         slots = np.flatnonzero(mask)
-        cx, cy, cz = search_repo.unit_vector(*near)
+        cx, cy, cz = unit_vector(*near)
         xyz = c.xyz[slots]
         close = xyz[:, 0] * cx + xyz[:, 1] * cy + xyz[:, 2] * cz
         radius = f.get("radius_km")
@@ -373,7 +395,7 @@ class SearchProjection:
             keep = close >= edge - DOT_MARGIN
             doubt = keep & (close < edge + DOT_MARGIN)
             for i in np.flatnonzero(doubt):  # a handful at most: rounding's width
-                keep[i] = _distance(*c.latlon[slots[i]].tolist(), *near) <= radius
+                keep[i] = distance_km(*c.latlon[slots[i]].tolist(), *near) <= radius
             slots, close = slots[keep], close[keep]
         return slots, close
 
@@ -385,10 +407,10 @@ class SearchProjection:
 
     def _facets(self, slots: np.ndarray) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
-        for name, field in COUNTED.items():
-            counts = np.bincount(self.cols.codes[field][slots],
-                                 minlength=len(self.values[field]))
-            facets[name] = {self.values[field][code]: int(counts[code])
+        for name in COUNTED:
+            counts = np.bincount(self.cols.codes[name][slots],
+                                 minlength=len(self.values[name]))
+            facets[name] = {self.values[name][code]: int(counts[code])
                             for code in np.flatnonzero(counts) if code != 0}
         return facets
 
@@ -455,7 +477,7 @@ class SearchProjection:
         validated_until = date.fromordinal(int(vu)) if vu != NO_DAY else None
         valid_until = date.fromordinal(int(until)) if until != NO_DAY else None
         item: dict[str, Any] = {
-            "id": e.ap_id, "type": "Organization" if value["entry_type"] == "organisation"
+            "id": e.ap_id, "type": "Organization" if value["type"] == "organisation"
             else "Proposal", "name": e.name, "node": e.node, "local": e.local,
             "summary": e.summary,
             "location": {"lat": lat, "lon": lon} if placed else None,
@@ -465,11 +487,9 @@ class SearchProjection:
             "expired": freshness.expired(valid_until, today),
             "sectors": list(e.sectors),
         }
-        if value["entry_type"] == "organisation":
-            item["legal_form"] = value["legal_form"]
-        else:
-            item.update(direction=value["direction"], kind=value["kind"],
-                        market=value["market"], category=e.category)
+        item.update((f.name, value[f.name]) for f in FACETS if value["type"] in f.shown)
+        if value["type"] == "offer":
+            item["category"] = e.category
         if near is not None and placed:
-            item["distance_km"] = round(_distance(lat, lon, *near), 2)
+            item["distance_km"] = round(distance_km(lat, lon, *near), 2)
         return item
