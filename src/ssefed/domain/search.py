@@ -280,7 +280,10 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
         raise InvalidInput("limit", "must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
-    f = {k: v for k, v in f.items() if v not in (None, False, [])}
+    # a yes/no facet asked "no" filters (market=false: the non-market ones)
+    yes_no = {facet.name for facet in FACETS if facet.choices is None}
+    f = {k: v for k, v in f.items() if v is not None and v != []
+         and (v is not False or k in yes_no)}
     fingerprint = _fingerprint(f)
     after = _read_cursor(params["cursor"], fingerprint) if params.get("cursor") else None
     return SearchQuery(filters=f, limit=limit, after=after, fingerprint=fingerprint)

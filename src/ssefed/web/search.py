@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
 from aiohttp import web
 
 from ssefed.domain.search import FACET_BY_NAME, FACETS, parse_search
@@ -10,6 +15,7 @@ from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import query_int
 
 SEARCH = web.AppKey("search", SearchProjection)
+log = logging.getLogger(__name__)
 MULTI = ("sector", "qualifier", "category", "structure")
 
 
@@ -48,8 +54,25 @@ async def _with_open_reports(request: web.Request, items: list[dict]) -> None:
             item["openReports"] = counts[item["id"]]
 
 
+def _report_failed_load(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("search projection not loaded at start: %r", task.exception())
+
+
+async def _loaded_early(app: web.Application) -> AsyncIterator[None]:
+    """The projection loads as the node starts, not at its first search (which waits for
+    it either way; a load that fails is tried again by that search)."""
+    task = asyncio.create_task(app[SEARCH].fresh())
+    task.add_done_callback(_report_failed_load)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 def setup(app: web.Application) -> None:
     app[SEARCH] = SearchProjection(app[DB], trust=app[CONFIG].chains)
+    app.cleanup_ctx.append(_loaded_early)
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/api/match", api_match)
     app.router.add_get("/api/gaps", api_gaps)
