@@ -178,7 +178,8 @@ def _fingerprint(filters: dict[str, Any]) -> str:
                           ).hexdigest()[:16]
 
 
-def _cursor(fingerprint: str, key: tuple) -> str:
+def make_cursor(fingerprint: str, key: tuple) -> str:
+    """The cursor of the page after the entry whose sort key is ``key``."""
     raw = json.dumps({"f": fingerprint, "k": list(key)}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from bisect import bisect_left, bisect_right, insort
-from dataclasses import dataclass
+from bisect import bisect_right
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
@@ -31,8 +30,9 @@ from ssefed.db.base import utcnow
 from ssefed.db.repos import search as search_repo
 from ssefed.db.session import Database
 from ssefed.domain import freshness, validity
-from ssefed.domain.search import (FACETS, SYNC_BATCH, SYNC_OVERLAP, SearchQuery, _cursor,
+from ssefed.domain.search import (FACETS, SYNC_BATCH, SYNC_OVERLAP, SearchQuery, make_cursor,
                                   offer_entry, organisation_entry)
+from ssefed.domain.search_columns import EMPTY, Columns, Postings, Shown
 from ssefed.geo import EARTH_KM, unit_vector
 
 # Each facet's value is kept as a small integer code per entry
@@ -47,118 +47,7 @@ OFFER_KEYS = 1 << 40
 # this close to a circle's edge are decided by the haversine distance
 DOT_MARGIN = 1e-12
 NO_DAY = 0  # "no date" in a day column (date.toordinal() is >= 1)
-_EMPTY = np.zeros(0, np.int64)
 _RAD = math.pi / 180
-
-
-class Postings:
-    """The slots of the entries holding each key (a term or a word): a sorted vocabulary
-    with its slots in one array (key i's slots are ``slots[starts[i]:starts[i+1]]``), plus
-    the postings added since that array was built, folded into it once they are a
-    quarter of its size (so each posting is copied a bounded number of times)."""
-
-    def __init__(self) -> None:
-        self.vocab: list[str] = []
-        self.starts = np.zeros(1, np.int64)
-        self.slots = np.zeros(0, np.int32)
-        self.recent: dict[str, list[int]] = {}
-        self.recent_keys: list[str] = []  # sorted, for prefixes
-        self.recent_count = 0
-
-    def add(self, slot: int, keys: Iterable[str]) -> None:
-        for key in keys:
-            held = self.recent.get(key)
-            if held is None:
-                self.recent[key] = [slot]
-                insort(self.recent_keys, key)
-            else:
-                held.append(slot)
-            self.recent_count += 1
-
-    def due(self) -> bool:
-        return self.recent_count > max(50_000, len(self.slots) // 4)
-
-    def exact(self, key: str) -> np.ndarray:
-        i = bisect_left(self.vocab, key)
-        found = i < len(self.vocab) and self.vocab[i] == key
-        base = self.slots[self.starts[i]:self.starts[i + 1]] if found else _EMPTY
-        extra = self.recent.get(key)
-        return np.concatenate([base, np.array(extra, np.int64)]) if extra else base
-
-    def prefix(self, start: str) -> np.ndarray:
-        """The slots of every key that begins with ``start``."""
-        end = start + "\U0010ffff"
-        lo, hi = bisect_left(self.vocab, start), bisect_right(self.vocab, end)
-        base = self.slots[self.starts[lo]:self.starts[hi]]
-        rlo, rhi = bisect_left(self.recent_keys, start), bisect_right(self.recent_keys, end)
-        extra = [s for key in self.recent_keys[rlo:rhi] for s in self.recent[key]]
-        return np.concatenate([base, np.array(extra, np.int64)]) if extra else base
-
-    def fold(self, alive: np.ndarray) -> None:
-        """Merge the recent postings into the array, without those of dead slots."""
-        keys = sorted(set(self.vocab).union(self.recent))
-        index = {k: i for i, k in enumerate(keys)}
-        old_ids = np.repeat(np.array([index[k] for k in self.vocab], np.int64),
-                            np.diff(self.starts))
-        new_ids = np.array([index[k] for k, held in self.recent.items() for _ in held],
-                           np.int64)
-        new_slots = np.array([s for held in self.recent.values() for s in held], np.int64)
-        ids = np.concatenate([old_ids, new_ids])
-        slots = np.concatenate([self.slots.astype(np.int64), new_slots])
-        keep = alive[slots]
-        ids, slots = ids[keep], slots[keep]
-        order = np.lexsort((slots, ids))
-        ids, slots = ids[order], slots[order]
-        counts = np.bincount(ids, minlength=len(keys))
-        used = np.flatnonzero(counts)
-        self.vocab = [keys[i] for i in used]
-        self.starts = np.concatenate([[0], np.cumsum(counts[used])]).astype(np.int64)
-        self.slots = slots.astype(np.int32)
-        self.recent, self.recent_keys, self.recent_count = {}, [], 0
-
-
-@dataclass(frozen=True, slots=True)
-class Shown:
-    """What a page shows of an entry beside its columns."""
-    ap_id: str
-    name: str
-    summary: str
-    node: str | None
-    local: bool
-    category: str | None
-    sectors: tuple[str, ...]
-
-
-class Columns:
-    """The entries' columns, by slot; slots are appended, a dead one is never reused."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.n = 0
-        self.alive = np.zeros(capacity, bool)
-        self.key = np.zeros(capacity, np.int64)
-        self.actor = np.zeros(capacity, np.int64)
-        self.local = np.zeros(capacity, bool)
-        self.xyz = np.full((capacity, 3), np.nan)
-        self.latlon = np.full((capacity, 2), np.nan)
-        self.codes = {f: np.zeros(capacity, np.int16) for f in CODED}
-        self.validated = np.zeros(capacity, bool)
-        self.validated_until = np.zeros(capacity, np.int32)
-        self.valid_until = np.zeros(capacity, np.int32)
-        self.shown: list[Shown] = []
-
-    def grow(self) -> None:
-        def bigger(a: np.ndarray, fill: Any = 0) -> np.ndarray:
-            out = np.full((2 * len(a),) + a.shape[1:], fill, a.dtype)
-            out[:len(a)] = a
-            return out
-
-        self.alive, self.key = bigger(self.alive), bigger(self.key)
-        self.actor, self.local = bigger(self.actor), bigger(self.local)
-        self.xyz, self.latlon = bigger(self.xyz, np.nan), bigger(self.latlon, np.nan)
-        self.codes = {f: bigger(a) for f, a in self.codes.items()}
-        self.validated = bigger(self.validated)
-        self.validated_until, self.valid_until = (bigger(self.validated_until),
-                                                  bigger(self.valid_until))
 
 
 def _day(value: date | None) -> int:
@@ -190,7 +79,7 @@ class SearchProjection:
         self._reset()
 
     def _reset(self) -> None:
-        self.cols = Columns()
+        self.cols = Columns(CODED)
         self.terms, self.words = Postings(), Postings()
         self.slot_of: dict[int, int] = {}  # entry key -> its live slot
         self.values: dict[str, list[Any]] = {f: [None] for f in CODED}  # code -> value
@@ -368,7 +257,7 @@ class SearchProjection:
             if f.get(name) is not None:
                 code = self.code_of[name].get(f[name])
                 if code is None:
-                    return _EMPTY, None
+                    return EMPTY, None
                 mask &= c.codes[name][:n] == code
         day = today.toordinal()
         if f.get("validated_only"):
@@ -462,7 +351,7 @@ class SearchProjection:
         if more:
             slot, closeness = page[-1]
             key = closeness if closeness is not None else self.cols.shown[slot].name
-            nxt = _cursor(query.fingerprint, (key, int(self.cols.key[slot])))
+            nxt = make_cursor(query.fingerprint, (key, int(self.cols.key[slot])))
         return {"total": total, "items": items, "facets": facets, "next": nxt}
 
     def _item(self, slot: int, near: tuple[float, float] | None, today: date
