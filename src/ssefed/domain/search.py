@@ -6,6 +6,7 @@ organisation or an offer. The entries are held and queried by the projection of
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
@@ -20,6 +21,7 @@ from ssefed.domain.errors import InvalidInput
 from ssefed.domain.fields import place
 from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
 from ssefed.terms import DIRECTIONS, KINDS
+from ssefed.vocab.labels import nace_section
 
 MAX_LIMIT = 100
 SYNC_OVERLAP = timedelta(seconds=5)  # rows committed a little late are not missed
@@ -29,13 +31,12 @@ _NACE = re.compile(r"^\d{2}(\.\d{1,2})?$")
 TYPES = ("organisation", "offer")
 
 
-def sector_terms(code: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # a few hundred codes, read for every entry
+def sector_terms(code: str) -> tuple[str, ...]:
     """A NACE code and its parents: 01.11 -> sector:A (its section), sector:01,
     sector:01.1, sector:01.11."""
-    from ssefed.vocab.labels import nace_section
-
     if not _NACE.match(code):
-        return []
+        return ()
     section = nace_section(code)
     out = [f"sector:{section}"] if section else []
     out.append(f"sector:{code[:2]}")
@@ -43,7 +44,7 @@ def sector_terms(code: str) -> list[str]:
         out.append(f"sector:{code[:4]}")
     if len(code) == 5:
         out.append(f"sector:{code}")
-    return out
+    return tuple(out)
 
 
 def _division(sectors) -> str | None:

@@ -4,7 +4,7 @@ words."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -24,7 +24,7 @@ class Postings:
         self.starts = np.zeros(1, np.int64)
         self.slots = np.zeros(0, np.int32)
         self.recent: dict[str, list[int]] = {}
-        self.recent_keys: list[str] = []  # sorted, for prefixes
+        self._recent_sorted: list[str] | None = []  # the recent keys sorted, for prefixes
         self.recent_count = 0
 
     def add(self, slot: int, keys: Iterable[str]) -> None:
@@ -32,7 +32,7 @@ class Postings:
             held = self.recent.get(key)
             if held is None:
                 self.recent[key] = [slot]
-                insort(self.recent_keys, key)
+                self._recent_sorted = None
             else:
                 held.append(slot)
             self.recent_count += 1
@@ -52,8 +52,11 @@ class Postings:
         end = start + "\U0010ffff"
         lo, hi = bisect_left(self.vocab, start), bisect_right(self.vocab, end)
         base = self.slots[self.starts[lo]:self.starts[hi]]
-        rlo, rhi = bisect_left(self.recent_keys, start), bisect_right(self.recent_keys, end)
-        extra = [s for key in self.recent_keys[rlo:rhi] for s in self.recent[key]]
+        if self._recent_sorted is None:
+            self._recent_sorted = sorted(self.recent)
+        recent = self._recent_sorted
+        rlo, rhi = bisect_left(recent, start), bisect_right(recent, end)
+        extra = [s for key in recent[rlo:rhi] for s in self.recent[key]]
         return np.concatenate([base, np.array(extra, np.int64)]) if extra else base
 
     def fold(self, alive: np.ndarray) -> None:
@@ -76,7 +79,7 @@ class Postings:
         self.vocab = [keys[i] for i in used]
         self.starts = np.concatenate([[0], np.cumsum(counts[used])]).astype(np.int64)
         self.slots = slots.astype(np.int32)
-        self.recent, self.recent_keys, self.recent_count = {}, [], 0
+        self.recent, self._recent_sorted, self.recent_count = {}, [], 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,22 +174,30 @@ class SearchProjection:
                 # (what it showed stays: the order by name still holds the slot)
                 c.alive[slot] = False
                 self.dead += 1
-        for key, (e, terms) in entries:
-            if c.n == len(c.alive):
-                c.grow()
-            slot = c.n
-            c.n += 1
+        while c.n + len(entries) > len(c.alive):
+            c.grow()
+        first = c.n
+        slots = range(first, first + len(entries))
+        c.n += len(entries)
+        # the columns a chunk at a time (numpy's per-element assignment costs more)
+        new = slice(first, c.n)
+        c.alive[new] = True
+        c.key[new] = [key for key, _ in entries]
+        c.actor[new] = [e["actor_id"] for _, (e, _) in entries]
+        c.local[new] = [bool(e["local"]) for _, (e, _) in entries]
+        placed = [(slot, e["lat"], e["lon"]) for slot, (_, (e, _)) in zip(slots, entries)
+                  if e["lat"] is not None and e["lon"] is not None]
+        if placed:
+            at = [slot for slot, _, _ in placed]
+            c.latlon[at] = [(lat, lon) for _, lat, lon in placed]
+            c.xyz[at] = [unit_vector(lat, lon) for _, lat, lon in placed]
+        for field in CODED:
+            c.codes[field][new] = [self._code(field, e[field]) for _, (e, _) in entries]
+        c.validated[new] = [bool(e["validated"]) for _, (e, _) in entries]
+        c.validated_until[new] = [_day(e["validated_until"]) for _, (e, _) in entries]
+        c.valid_until[new] = [_day(e["valid_until"]) for _, (e, _) in entries]
+        for slot, (key, (e, terms)) in zip(slots, entries):
             self.slot_of[key] = slot
-            c.alive[slot], c.key[slot] = True, key
-            c.actor[slot], c.local[slot] = e["actor_id"], bool(e["local"])
-            if e["lat"] is not None and e["lon"] is not None:
-                c.xyz[slot] = unit_vector(e["lat"], e["lon"])
-                c.latlon[slot] = (e["lat"], e["lon"])
-            for field in CODED:
-                c.codes[field][slot] = self._code(field, e[field])
-            c.validated[slot] = bool(e["validated"])
-            c.validated_until[slot] = _day(e["validated_until"])
-            c.valid_until[slot] = _day(e["valid_until"])
             terms = list(dict.fromkeys(t[:2100] for t in terms))
             sectors = tuple(sorted(t.removeprefix("sector:") for t in terms
                                    if t.startswith("sector:")))
@@ -202,7 +210,8 @@ class SearchProjection:
         for postings in (self.terms, self.words):
             if postings.due():
                 postings.fold(c.alive)
-        if c.n - self.ranked_n > max(2_000, c.n // 32):
+        # (a load ranks once, at its end)
+        if self._since is not None and c.n - self.ranked_n > max(2_000, c.n // 32):
             self._rank()
 
     def _rank(self) -> None:
