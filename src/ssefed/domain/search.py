@@ -12,7 +12,6 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, Callable, Sequence
 
 from ssefed.domain import categories, freshness, validity
@@ -24,8 +23,6 @@ from ssefed.terms import DIRECTIONS, KINDS
 from ssefed.vocab.labels import nace_section
 
 MAX_LIMIT = 100
-SYNC_OVERLAP = timedelta(seconds=5)  # rows committed a little late are not missed
-SYNC_BATCH = 1000
 _TAG = re.compile(r"<[^>]+>")
 _NACE = re.compile(r"^\d{2}(\.\d{1,2})?$")
 TYPES = ("organisation", "offer")

@@ -20,7 +20,7 @@ import asyncio
 import math
 import time
 from bisect import bisect_right
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import numpy as np
@@ -30,11 +30,14 @@ from ssefed.db.base import utcnow
 from ssefed.db.repos import search as search_repo
 from ssefed.db.session import Database
 from ssefed.domain import freshness, validity
-from ssefed.domain.search import (FACETS, SYNC_BATCH, SYNC_OVERLAP, SearchQuery, make_cursor,
-                                  offer_entry, organisation_entry)
+from ssefed.domain.search import (FACETS, SearchQuery, make_cursor, offer_entry,
+                                  organisation_entry)
 from ssefed.domain.search_columns import EMPTY, Columns, Postings, Shown
 from ssefed.geo import EARTH_KM, unit_vector
 
+READ_OVERLAP = timedelta(seconds=5)  # rows committed a little late are not missed
+# rows read and put in one go: the event loop is held for a fraction of a second at most
+READ_BATCH = 500
 # Each facet's value is kept as a small integer code per entry
 CODED = tuple(f.name for f in FACETS)
 FILTERS = tuple(f.name for f in FACETS if f.filtered)
@@ -117,7 +120,7 @@ class SearchProjection:
         async with self.db.read() as s:
             own = await validity.own_network(s)
             trusted = await validity.trusted_networks(s, own, self.trust)
-            since = self._since - SYNC_OVERLAP if self._since is not None else None
+            since = self._since - READ_OVERLAP if self._since is not None else None
             actor_ids = await search_repo.changed_actor_ids(s, since)
             if since is not None and self._trusted != trusted:
                 actor_ids = sorted(set(actor_ids) | set(await search_repo.members_of(
@@ -126,8 +129,8 @@ class SearchProjection:
             offer_ids = await search_repo.changed_offer_ids(
                 s, since, actor_ids if since is not None else [])
         read = 0
-        for i in range(0, len(actor_ids), SYNC_BATCH):
-            chunk = actor_ids[i:i + SYNC_BATCH]
+        for i in range(0, len(actor_ids), READ_BATCH):
+            chunk = actor_ids[i:i + READ_BATCH]
             async with self.db.read() as s:
                 rows = await search_repo.organisations(s, chunk)
                 kept = [r for r in rows if r.deleted_at is None and not r.is_network]
@@ -136,8 +139,8 @@ class SearchProjection:
             self._put(chunk, [(r.actor_id, organisation_entry(
                 r, vouched.get(r.ap_id, validity.UNVALIDATED))) for r in kept])
             read += len(rows)
-        for i in range(0, len(offer_ids), SYNC_BATCH):
-            chunk = offer_ids[i:i + SYNC_BATCH]
+        for i in range(0, len(offer_ids), READ_BATCH):
+            chunk = offer_ids[i:i + READ_BATCH]
             async with self.db.read() as s:
                 rows = await search_repo.offers(s, chunk)
                 kept = [r for r in rows if r.deleted_at is None and r.actor_deleted_at is None]
