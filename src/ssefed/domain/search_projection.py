@@ -146,8 +146,10 @@ class SearchProjection:
                 kept = [r for r in rows if r.deleted_at is None and r.actor_deleted_at is None]
                 vouched = await validity.validities(s, {r.actor_ap_id for r in kept},
                                                     trusted=trusted, own=own, today=today)
-            self._put([OFFER_KEYS + offer_id for offer_id in chunk], [(OFFER_KEYS + r.id, offer_entry(
-                r, vouched.get(r.actor_ap_id, validity.UNVALIDATED))) for r in kept])
+            self._put([OFFER_KEYS + offer_id for offer_id in chunk],
+                      [(OFFER_KEYS + r.id,
+                        offer_entry(r, vouched.get(r.actor_ap_id, validity.UNVALIDATED)))
+                       for r in kept])
             read += len(rows)
         if since is None:  # a load: everything in the arrays (a refresh adds to ``recent``)
             self.terms.fold(self.cols.alive)
