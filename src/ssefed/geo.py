@@ -12,3 +12,11 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    """The point on the unit sphere: the dot product of two is the cosine of their
+    angle, so "within r km" is a product and a comparison."""
+    r = math.pi / 180
+    return (math.cos(lat * r) * math.cos(lon * r), math.cos(lat * r) * math.sin(lon * r),
+            math.sin(lat * r))

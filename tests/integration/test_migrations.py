@@ -9,15 +9,6 @@ from ssefed.db import migrate
 from ssefed.db.base import Base
 from ssefed.db.session import Database
 
-HAND_MADE = {"search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize",
-             "search_fts_config", "search_fts_content", "ix_search_entries_fts"}
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Full-text structures are made by hand in migration 0011 (not in the models)."""
-    return name not in HAND_MADE
-
-
 def open_db(url: str, tmp_path: Path) -> Database:
     return Database(async_database_url(url, tmp_path))
 
@@ -26,7 +17,7 @@ async def schema_diff(db: Database) -> list:
     async with db.read_engine.connect() as conn:
         return await conn.run_sync(
             lambda c: compare_metadata(MigrationContext.configure(
-                c, opts={"compare_type": True, "include_object": include_object}),
+                c, opts={"compare_type": True}),
                 Base.metadata))
 
 

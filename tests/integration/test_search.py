@@ -199,6 +199,8 @@ def test_search_finds_offers_by_category_and_kind_and_what_followed_nodes_publis
     pooled = search(a, market="false", kind="equipment", near="45.2,5.7", radius_km="10")
     assert [i["id"] for i in pooled["items"]] == [van]
     assert pooled["items"][0]["distance_km"] < 2
+    non_market = {i["id"] for i in search(a, market="false")["items"]}
+    assert van in non_market and bread not in non_market
     assert search(a, q="pain", direction="offer")["total"] == 1
     assert search(a, q="PAÏN camp")["items"][0]["id"] == bread
     # withdrawn offers leave the directory

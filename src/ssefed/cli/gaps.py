@@ -8,7 +8,8 @@ import json
 
 from ssefed.cli.common import config_from, database
 from ssefed.domain.matching import gaps, matches
-from ssefed.domain.search import parse_search, sync
+from ssefed.domain.search import parse_search
+from ssefed.domain.search_projection import SearchProjection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +35,8 @@ def run_gaps(args: argparse.Namespace) -> int:
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db, trust=config.chains)
-            return await gaps(db, near=f["near"], radius_km=f["radius_km"])
+            return await gaps(SearchProjection(db, trust=config.chains), near=f["near"],
+                              radius_km=f["radius_km"])
 
     result = asyncio.run(go())
     if args.json:
@@ -59,8 +60,8 @@ def run_match(args: argparse.Namespace) -> int:
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db, trust=config.chains)
-            return await matches(db, args.iri, limit=args.limit, radius_km=args.radius_km)
+            return await matches(SearchProjection(db, trust=config.chains), args.iri,
+                                 limit=args.limit, radius_km=args.radius_km)
 
     result = asyncio.run(go())
     if args.json:

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from ssefed.cli.common import config_from, database
+from ssefed.domain.search import FACETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,16 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "those received from followed actors)")
     p.add_argument("q", nargs="?", default="", help="words to look for (accents and case "
                                                     "do not matter)")
-    p.add_argument("--type", choices=("organisation", "offer"))
+    for facet in FACETS:  # --type, --legal-form, --direction, --kind, --market…
+        if facet.filtered:
+            p.add_argument(f"--{facet.name.replace('_', '-')}", dest=facet.name,
+                           choices=facet.choices or ("true", "false"))
     p.add_argument("--sector", action="append", help="NACE code; a parent matches its "
                                                      "children (repeat: all must match)")
-    p.add_argument("--legal-form", dest="legal_form")
     p.add_argument("--qualifier", action="append")
     p.add_argument("--category", action="append", help="category code or IRI (narrower "
                                                        "ones match too)")
-    p.add_argument("--direction", choices=("offer", "demand"))
-    p.add_argument("--kind")
-    p.add_argument("--market", choices=("true", "false"))
     p.add_argument("--validated-only", dest="validated_only", action="store_true")
     p.add_argument("--fresh-only", dest="fresh_only", action="store_true")
     p.add_argument("--near", metavar="LAT,LON")
@@ -35,20 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssefed.domain.search import parse_search, search, sync
+    from ssefed.domain.search import parse_search
+    from ssefed.domain.search_projection import SearchProjection
 
     config = config_from(args)
-    params = {k: getattr(args, k) for k in ("q", "type", "sector", "legal_form", "qualifier",
-                                            "category", "direction", "kind", "market",
-                                            "validated_only", "fresh_only", "near",
-                                            "radius_km", "limit", "cursor")
-              if getattr(args, k) not in (None, False)}
+    names = ["q", "sector", "qualifier", "category", "validated_only", "fresh_only", "near",
+             "radius_km", "limit", "cursor"] + [f.name for f in FACETS if f.filtered]
+    params = {k: getattr(args, k) for k in names if getattr(args, k) not in (None, False)}
     query = parse_search(params)
 
     async def go() -> dict:
         async with database(config) as db:
-            await sync(db, trust=config.chains)
-            return await search(db, query)
+            # this process's own projection, loaded for the one query
+            return await SearchProjection(db, trust=config.chains).search(query)
 
     result = asyncio.run(go())
     if args.json:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Numeric,
+    Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, Numeric,
     String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -384,106 +384,6 @@ class Membership(Base):
         ForeignKey("known_networks.ap_id", ondelete="CASCADE"))
     member_ap_id: Mapped[str] = mapped_column(IRI)
     valid_until: Mapped[date | None] = mapped_column(Date)
-
-
-class SearchEntry(Base):
-    """What the directory searches: one row per organisation or offer (local or received),
-    derived from those tables (domain/search.py keeps it in step) with folded words for
-    full-text search and a position for radius queries."""
-
-    __tablename__ = "search_entries"
-    __table_args__ = (
-        CheckConstraint("entry_type IN ('organisation', 'offer')", name="entry_type"),
-        Index("ix_search_entries_lat_lon", "lat", "lon"),
-        # a radius query reads its candidates, tests the circle and counts the facets
-        # from this index alone (migrations 0015, 0016)
-        Index("ix_search_entries_place", "cell", "entry_type", "x", "y", "z", "lat", "lon",
-              "legal_form", "kind", "division", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
-    entry_type: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"),
-                                          index=True)
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"),
-                                                 unique=True)
-    local: Mapped[bool] = mapped_column(Boolean, default=True)
-    node: Mapped[str] = mapped_column(String(255))
-    name: Mapped[str] = mapped_column(String(500))
-    summary: Mapped[str] = mapped_column(Text, default="")
-    words: Mapped[str] = mapped_column(Text, default="")  # folded words (domain/text.py)
-    lat: Mapped[float | None] = mapped_column(Float)
-    lon: Mapped[float | None] = mapped_column(Float)
-    cell: Mapped[int | None] = mapped_column(Integer)  # grid cell of 0.1° (db/repos/search.py)
-    # the position as a unit vector: "within r km" is a dot product (db/repos/search.py)
-    x: Mapped[float | None] = mapped_column(Float)
-    y: Mapped[float | None] = mapped_column(Float)
-    z: Mapped[float | None] = mapped_column(Float)
-    legal_form: Mapped[str | None] = mapped_column(String(64))
-    division: Mapped[str | None] = mapped_column(String(2))  # NACE division of its first sector
-    direction: Mapped[str | None] = mapped_column(String(8))
-    kind: Mapped[str | None] = mapped_column(String(16))
-    market: Mapped[bool | None] = mapped_column(Boolean)
-    category: Mapped[str | None] = mapped_column(IRI)
-    validated: Mapped[bool] = mapped_column(Boolean, default=False)
-    # until when its organisation's validation holds (an entry's guarantee ends with it)
-    validated_until: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
-
-
-class SearchTerm(Base):
-    """A filter value of a search entry: sector codes with their parents (sector:01,
-    sector:01.1, sector:01.11), qualifiers, organisational structure, ICA activities,
-    categories with their broader ones."""
-
-    __tablename__ = "search_terms"
-    # a term in a circle is a short range of (term, type, cell) (migrations 0015, 0016),
-    # whose words' signatures are read from the index too (0018)
-    __table_args__ = (Index("ix_search_terms_term_type_cell", "term", "entry_type", "cell",
-                            "entry_id", "wsig"),)
-
-    entry_id: Mapped[int] = mapped_column(ForeignKey("search_entries.id", ondelete="CASCADE"),
-                                          primary_key=True)
-    term: Mapped[str] = mapped_column(String(2100), primary_key=True)
-    # its entry's (SearchEntry): what the per-cell counts need without a join (0016)
-    cell: Mapped[int | None] = mapped_column(Integer)
-    entry_type: Mapped[str | None] = mapped_column(String(16))
-    legal_form: Mapped[str | None] = mapped_column(String(64))
-    kind: Mapped[str | None] = mapped_column(String(16))
-    division: Mapped[str | None] = mapped_column(String(2))
-    # the signature of its entry's words (domain.text.signature); NULL: not known (rows
-    # from before migration 0018 until the next sync), never skipped
-    wsig: Mapped[int | None] = mapped_column(BigInteger)
-
-
-class SearchCell(Base):
-    """How many search entries (term '') or entries carrying a term fall in a grid cell
-    with these facet values ('' for none): kept by triggers on search_entries and
-    search_terms (migration 0016), so a radius query sums the cells inside its circle."""
-
-    __tablename__ = "search_cells"
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    term: Mapped[str] = mapped_column(String(2100), primary_key=True)
-    entry_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    cell: Mapped[int] = mapped_column(Integer, primary_key=True)
-    legal_form: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    division: Mapped[str] = mapped_column(String(2), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer)
-
-
-class SearchState(Base):
-    """Up to when the search entries reflect organisations and offers (one row)."""
-
-    __tablename__ = "search_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # the networks trusted when the entries' "validated" was computed (domain/validity.py):
-    # the members of a network trusted or no longer trusted since are written again
-    trusted_networks: Mapped[list[str] | None] = mapped_column(JSONDoc)
 
 
 # -- participatory validation (domain/validation.py) ---------------------------------------

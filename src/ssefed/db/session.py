@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Coroutine, TypeVar
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -128,7 +128,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        # reads from the mapped file and a 16 MB page cache (the search's indexes)
+        # reads from the mapped file and a 16 MB page cache
         cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP}")
         cur.execute(f"PRAGMA cache_size={SQLITE_CACHE}")
         cur.close()
@@ -136,33 +136,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql(begin)
-
-
-class SyncReader:
-    """What a repository's read function asks of an ``AsyncSession`` (``execute``,
-    ``scalar``, ``bind.dialect``), answered at once by a synchronous ``Connection``: such
-    a function, called with one, never suspends, so ``run_unsuspended`` runs it in the
-    thread that holds the connection (see ``Database.sqlite_read``)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = self.bind = conn
-
-    async def execute(self, statement: Any, params: Any = None) -> Any:
-        return self.conn.execute(statement, params)
-
-    async def scalar(self, statement: Any, params: Any = None) -> Any:
-        return self.conn.scalar(statement, params)
-
-
-def run_unsuspended(coro: Coroutine[Any, Any, T]) -> T:
-    """The result of ``coro``, run to its end without an event loop: it must not suspend
-    (await only what a ``SyncReader`` answers)."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("a coroutine run without an event loop suspended")
 
 
 class Database:
@@ -194,12 +167,6 @@ class Database:
                              and parsed.database != ":memory:" else None)
         self._raw_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._raw_sqlite: sqlite3.Connection | None = None
-        # Reads that run several statements (a search) on SQLite: a synchronous engine of
-        # its own, each read run whole in one of these threads (one hop from the loop, not
-        # a few per statement through aiosqlite).
-        self._read_thread_count = max(1, pool_size)
-        self._read_threads: concurrent.futures.ThreadPoolExecutor | None = None
-        self._sync_read_engine: Engine | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._sync_write_engine: Engine | None = None
         self._foreground_at = float("-inf")
@@ -349,28 +316,6 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(
             self._raw_thread, self._sqlite_snapshot, fn)
 
-    async def sqlite_read(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(connection)`` in one read transaction (a snapshot, no write lock) on
-        SQLite, on a synchronous connection in a thread of the read pool: one thread hop
-        for the whole of ``fn``, however many statements it runs."""
-        assert self.is_sqlite and self._sqlite_path is not None
-        if self._read_threads is None:
-            engine = create_engine(make_url(self.url).set(drivername="sqlite+pysqlite"),
-                                   pool_size=self._read_thread_count, max_overflow=0,
-                                   connect_args={"timeout": self._busy_timeout_ms / 1000,
-                                                 "check_same_thread": False})
-            _configure_sqlite(engine, self._busy_timeout_ms, "BEGIN")
-            self._sync_read_engine = engine
-            self._read_threads = concurrent.futures.ThreadPoolExecutor(
-                self._read_thread_count, thread_name_prefix="ssefed-sqlite-read")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._read_threads, self._sqlite_read, fn)
-
-    def _sqlite_read(self, fn: Callable[[Connection], T]) -> T:
-        assert self._sync_read_engine is not None
-        with self._sync_read_engine.connect() as conn:  # closed: rolled back, back to the pool
-            return fn(conn)
-
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -388,12 +333,6 @@ class Database:
             if engine is not None:
                 await asyncio.get_running_loop().run_in_executor(writer, engine.dispose)
             writer.shutdown(wait=True)
-        if self._read_threads is not None:
-            threads, self._read_threads = self._read_threads, None
-            await asyncio.get_running_loop().run_in_executor(None, threads.shutdown, True)
-            engine, self._sync_read_engine = self._sync_read_engine, None
-            if engine is not None:
-                engine.dispose()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

@@ -1,99 +1,97 @@
 """Matching offers and demands, and the gaps of a territory: what a network needs to
-plan its filières and recruit members. Answered from the search entries (one query per
-question, indexed by category term and position)."""
+plan its filières and recruit members. Answered from the search projection
+(domain/search_projection.py): its category terms, positions and facets."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+import numpy as np
+from sqlalchemy import select
 
-from ssefed.db.models import Offer, OfferInput, SearchEntry, SearchTerm
-from ssefed.db.repos.chains import bbox
-from ssefed.db.repos.search import distance_expr
-from ssefed.db.session import Database
+from ssefed.db.models import Offer, OfferInput
 from ssefed.domain import categories
 from ssefed.domain.errors import InvalidInput, NotFound
+from ssefed.domain.search_projection import NO_DAY, OFFER_KEYS, SearchProjection, distance_km
 
 MAX_MATCHES = 50
 MAX_GAPS = 200
+_UNPLACED = 1e9  # the distance an entry without a position is ordered by
 
 
 def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-async def matches(db: Database, iri: str, *, limit: int = 10, radius_km: float | None = None
-                  ) -> dict[str, Any]:
+async def matches(projection: SearchProjection, iri: str, *, limit: int = 10,
+                  radius_km: float | None = None) -> dict[str, Any]:
     """For a demand: the offers of its category (or a narrower one); for an offer: the
     demands it answers; for an organisation: the offers of the inputs its offers consume.
     Local first, then federated; validated first; then nearest; expired ones left out."""
     if not 1 <= limit <= MAX_MATCHES:
         raise InvalidInput("limit", f"must be between 1 and {MAX_MATCHES}")
-    async with db.read() as s:
-        entry = await s.scalar(select(SearchEntry).where(SearchEntry.ap_id == iri))
-        if entry is None:
-            raise NotFound(f"{iri} is not in this node's directory")
-        if entry.entry_type == "offer":
-            wanted = [entry.category] if entry.category else []
-            direction = "offer" if entry.direction == "demand" else "demand"
-        else:
+    await projection.fresh()
+    slot = await projection.slot_of_iri(iri)
+    if slot is None:
+        raise NotFound(f"{iri} is not in this node's directory")
+    c = projection.cols
+    if projection.value("type", slot) == "offer":
+        category = c.shown[slot].category
+        wanted = [category] if category else []
+        direction = "offer" if projection.value("direction", slot) == "demand" else "demand"
+    else:
+        async with projection.db.read() as s:
             inputs = await s.execute(
                 select(OfferInput.category).join(Offer, Offer.id == OfferInput.offer_id)
-                .where(Offer.actor_id == entry.actor_id, Offer.deleted_at.is_(None),
+                .where(Offer.actor_id == int(c.actor[slot]), Offer.deleted_at.is_(None),
                        Offer.direction == "offer"))
-            wanted = list(dict.fromkeys(c for (c,) in inputs))
-            direction = "offer"
-        if not wanted:
-            return {"for": iri, "categories": [], "matches": []}
-        today = _today()
-        conds = [SearchEntry.entry_type == "offer", SearchEntry.direction == direction,
-                 SearchEntry.actor_id != entry.actor_id,
-                 or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today),
-                 SearchEntry.id.in_(select(SearchTerm.entry_id).where(
-                     SearchTerm.term.in_([f"cat:{c}" for c in wanted])))]
-        order: list[Any] = [SearchEntry.local.desc(), SearchEntry.validated.desc()]
-        dist = None
-        if entry.lat is not None:
-            dist = distance_expr(entry.lat, entry.lon)
-            order.append(func.coalesce(dist, 1e9))
-            if radius_km is not None:
-                lo_lat, hi_lat, lo_lon, hi_lon = bbox(entry.lat, entry.lon, radius_km)
-                conds += [SearchEntry.lat.between(lo_lat, hi_lat),
-                          SearchEntry.lon.between(lo_lon, hi_lon), dist <= radius_km]
-        order.append(SearchEntry.id)
-        cols = [SearchEntry.ap_id, SearchEntry.name, SearchEntry.node, SearchEntry.local,
-                SearchEntry.validated, SearchEntry.validated_until, SearchEntry.category,
-                SearchEntry.kind, SearchEntry.market, SearchEntry.lat, SearchEntry.lon]
-        if dist is not None:
-            cols.append(dist.label("distance"))
-        rows = (await s.execute(select(*cols).where(and_(*conds)).order_by(*order)
-                                .limit(limit))).all()
-    return {"for": iri, "categories": wanted, "matches": [
-        {"id": r.ap_id, "name": r.name, "node": r.node, "local": r.local,
-         "validated": r.validated and not (r.validated_until and r.validated_until < today),
-         "category": r.category, "kind": r.kind, "market": r.market,
-         "distance_km": round(float(r.distance), 2)
-         if dist is not None and r.distance is not None else None} for r in rows]}
+            wanted = list(dict.fromkeys(cat for (cat,) in inputs))
+        direction = "offer"
+    if not wanted:
+        return {"for": iri, "categories": [], "matches": []}
+    today = _today()
+    found = projection.matching({"type": "offer", "direction": direction,
+                                 "fresh_only": True}, today)
+    found = found[(c.actor[found] != c.actor[slot])
+                  & projection.having_any(f"cat:{w}" for w in wanted)[found]]
+    lat, lon = c.latlon[slot].tolist()
+    placed = not np.isnan(lat)
+    dist = np.full(len(found), _UNPLACED)
+    if placed:
+        for i, (la, lo) in enumerate(c.latlon[found].tolist()):
+            if not np.isnan(la):
+                dist[i] = distance_km(la, lo, lat, lon)
+        if radius_km is not None:
+            found, dist = found[dist <= radius_km], dist[dist <= radius_km]
+    order = np.lexsort((c.key[found], dist, ~c.validated[found], ~c.local[found]))[:limit]
+    out = []
+    for i in order.tolist():
+        s, e = int(found[i]), c.shown[int(found[i])]
+        until = int(c.validated_until[s])
+        out.append({
+            "id": e.ap_id, "name": e.name, "node": e.node, "local": e.local,
+            "validated": bool(c.validated[s]) and not (
+                until != NO_DAY and date.fromordinal(until) < today),
+            "category": e.category, "kind": projection.value("kind", s),
+            "market": projection.value("market", s),
+            "distance_km": round(float(dist[i]), 2)
+            if placed and dist[i] != _UNPLACED else None})
+    return {"for": iri, "categories": wanted, "matches": out}
 
 
-async def gaps(db: Database, *, near: tuple[float, float], radius_km: float
+async def gaps(projection: SearchProjection, *, near: tuple[float, float], radius_km: float
                ) -> dict[str, Any]:
     """For a territory: categories with demand but no offer; inputs that transformers
     consume with no supplier; filières with no member active in them."""
-    lo_lat, hi_lat, lo_lon, hi_lon = bbox(near[0], near[1], radius_km)
-    dist = distance_expr(*near)
-    today = _today()
-    inside = and_(SearchEntry.entry_type == "offer", SearchEntry.lat.between(lo_lat, hi_lat),
-                  SearchEntry.lon.between(lo_lon, hi_lon), dist <= radius_km,
-                  or_(SearchEntry.valid_until.is_(None), SearchEntry.valid_until >= today))
-    async with db.read() as s:
-        rows = (await s.execute(select(SearchEntry.category, SearchEntry.direction,
-                                       SearchEntry.offer_id, SearchEntry.name)
-                                .where(inside))).all()
-        offer_ids = [r.offer_id for r in rows if r.direction == "offer" and r.offer_id]
-        consumed: dict[str, int] = {}
+    await projection.fresh()
+    found = projection.matching({"type": "offer", "near": near, "radius_km": radius_km,
+                                 "fresh_only": True}, _today())
+    rows = [(projection.cols.shown[s].category, projection.value("direction", s),
+             int(projection.cols.key[s]) - OFFER_KEYS) for s in found.tolist()]
+    offer_ids = [offer_id for _, direction, offer_id in rows if direction == "offer"]
+    consumed: dict[str, int] = {}
+    async with projection.db.read() as s:
         for i in range(0, len(offer_ids), 500):
             for (category,) in await s.execute(select(OfferInput.category)
                                                .where(OfferInput.offer_id.in_(
@@ -101,13 +99,13 @@ async def gaps(db: Database, *, near: tuple[float, float], radius_km: float
                 consumed[category] = consumed.get(category, 0) + 1
     offered: set[str] = set()
     demanded: dict[str, int] = {}
-    for r in rows:
-        if not r.category:
+    for category, direction, _ in rows:
+        if not category:
             continue
-        if r.direction == "offer":
-            offered.update(categories.with_broader(r.category))
+        if direction == "offer":
+            offered.update(categories.with_broader(category))
         else:
-            demanded[r.category] = demanded.get(r.category, 0) + 1
+            demanded[category] = demanded.get(category, 0) + 1
 
     def covered(category: str) -> bool:
         return category in offered
@@ -126,6 +124,6 @@ async def gaps(db: Database, *, near: tuple[float, float], radius_km: float
         "inputs_without_supplier": [{"category": c, "label": label(c), "consumers": n}
                                     for c, n in unsupplied[:MAX_GAPS]],
         "filieres_without_member": [{"category": f, "label": label(f)} for f in filieres],
-        "offers": sum(1 for r in rows if r.direction == "offer"),
-        "demands": sum(1 for r in rows if r.direction == "demand"),
+        "offers": sum(1 for _, direction, _ in rows if direction == "offer"),
+        "demands": sum(1 for _, direction, _ in rows if direction == "demand"),
     }

@@ -1,41 +1,39 @@
-"""The directory search over organisations and offers, local and received: parsing a
-query, keeping the search entries in step with the data, and answering with the exact
-total, facets and a stable cursor."""
+"""The directory search over organisations and offers, local and received: what can be
+asked (the facets, declared once), parsing a query, and the search entry of an
+organisation or an offer. The entries are held and queried by the projection of
+``domain/search_projection.py``."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from ssefed.db.base import utcnow
-from ssefed.db.repos import search as search_repo
-from ssefed.db.session import Database, SyncReader, run_unsuspended
-from ssefed.config import ChainsConfig
 from ssefed.domain import categories, freshness, validity
 from ssefed.domain import text as text_mod
 from ssefed.domain.errors import InvalidInput
+from ssefed.domain.fields import place
+from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
+from ssefed.terms import DIRECTIONS, KINDS
+from ssefed.vocab.labels import nace_section
 
 MAX_LIMIT = 100
-SYNC_OVERLAP = timedelta(seconds=5)  # rows committed a little late are not missed
-SYNC_BATCH = 1000
 _TAG = re.compile(r"<[^>]+>")
 _NACE = re.compile(r"^\d{2}(\.\d{1,2})?$")
 TYPES = ("organisation", "offer")
 
 
-def sector_terms(code: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # a few hundred codes, read for every entry
+def sector_terms(code: str) -> tuple[str, ...]:
     """A NACE code and its parents: 01.11 -> sector:A (its section), sector:01,
     sector:01.1, sector:01.11."""
-    from ssefed.vocab.labels import nace_section
-
     if not _NACE.match(code):
-        return []
+        return ()
     section = nace_section(code)
     out = [f"sector:{section}"] if section else []
     out.append(f"sector:{code[:2]}")
@@ -43,7 +41,7 @@ def sector_terms(code: str) -> list[str]:
         out.append(f"sector:{code[:4]}")
     if len(code) == 5:
         out.append(f"sector:{code}")
-    return out
+    return tuple(out)
 
 
 def _division(sectors) -> str | None:
@@ -56,6 +54,67 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub(" ", text or "")).strip()
 
 
+@dataclass(frozen=True)
+class Facet:
+    """A filter of the search on one value of each entry, declared once: ``parse_search``
+    reads and checks its parameter (API, page, command line), the projection keeps the
+    value of every entry, the answer counts the matches by value under ``facets`` when
+    ``counted``, its items show it when they are of a type in ``shown``, and the search
+    page draws its field and its breakdown.
+
+    ``of_organisation`` and ``of_offer`` read the value from a row of
+    ``db/repos/search.py``: every column of the organisation (and ``ap_id``, ``name``…
+    of its actor), or every column of the offer with those of its publisher's
+    organisation as ``org_<column>``. ``choices`` are the values a query may ask (none: a
+    yes/no); a facet with ``filtered=False`` is only counted (sectors are asked as terms,
+    with their parents). Texts are (French, English)."""
+    name: str
+    of_organisation: Callable[[Any], Any]
+    of_offer: Callable[[Any], Any]
+    choices: Sequence[str] | None = None
+    counted: bool = False
+    filtered: bool = True
+    shown: tuple[str, ...] = ()
+    label: tuple[str, str] = ("", "")
+    heading: tuple[str, str] = ("", "")  # of its breakdown, when counted
+    any_label: tuple[str, str] = ("toutes", "all")
+    option_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def options(self) -> list[tuple[str, tuple[str, str]]]:
+        """(value, its label) of each value the page offers."""
+        values = self.choices if self.choices is not None else ("true", "false")
+        return [(v, self.option_labels.get(v, (v, v))) for v in values]
+
+
+def _none(r: Any) -> None:
+    return None
+
+
+FACETS = (
+    Facet("type", lambda r: "organisation", lambda r: "offer", choices=TYPES,
+          label=("Type", "Type"), any_label=("tout", "all"),
+          option_labels={"organisation": ("organisations", "organisations"),
+                         "offer": ("offres et demandes", "offers and demands")}),
+    Facet("legal_form", lambda r: r.legal_form, lambda r: r.org_legal_form, choices=LEGAL_FORMS,
+          counted=True, shown=("organisation",), label=("Forme juridique", "Legal form"),
+          heading=("Formes juridiques", "Legal forms")),
+    Facet("direction", _none, lambda r: r.direction, choices=DIRECTIONS, shown=("offer",),
+          label=("Sens", "Direction"), any_label=("les deux", "both"),
+          option_labels={"offer": ("offre", "offer"), "demand": ("demande", "demand")}),
+    Facet("kind", _none, lambda r: r.kind, choices=KINDS, counted=True, shown=("offer",),
+          label=("Nature", "Kind"), heading=("Natures", "Kinds")),
+    Facet("market", _none, lambda r: r.exchange == "sale", shown=("offer",),
+          label=("Échange", "Exchange"), any_label=("tous", "all"),
+          option_labels={"true": ("marchand (vente)", "market (sale)"),
+                         "false": ("non marchand (prêt, don, mutualisation…)",
+                                   "non-market (loan, gift, pooling…)")}),
+    # the NACE division (2 digits) of the first sector
+    Facet("sector", lambda r: _division(r.sectors), lambda r: _division(r.org_sectors),
+          counted=True, filtered=False, heading=("Secteurs (NACE)", "Sectors (NACE)")),
+)
+FACET_BY_NAME = {f.name: f for f in FACETS}
+
+
 def _validity_columns(g: freshness.Guarantee) -> dict[str, Any]:
     """What an entry keeps of its organisation's guarantee (domain/validity.py): whether a
     trusted network vouches, and until when (the query compares that end with today)."""
@@ -66,21 +125,18 @@ def _validity_columns(g: freshness.Guarantee) -> dict[str, Any]:
 def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED
                        ) -> tuple[dict[str, Any], list[str]]:
     """The search entry of an organisation (a row of search_repo.organisations) whose
-    guarantee is ``g``."""
+    guarantee is ``g``, and its terms."""
     terms = [t for code in r.sectors or [] for t in sector_terms(code)]
     terms += [f"q:{q}" for q in r.qualifiers or []]
     terms += [f"ica:{a}" for a in r.activities or []]
     if r.organisational_structure:
         terms.append(f"structure:{r.organisational_structure}")
     summary = plain(r.summary)
-    return ({"ap_id": r.ap_id, "entry_type": "organisation", "actor_id": r.actor_id,
-             "offer_id": None, "local": r.local, "node": r.domain,
+    return ({"ap_id": r.ap_id, "actor_id": r.actor_id, "local": r.local, "node": r.domain,
              "name": r.name[:500], "summary": summary[:2000],
              "words": text_mod.indexed(r.name, summary, r.locality),
-             "lat": r.lat, "lon": r.lon, **search_repo.place_of(r.lat, r.lon),
-             "legal_form": r.legal_form, "division": _division(r.sectors),
-             "direction": None,
-             "kind": None, "market": None, "category": None, **_validity_columns(g),
+             "lat": r.lat, "lon": r.lon, "category": None,
+             **{f.name: f.of_organisation(r) for f in FACETS}, **_validity_columns(g),
              # an organisation is current as long as its validation is
              "valid_until": g.until if g.network is not None else None}, terms)
 
@@ -88,84 +144,18 @@ def organisation_entry(r, g: freshness.Guarantee = validity.UNVALIDATED
 def offer_entry(r, g: freshness.Guarantee = validity.UNVALIDATED
                 ) -> tuple[dict[str, Any], list[str]]:
     """The search entry of an offer (a row of search_repo.offers) whose publisher's
-    guarantee is ``g``."""
+    guarantee is ``g``, and its terms."""
     terms = [f"cat:{c}" for c in categories.with_broader(r.category)]
-    terms += [t for code in r.sectors or [] for t in sector_terms(code)]
-    terms += [f"q:{q}" for q in r.qualifiers or []]
+    terms += [t for code in r.org_sectors or [] for t in sector_terms(code)]
+    terms += [f"q:{q}" for q in r.org_qualifiers or []]
     labels = " ".join(categories.label(r.category, lang) for lang in ("fr", "en"))
     lat, lon = (r.lat, r.lon) if r.lat is not None else (r.org_lat, r.org_lon)
-    return ({"ap_id": r.ap_id, "entry_type": "offer", "actor_id": r.actor_id,
-             "offer_id": r.id, "local": r.local, "node": r.domain,
+    return ({"ap_id": r.ap_id, "actor_id": r.actor_id, "local": r.local, "node": r.domain,
              "name": r.title[:500], "summary": (r.summary or "")[:2000],
              "words": text_mod.indexed(r.title, r.summary or "", labels, r.actor_name),
-             "lat": lat, "lon": lon, **search_repo.place_of(lat, lon),
-             "legal_form": r.legal_form, "division": _division(r.sectors),
-             "direction": r.direction, "kind": r.kind,
-             "market": r.exchange == "sale", "category": r.category,
-             **_validity_columns(g), "valid_until": r.valid_until}, terms)
-
-
-async def _analyze_now_and_then(s, written: int) -> None:
-    """A big sync (an import) grows the tables faster than PostgreSQL's statistics follow:
-    refresh them as it goes, so lookups by IRI keep using their index."""
-    if written and written % (20 * SYNC_BATCH) < SYNC_BATCH:
-        await search_repo.analyze(s)
-
-
-async def sync(db: Database, *, full: bool = False, trust: ChainsConfig | None = None) -> int:
-    """Bring the search entries in step with organisations and offers changed since the
-    last sync (all of them when ``full``); return how many entries were rewritten.
-
-    An entry's "validated" is its organisation's guarantee (domain/validity.py) with the
-    networks ``trust`` says this node trusts: the organisations whose guarantee may have
-    changed are written again too (their network's decision or members collection
-    changed, or a network is trusted or no longer trusted since the last sync)."""
-    started = utcnow()
-    today = started.date()
-    async with db.read() as s:
-        own = await validity.own_network(s)
-        trusted = await validity.trusted_networks(s, own, trust or ChainsConfig())
-        synced = await search_repo.synced_state(s)
-        since = None if full or synced is None or synced[1] is None else synced[0]
-        since = since - SYNC_OVERLAP if since else None
-        actor_ids = await search_repo.changed_actor_ids(s, since)
-        if since is not None and set(synced[1]) != trusted:
-            actor_ids = sorted(set(actor_ids) | set(await search_repo.members_of(
-                s, set(synced[1]) ^ trusted)))
-        offer_ids = await search_repo.changed_offer_ids(s, since, actor_ids)
-    written = 0
-    if full:  # everything is written again: clear once instead of row by row
-        async with db.write() as s:
-            await search_repo.clear(s)
-    for i in range(0, len(actor_ids), SYNC_BATCH):
-        async with db.write() as s:
-            rows = await search_repo.organisations(s, actor_ids[i:i + SYNC_BATCH])
-            kept = [r for r in rows if r.deleted_at is None and not r.is_network]
-            vouched = await validity.validities(s, [r.ap_id for r in kept], trusted=trusted,
-                                                own=own, today=today)
-            entries = [organisation_entry(r, vouched.get(r.ap_id, validity.UNVALIDATED))
-                       for r in kept]
-            await search_repo.replace_entries(
-                s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
-            written += len(entries)
-            await _analyze_now_and_then(s, written)
-    for i in range(0, len(offer_ids), SYNC_BATCH):
-        async with db.write() as s:
-            rows = await search_repo.offers(s, offer_ids[i:i + SYNC_BATCH])
-            vouched = await validity.validities(
-                s, {r.actor_ap_id for r in rows if r.deleted_at is None
-                    and r.actor_deleted_at is None}, trusted=trusted, own=own, today=today)
-            entries = [offer_entry(r, vouched.get(r.actor_ap_id, validity.UNVALIDATED))
-                       for r in rows if r.deleted_at is None and r.actor_deleted_at is None]
-            await search_repo.replace_entries(
-                s, remove_ap_ids=[] if full else [r.ap_id for r in rows], entries=entries)
-            written += len(entries)
-            await _analyze_now_and_then(s, written)
-    async with db.write() as s:
-        await search_repo.set_synced(s, started, sorted(trusted))
-    if full or written >= 20 * SYNC_BATCH:  # an import: statistics for the planner
-        await search_repo.vacuum_analyze(db.write_engine)
-    return written
+             "lat": lat, "lon": lon, "category": r.category,
+             **{f.name: f.of_offer(r) for f in FACETS}, **_validity_columns(g),
+             "valid_until": r.valid_until}, terms)
 
 
 @dataclass
@@ -177,14 +167,17 @@ class SearchQuery:
 
 
 def _fingerprint(filters: dict[str, Any]) -> str:
-    # "order": a cursor by distance holds a closeness since 0015; older cursors by
-    # distance (which held kilometres) are refused rather than misread
-    signed = {**filters, "order": "closeness"} if "near" in filters else filters
+    # "keys": a cursor holds an entry's key in the projection (an actor's or an offer's
+    # id); cursors of the former search by database rows are refused rather than misread
+    signed = {**filters, "keys": "projection"}
+    if "near" in filters:
+        signed["order"] = "closeness"
     return hashlib.sha256(json.dumps(signed, sort_keys=True, default=str).encode()
                           ).hexdigest()[:16]
 
 
-def _cursor(fingerprint: str, key: tuple) -> str:
+def make_cursor(fingerprint: str, key: tuple) -> str:
+    """The cursor of the page after the entry whose sort key is ``key``."""
     raw = json.dumps({"f": fingerprint, "k": list(key)}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -225,9 +218,6 @@ def _bool(params: dict[str, Any], key: str) -> bool | None:
 def parse_search(params: dict[str, Any]) -> SearchQuery:
     """Check the parameters of a search (API, CLI, page); InvalidInput names the field.
     ``qualifier`` and ``sector`` may be lists (every one must match)."""
-    from ssefed.terms import DIRECTIONS, KINDS
-    from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
-
     f: dict[str, Any] = {}
     q = params.get("q") or ""
     if not isinstance(q, str) or len(q) > 500:
@@ -236,11 +226,10 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
         f["words"] = text_mod.query_words(q)
         if not f["words"]:
             raise InvalidInput("q", "has no word to search for")
-    f["type"] = _choice(params, "type", TYPES)
-    f["legal_form"] = _choice(params, "legal_form", LEGAL_FORMS)
-    f["direction"] = _choice(params, "direction", DIRECTIONS)
-    f["kind"] = _choice(params, "kind", KINDS)
-    f["market"] = _bool(params, "market")
+    for facet in FACETS:
+        if facet.filtered:
+            f[facet.name] = (_choice(params, facet.name, tuple(facet.choices))
+                             if facet.choices is not None else _bool(params, facet.name))
     f["validated_only"] = bool(_bool(params, "validated_only"))
     f["fresh_only"] = bool(_bool(params, "fresh_only"))
     terms: list[str] = []
@@ -272,8 +261,6 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
             raise InvalidInput("category", str(exc)) from None
     f["terms"] = terms
     if params.get("near"):
-        from ssefed.domain.fields import place
-
         f["near"] = place(params["near"])
     radius = params.get("radius_km")
     if radius not in (None, ""):
@@ -292,85 +279,10 @@ def parse_search(params: dict[str, Any]) -> SearchQuery:
         raise InvalidInput("limit", "must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
-    f = {k: v for k, v in f.items() if v not in (None, False, [])}
+    # a yes/no facet asked "no" filters (market=false: the non-market ones)
+    yes_no = {facet.name for facet in FACETS if facet.choices is None}
+    f = {k: v for k, v in f.items() if v is not None and v != []
+         and (v is not False or k in yes_no)}
     fingerprint = _fingerprint(f)
     after = _read_cursor(params["cursor"], fingerprint) if params.get("cursor") else None
     return SearchQuery(filters=f, limit=limit, after=after, fingerprint=fingerprint)
-
-
-async def _search_rows(db: Database, query: SearchQuery, today: date
-                       ) -> tuple[int, list[Any], dict]:
-    def run(s: Any) -> Any:
-        return search_repo.search(s, query.filters, limit=query.limit + 1,
-                                  after=query.after, today=today)
-
-    if db.is_sqlite and db.has_direct_writes:
-        # a search is a few statements: on SQLite they run in one thread hop, on a
-        # synchronous connection (each would otherwise cost a few hops through aiosqlite)
-        return await db.sqlite_read(lambda conn: run_unsuspended(run(SyncReader(conn))))
-    async with db.read() as s:
-        return await run(s)
-
-
-async def search(db: Database, query: SearchQuery, *, today: date | None = None
-                 ) -> dict[str, Any]:
-    """``{"total", "items", "facets", "next"}`` for ``query``."""
-    today = today or datetime.now(timezone.utc).date()
-    total, rows, facets = await _search_rows(db, query, today)
-    more, rows = len(rows) > query.limit, rows[:query.limit]
-    items = []
-    for r in rows:
-        item: dict[str, Any] = {
-            "id": r.ap_id, "type": "Organization" if r.entry_type == "organisation"
-            else "Proposal", "name": r.name, "node": r.node, "local": r.local,
-            "summary": r.summary[:300],
-            "location": {"lat": r.lat, "lon": r.lon} if r.lat is not None else None,
-            # a validation that ended no longer counts (the entry keeps its end date)
-            "validated": r.validated and not freshness.expired(r.validated_until, today),
-            "validationExpired": r.validated and freshness.expired(r.validated_until, today),
-            "validUntil": r.valid_until.isoformat() if r.valid_until else None,
-            "expired": freshness.expired(r.valid_until, today),
-            "sectors": search_repo.sectors_of(r),
-        }
-        if r.entry_type == "organisation":
-            item["legal_form"] = r.legal_form
-        else:
-            item.update(direction=r.direction, kind=r.kind, market=r.market,
-                        category=r.category)
-        if r.distance is not None:
-            item["distance_km"] = round(float(r.distance), 2)
-        items.append(item)
-    nxt = None
-    if more:
-        last = rows[-1]
-        # by distance the key is the closeness (db/repos/search.py), by name the name
-        key = (float(last.page_key) if last.distance is not None else last.page_key, last.id)
-        nxt = _cursor(query.fingerprint, key)
-    return {"total": total, "items": items, "facets": facets, "next": nxt}
-
-
-class SearchIndex:
-    """The search entries of one process, synced at most every ``max_age`` seconds before
-    a query is answered (one sync at a time)."""
-
-    def __init__(self, db: Database, max_age: float = 1.0,
-                 trust: ChainsConfig | None = None) -> None:
-        import asyncio
-
-        self.db, self.max_age, self.trust = db, max_age, trust
-        self._lock = asyncio.Lock()
-        self._at = -1e9
-
-    async def fresh(self) -> None:
-        import time
-
-        if time.monotonic() - self._at < self.max_age:
-            return
-        async with self._lock:
-            if time.monotonic() - self._at >= self.max_age:
-                await sync(self.db, trust=self.trust)
-                self._at = time.monotonic()
-
-    async def search(self, query: SearchQuery) -> dict[str, Any]:
-        await self.fresh()
-        return await search(self.db, query)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
 from aiohttp import web
 
-from ssefed.domain.search import SearchIndex, parse_search
+from ssefed.domain.search import FACET_BY_NAME, FACETS, parse_search
+from ssefed.domain.search_projection import SearchProjection
 from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import query_int
 
-SEARCH = web.AppKey("search", SearchIndex)
+SEARCH = web.AppKey("search", SearchProjection)
+log = logging.getLogger(__name__)
 MULTI = ("sector", "qualifier", "category", "structure")
 
 
@@ -47,8 +54,25 @@ async def _with_open_reports(request: web.Request, items: list[dict]) -> None:
             item["openReports"] = counts[item["id"]]
 
 
+def _report_failed_load(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("search projection not loaded at start: %r", task.exception())
+
+
+async def _loaded_early(app: web.Application) -> AsyncIterator[None]:
+    """The projection loads as the node starts, not at its first search (which waits for
+    it either way; a load that fails is tried again by that search)."""
+    task = asyncio.create_task(app[SEARCH].fresh())
+    task.add_done_callback(_report_failed_load)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 def setup(app: web.Application) -> None:
-    app[SEARCH] = SearchIndex(app[DB], trust=app[CONFIG].chains)
+    app[SEARCH] = SearchProjection(app[DB], trust=app[CONFIG].chains)
+    app.cleanup_ctx.append(_loaded_early)
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/api/match", api_match)
     app.router.add_get("/api/gaps", api_gaps)
@@ -70,8 +94,8 @@ async def api_match(request: web.Request) -> web.Response:
         radius = float(request.query["radius_km"]) if request.query.get("radius_km") else None
     except ValueError:
         raise InvalidInput("radius_km", "must be a number") from None
-    await request.app[SEARCH].fresh()
-    return web.json_response(await matches(request.app[DB], iri, limit=limit, radius_km=radius))
+    return web.json_response(await matches(request.app[SEARCH], iri, limit=limit,
+                                           radius_km=radius))
 
 
 async def api_gaps(request: web.Request) -> web.Response:
@@ -84,8 +108,7 @@ async def api_gaps(request: web.Request) -> web.Response:
     if "radius_km" not in query.filters:
         raise InvalidInput("near" if "near" not in query.filters else "radius_km",
                            "a territory is near=LAT,LON and radius_km=R")
-    await request.app[SEARCH].fresh()
-    return web.json_response(await gaps(request.app[DB], near=query.filters["near"],
+    return web.json_response(await gaps(request.app[SEARCH], near=query.filters["near"],
                                         radius_km=query.filters["radius_km"]))
 
 
@@ -101,8 +124,6 @@ async def search_page(request: web.Request) -> web.Response:
 
     from ssefed.domain import categories
     from ssefed.domain.errors import InvalidInput
-    from ssefed.terms import KINDS
-    from ssefed.domain.organisations import LEGAL_FORMS
     from ssefed.web.pages import render
 
     lang = _lang(request)
@@ -130,7 +151,7 @@ async def search_page(request: web.Request) -> web.Response:
     response = render(request, "search.html", lang=lang, p=dict(request.query), result=result,
                       error=error, next_url=next_url,
                       category_options=sorted(options, key=lambda o: o[1]),
-                      legal_forms=LEGAL_FORMS, kinds=KINDS, map_svg=map_svg)
+                      facets=FACETS, facet_by_name=FACET_BY_NAME, map_svg=map_svg)
     if error:
         response.set_status(422)
     return response
@@ -147,8 +168,7 @@ async def gaps_page(request: web.Request) -> web.Response:
         try:
             f = parse_search({"near": request.query.get("near"),
                               "radius_km": request.query.get("radius_km") or "30"}).filters
-            await request.app[SEARCH].fresh()
-            found = await gaps(request.app[DB], near=f["near"], radius_km=f["radius_km"])
+            found = await gaps(request.app[SEARCH], near=f["near"], radius_km=f["radius_km"])
         except InvalidInput as exc:
             error = f"{exc.field}: {exc.message}"
     response = render(request, "gaps.html", lang=lang, p=dict(request.query), gaps=found,

@@ -75,7 +75,7 @@ async def replace_members(s: AsyncSession, network: str, members_url: str | None
             {"network_ap_id": network, "member_ap_id": m, "valid_until": v}
             for m, v in members.items()])
     # who is validated changed for these: their actors are touched, so that what is
-    # derived from them (the search entries) is written again
+    # derived from them (the entries of the search projection) is put again
     changed = sorted(m for m in before.keys() | members.keys()
                      if before.get(m, "absent") != members.get(m, "absent"))
     for i in range(0, len(changed), 500):
