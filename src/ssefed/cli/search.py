@@ -7,7 +7,8 @@ import asyncio
 import json
 
 from ssefed.cli.common import config_from, database
-from ssefed.domain.search import FACETS
+from ssefed.domain.search import FACETS, parse_search
+from ssefed.domain.search_projection import SearchProjection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssefed.domain.search import parse_search
-    from ssefed.domain.search_projection import SearchProjection
-
     config = config_from(args)
     names = ["q", "sector", "qualifier", "category", "validated_only", "fresh_only", "near",
              "radius_km", "limit", "cursor"] + [f.name for f in FACETS if f.filtered]

@@ -1,4 +1,5 @@
-"""The directory search as JSON: GET /api/search."""
+"""The directory search (GET /api/search, /search), matching and gaps (/api/match,
+/api/gaps, /gaps)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ import asyncio
 import contextlib
 import logging
 from typing import AsyncIterator
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ssefed.domain import categories
+from ssefed.domain import reports as report_domain
+from ssefed.domain.errors import InvalidInput
+from ssefed.domain.matching import gaps, matches
 from ssefed.domain.search import FACET_BY_NAME, FACETS, parse_search
 from ssefed.domain.search_projection import SearchProjection
+from ssefed.web import i18n
 from ssefed.web.keys import CONFIG, DB
+from ssefed.web.pages import render
 from ssefed.web.problems import query_int
+from ssefed.web.svgmap import MapPoint, svg_map
 
 SEARCH = web.AppKey("search", SearchProjection)
 log = logging.getLogger(__name__)
@@ -42,8 +51,6 @@ async def api_search(request: web.Request) -> web.Response:
 async def _with_open_reports(request: web.Request, items: list[dict]) -> None:
     """Local organisations carry ``openReports``: reports of wrong or outdated
     information not yet handled by the network."""
-    from ssefed.domain import reports as report_domain
-
     iris = [i["id"] for i in items if i.get("local") and i.get("type") == "Organization"]
     if not iris:
         return
@@ -83,9 +90,6 @@ def setup(app: web.Application) -> None:
 async def api_match(request: web.Request) -> web.Response:
     """GET /api/match?for=IRI[&limit=K][&radius_km=R]: offers for a demand (or for the
     inputs of an organisation), demands for an offer."""
-    from ssefed.domain.errors import InvalidInput
-    from ssefed.domain.matching import matches
-
     iri = request.query.get("for", "")
     if not iri.startswith(("http://", "https://")):
         raise InvalidInput("for", "the IRI of an offer, a demand or an organisation")
@@ -100,9 +104,6 @@ async def api_match(request: web.Request) -> web.Response:
 
 async def api_gaps(request: web.Request) -> web.Response:
     """GET /api/gaps?near=LAT,LON&radius_km=R: what the territory lacks."""
-    from ssefed.domain.errors import InvalidInput
-    from ssefed.domain.matching import gaps
-
     query = parse_search({"near": request.query.get("near"),
                           "radius_km": request.query.get("radius_km")})
     if "radius_km" not in query.filters:
@@ -113,18 +114,12 @@ async def api_gaps(request: web.Request) -> web.Response:
 
 
 def _lang(request: web.Request) -> str:
-    from ssefed.web import i18n
-
     return i18n.negotiate(request)
 
 
 async def search_page(request: web.Request) -> web.Response:
     """The directory for people: filters, results (with a map), facets, next page."""
-    from urllib.parse import urlencode
 
-    from ssefed.domain import categories
-    from ssefed.domain.errors import InvalidInput
-    from ssefed.web.pages import render
 
     lang = _lang(request)
     params = {k: v for k, v in params_of(request).items() if k != "lang" and v not in ("", [])}
@@ -139,7 +134,6 @@ async def search_page(request: web.Request) -> web.Response:
     if result and result["next"]:
         kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
         next_url = f"/search?{urlencode(kept + [('cursor', result['next'])])}"
-    from ssefed.web.svgmap import MapPoint, svg_map
 
     points = [MapPoint(i["location"]["lat"], i["location"]["lon"], i["name"], i["id"],
                        kind="organisation" if i["type"] == "Organization" else "offer")
@@ -158,10 +152,6 @@ async def search_page(request: web.Request) -> web.Response:
 
 
 async def gaps_page(request: web.Request) -> web.Response:
-    from ssefed.domain.errors import InvalidInput
-    from ssefed.domain.matching import gaps
-    from ssefed.web.pages import render
-
     lang = _lang(request)
     found, error = None, None
     if request.query.get("near"):
