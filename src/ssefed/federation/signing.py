@@ -121,8 +121,9 @@ class SigningPool:
                     if self._executor is pool:
                         self._executor = None
                     pool.shutdown(wait=False)
-        except Exception:  # the pool is closed or cannot start: signed in the event loop
-            log.warning("signing pool unavailable", exc_info=True)
+        except Exception as exc:  # the pool is closed or cannot start: signed in the loop
+            log.warning("signing process unavailable (%s); signing in the event loop",
+                        type(exc).__name__)
         finally:
             for (_, future), signature in zip(batch, signatures):
                 if not future.done():
