@@ -98,9 +98,9 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     await retention.schedule(app[DB])  # then every hour
     worker.start()
     deliverer.start()
-    app[DB].add_publish_listener(deliverer)  # what this process publishes, handed over
+    app[DB].add_commit_listener(deliverer.committed)  # what this process publishes
     yield
-    app[DB].remove_publish_listener(deliverer)
+    app[DB].remove_commit_listener(deliverer.committed)
     grace = app[CONFIG].worker.shutdown_grace_seconds
     await asyncio.gather(worker.stop(grace), deliverer.stop(grace))
     await app[FEDERATION].close()

@@ -14,7 +14,6 @@ import contextlib
 import contextvars
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, TypeVar
 
@@ -42,40 +41,6 @@ T = TypeVar("T")
 SQLITE_MMAP = 1024 * 1024 * 1024  # bytes of the file read through mmap (at most)
 SQLITE_CACHE = -16 * 1024  # page cache per connection, in KiB (negative: KiB, not pages)
 
-@dataclass(frozen=True)
-class Published:
-    """An activity stored with its deliveries, for this process's deliverer."""
-
-    activity_id: int
-    actor_id: int
-    doc: dict[str, Any]
-
-
-def note_publishing(s: AsyncSession, actor_id: int) -> None:
-    """``actor_id`` is about to publish in ``s``: this process's deliverer may get its
-    signing key ready while the transaction goes on."""
-    db = s.info.get("database")
-    if db is not None:
-        for listener in db._publish_listeners:
-            listener.publishing(actor_id)
-
-
-def note_delivering(s: AsyncSession, actor_id: int, doc: dict[str, Any],
-                    inboxes: list[str]) -> None:
-    """``doc`` of ``actor_id`` is being stored in ``s`` with a delivery to each of
-    ``inboxes``: the deliverer may sign its first POSTs while the transaction commits
-    (signatures only: nothing is sent before the commit, nor if it rolls back)."""
-    db = s.info.get("database")
-    if db is not None and inboxes:
-        for listener in db._publish_listeners:
-            listener.delivering(actor_id, doc, inboxes)
-
-
-def note_published(s: AsyncSession, item: Published) -> None:
-    """``item`` was stored in ``s``: once ``s`` commits (never before: a rolled-back id may
-    be given again), this process's deliverer is handed it, so that it need not read back
-    what it will deliver."""
-    s.info.setdefault("published", []).append(item)
 
 
 class WriterLock:
@@ -170,7 +135,7 @@ class Database:
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._sync_write_engine: Engine | None = None
         self._foreground_at = float("-inf")
-        self._publish_listeners: list[Any] = []  # objects with publishing() and published()
+        self._commit_listeners: list[Callable[[dict[str, Any]], None]] = []
 
     @staticmethod
     def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, echo: bool) -> AsyncEngine:
@@ -189,24 +154,21 @@ class Database:
             async with self._write_sessions() as session:
                 async with session.begin():
                     yield session
-                published = session.info.pop("published", None)
         finally:
             if lock is not None:
                 await asyncio.shield(lock.release())
-        if published:
-            for listener in self._publish_listeners:
-                listener.published(published)
+        for listener in self._commit_listeners:
+            listener(session.info)
 
-    def add_publish_listener(self, listener: Any) -> None:
-        """``listener.publishing(actor_id)`` is called when a write transaction is about to
-        publish as that actor, ``listener.delivering(actor_id, doc, inboxes)`` when it
-        stores an activity to deliver, ``listener.published([Published, ...])`` after it
-        commits."""
-        self._publish_listeners.append(listener)
+    def add_commit_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(session.info)`` after each write transaction of this process
+        commits (never after a rollback): what the code above noted in the session's
+        ``info`` while writing reaches it once it is stored for good."""
+        self._commit_listeners.append(listener)
 
-    def remove_publish_listener(self, listener: Any) -> None:
-        if listener in self._publish_listeners:
-            self._publish_listeners.remove(listener)
+    def remove_commit_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        if listener in self._commit_listeners:
+            self._commit_listeners.remove(listener)
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -14,7 +14,6 @@ import concurrent.futures
 import functools
 import ipaddress
 import socket
-import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import urljoin, urlsplit
@@ -25,7 +24,7 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from ssefed import __version__
-from ssefed.federation import httpsig, signproc
+from ssefed.federation import httpsig, signing
 from ssefed.vocab import strictjson
 
 AS2_ACCEPT = ('application/activity+json, application/ld+json; '
@@ -138,26 +137,6 @@ class Response:
                                      f"({exc.field})") from None
 
 
-# Signatures made ahead of their POSTs (presign): used within this many seconds (their
-# Date and created stay well inside any receiver's window), at most this many kept.
-PRESIGNED_MAX_AGE = 30.0
-PRESIGNED_MAX = 1024
-
-
-@dataclass
-class _Presigned:
-    made: float  # monotonic
-    body: bytes
-    content_type: str
-    prepared: httpsig.PreparedSignature
-    signature: asyncio.Future[bytes]
-
-
-def _ignore_failure(task: asyncio.Future) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved: a presigned request that failed is signed again
-
-
 class FederationClient:
     def __init__(self, *, allow_private: bool, timeout: float, delivery_timeout: float,
                  max_bytes: int, max_redirects: int, max_json_depth: int = 32,
@@ -174,18 +153,18 @@ class FederationClient:
         self._limit, self._limit_per_host = limit, limit_per_host
         self._session: aiohttp.ClientSession | None = None
         self._fetch_session: aiohttp.ClientSession | None = None
-        # RSA signing (about 0.4 ms for a 2048-bit key) releases the GIL: in these threads
-        # it runs on the other cores while the event loop goes on with the requests.
-        self._signing_threads = signing_threads
-        self._signing_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        # Better: a child process of the node signs (no GIL shared with the event loop);
-        # until it is up, or if it fails, requests are signed here.
-        self._signing = (signproc.SigningProcess(httpsig.sign_bytes) if signing_process
-                         else None)
-        self._presigned: dict[tuple[str, str, str], _Presigned] = {}
+        # RSA signing (about 0.4 ms for a 2048-bit key) goes beside the event loop: to a
+        # worker process (see signing.py), or else to threads (it releases the GIL).
+        self._signing: signing.SigningPool | None = None
+        if signing_process:
+            self._signing = signing.SigningPool(signing.process_pool)
+        elif signing_threads > 0:
+            self._signing = signing.SigningPool(functools.partial(
+                concurrent.futures.ThreadPoolExecutor, signing_threads,
+                thread_name_prefix="ssefed-sign"))
 
     def start(self) -> None:
-        """Start what the client runs beside the event loop (the signing process)."""
+        """Start what the client runs beside the event loop (the signing worker)."""
         if self._signing is not None:
             self._signing.start()
 
@@ -219,86 +198,20 @@ class FederationClient:
         return self._fetch_session
 
     async def close(self) -> None:
-        self._presigned.clear()
         for session in (self._session, self._fetch_session):
             if session is not None:
                 await session.close()
-        if self._signing_pool is not None:
-            pool, self._signing_pool = self._signing_pool, None
-            pool.shutdown(wait=False)
         if self._signing is not None:
             await self._signing.close()
 
     async def _signature(self, spec: str, method: str, url: str, headers: dict[str, str],
                          body: bytes | None, signer: Signer) -> dict[str, str]:
-        if self._signing is not None:
-            prepare = httpsig.prepare_rfc9421 if spec == "rfc9421" else httpsig.prepare_cavage
-            p = prepare(method, url, headers, body, signer.key_id, signer.private_pem)
-            return p.complete(await self._signing.sign(signer.private_pem, p.algorithm, p.data))
-        sign = httpsig.sign_rfc9421 if spec == "rfc9421" else httpsig.sign_cavage
-        call = functools.partial(sign, method, url, headers, body, signer.key_id,
-                                 signer.private_pem)
-        if self._signing_threads <= 0:
-            return call()
-        if self._signing_pool is None:
-            self._signing_pool = concurrent.futures.ThreadPoolExecutor(
-                self._signing_threads, thread_name_prefix="ssefed-sign")
-        return await asyncio.get_running_loop().run_in_executor(self._signing_pool, call)
-
-    @property
-    def can_presign(self) -> bool:
-        return self._signing is not None and self._signing.ready
-
-    def presign(self, urls: list[str], body: bytes, signer: Signer,
-                content_type: str = AS2_CONTENT_TYPE) -> int:
-        """Have the signing process sign POSTs of ``body`` to ``urls`` now, ahead of
-        sending them (a publication's first deliveries, while its transaction commits):
-        ``post`` of the same body to one of them within PRESIGNED_MAX_AGE seconds uses its
-        signature instead of waiting for one. Only with the signing process up (signing
-        here would only move the work); returns how many were started."""
-        if self._signing is None or not self._signing.ready:
-            return 0
-        now = time.monotonic()
-        if self._presigned:  # those not used in time (a host skipped, a failed POST) go
-            self._presigned = {k: v for k, v in self._presigned.items()
-                               if now - v.made < PRESIGNED_MAX_AGE}
-        started = 0
-        for url in urls:
-            if len(self._presigned) >= PRESIGNED_MAX:
-                break
-            try:
-                url = str(URL(url))
-                parts = urlsplit(url)
-                if parts.scheme not in ("https", "http"):
-                    continue
-                spec = self.spec_for(parts.netloc.lower()) or "cavage"
-                key = (url, signer.key_id, spec)
-                if key in self._presigned:
-                    continue
-                prepare = (httpsig.prepare_rfc9421 if spec == "rfc9421"
-                           else httpsig.prepare_cavage)
-                p = prepare("POST", url, {"Content-Type": content_type}, body, signer.key_id,
-                            signer.private_pem)
-            except ValueError:  # a malformed inbox: its POST fails the usual way
-                continue
-            task = asyncio.ensure_future(self._signing.sign(signer.private_pem, p.algorithm,
-                                                            p.data))
-            task.add_done_callback(_ignore_failure)
-            self._presigned[key] = _Presigned(now, body, content_type, p, task)
-            started += 1
-        return started
-
-    async def _presigned_headers(self, spec: str, url: str, headers: dict[str, str],
-                                 body: bytes | None, signer: Signer) -> dict[str, str] | None:
-        entry = self._presigned.pop((url, signer.key_id, spec), None)
-        if (entry is None or body is None or time.monotonic() - entry.made >= PRESIGNED_MAX_AGE
-                or headers != {"Content-Type": entry.content_type}
-                or (entry.body is not body and entry.body != body)):
-            return None
-        try:
-            return entry.prepared.complete(await entry.signature)
-        except Exception:  # signed the usual way instead
-            return None
+        if self._signing is None:
+            sign = httpsig.sign_rfc9421 if spec == "rfc9421" else httpsig.sign_cavage
+            return sign(method, url, headers, body, signer.key_id, signer.private_pem)
+        prepare = httpsig.prepare_rfc9421 if spec == "rfc9421" else httpsig.prepare_cavage
+        p = prepare(method, url, headers, body, signer.key_id, signer.private_pem)
+        return p.complete(await self._signing.sign(signer.private_pem, p.algorithm, p.data))
 
     async def check_url(self, url: str) -> str:
         """Refuse what we never talk to; return the host (with port) of ``url``."""
@@ -325,10 +238,7 @@ class FederationClient:
         # sign the request-target as it goes on the wire (yarl normalises the quoting)
         url = str(URL(url))
         if signer is not None:
-            ahead = (await self._presigned_headers(spec, url, headers, body, signer)
-                     if method == "POST" and self._presigned else None)
-            hdrs.update(ahead if ahead is not None
-                        else await self._signature(spec, method, url, hdrs, body, signer))
+            hdrs.update(await self._signature(spec, method, url, hdrs, body, signer))
         try:
             session = self.fetch_session if method == "GET" else self.session
             async with session.request(

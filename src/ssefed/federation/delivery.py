@@ -24,9 +24,10 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Delivery, Follow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos.activities import Claimed
-from ssefed.db.session import BACKGROUND, Published
+from ssefed.db.session import BACKGROUND
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
+from ssefed.domain import outbox
 from ssefed.federation.client import FetchError, Signer
 from ssefed.federation.service import Federation
 from ssefed.worker.retry import Backoff
@@ -112,44 +113,13 @@ class Deliverer:
         self._wakes += 1
         self._wake.set()
 
-    # -- hints from this process's publishing transactions (Database.add_publish_listener)
-    def publishing(self, actor_id: int) -> None:
-        """An activity of ``actor_id`` is being stored: load its signer meanwhile."""
-        if actor_id not in self._signers and not self._stopping.is_set():
-            task = self._signers[actor_id] = asyncio.ensure_future(self._load_signer(actor_id))
-            task.add_done_callback(lambda t, a=actor_id: self._signer_loaded(a, t))
-
-    def _signer_loaded(self, actor_id: int, task: asyncio.Future) -> None:
-        if task.cancelled() or task.exception() is not None:
-            if self._signers.get(actor_id) is task:
-                del self._signers[actor_id]  # the first delivery tries again
-
-    def delivering(self, actor_id: int, doc: dict[str, Any], inboxes: list[str]) -> None:
-        """An activity is being stored with these deliveries: its first POSTs (about
-        those the first claim takes: claims go by due time, then id) are signed by the
-        signing process while the transaction commits, on the other core."""
-        if self._stopping.is_set() or not self.fed.client.can_presign:
+    def committed(self, info: dict[str, Any]) -> None:
+        """A write transaction of this process committed (Database.add_commit_listener):
+        the bodies and actors of the activities it published are known here (the claim
+        need not read them back), and their deliveries are due now."""
+        items = outbox.published_in(info)
+        if not items:
             return
-        try:
-            body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        except (TypeError, ValueError):
-            return
-        self.publishing(actor_id)
-        signer = self._signers.get(actor_id)
-        if signer is not None:
-            urls = list(dict.fromkeys(inboxes))[:2 * self.concurrency]
-            asyncio.ensure_future(self._presign(signer, urls, body))
-
-    async def _presign(self, signer: asyncio.Future, urls: list[str], body: bytes) -> None:
-        try:
-            loaded = await asyncio.shield(signer)
-            self.fed.client.presign(urls, body, loaded)
-        except Exception:  # the deliveries sign as usual
-            log.debug("presigning failed", exc_info=True)
-
-    def published(self, items: list[Published]) -> None:
-        """Activities committed with their deliveries: their bodies and actors are known
-        here (the claim need not read them back), and the deliveries are due now."""
         for item in items:
             try:
                 self._remember_body(item.activity_id, item.doc)
