@@ -314,24 +314,6 @@ class Database:
         finally:
             await asyncio.shield(lock.release())
 
-    def _sqlite_snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._sqlite_connection()
-        conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
-        try:
-            return fn(conn)
-        finally:
-            conn.execute("ROLLBACK")
-
-    async def sqlite_direct_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` in one read transaction on SQLite, in the thread of
-        ``sqlite_direct_write`` (one hop; it waits for no writer lock)."""
-        assert self.is_sqlite and self._sqlite_path is not None
-        if self._raw_thread is None:
-            self._raw_thread = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix="ssefed-sqlite-direct")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._raw_thread, self._sqlite_snapshot, fn)
-
     async def sqlite_read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(connection)`` in one read transaction (a snapshot, no write lock) on
         SQLite, on a synchronous connection in a thread of the read pool: one thread hop

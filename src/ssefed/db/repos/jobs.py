@@ -167,14 +167,3 @@ def sqlite_finish_many(conn: sqlite3.Connection, job_ids: list[int]) -> None:
                      f"updated_at = ? WHERE id IN ({_marks(len(job_ids))})",
                      [sqlite_stamp(utcnow()), *job_ids])
 
-
-def sqlite_enqueue_once(conn: sqlite3.Connection, kind: str, payload: dict[str, Any],
-                        dedupe_key: str) -> bool:
-    """``enqueue`` with a ``dedupe_key`` on a sqlite3 connection; False if already queued."""
-    if conn.execute("SELECT id FROM jobs WHERE dedupe_key = ?", (dedupe_key,)).fetchone():
-        return False
-    stamp = sqlite_stamp(utcnow())
-    conn.execute("INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, run_at, "
-                 "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
-                 (kind, json.dumps(payload), dedupe_key, stamp, stamp, stamp))
-    return True
