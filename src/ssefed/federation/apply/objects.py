@@ -106,7 +106,8 @@ class Stored:
 
     def forget_unsaved(self) -> None:
         """After a savepoint rolled back: drop the rows it added (gone) or changed (expired:
-        read again when next asked for, never lazily loaded)."""
+        read again when next asked for, never lazily loaded), and the networks it queued."""
+        self.networks.clear()
         for rows in (self.objects, self.offers):
             for ap_id, row in list(rows.items()):
                 if row is not None and (not inspect(row).persistent
