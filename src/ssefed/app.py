@@ -19,7 +19,7 @@ from ssefed.domain.actors import ensure_keys
 from ssefed.vocab.ids import LocalIds
 from ssefed.federation.chainsearch import ChainService
 from ssefed.federation.delivery import Deliverer, RetryPolicy
-from ssefed.federation import inbox_batch
+from ssefed.federation.apply.batch import apply_batch
 from ssefed.federation.handlers import Handlers, backfill
 from ssefed.federation.inbound import Inbox
 from ssefed.federation.networks import refresh_members
@@ -30,7 +30,7 @@ from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
-from ssefed.worker.runner import JobBatch, Worker
+from ssefed.worker.runner import Worker
 
 log = logging.getLogger("ssefed")
 
@@ -58,26 +58,9 @@ def job_handlers(db: Database, ids: LocalIds, handlers: Handlers) -> dict:
 
 
 def batch_job_handlers(handlers: Handlers) -> dict:
-    """Job kinds run many at a time: received activities. Plain Creates (notes) are
-    applied together by Handlers.process_many; received offers are checked and stored
-    together by federation/inbox_batch.py, which runs what remains one by one. The worker
-    runs again (with its retry policy) the positions returned."""
-
-    async def inbox_process(batch: JobBatch) -> set[int]:
-        # the stored activities, read and parsed once for both
-        stored = await inbox_batch.read_items(handlers.db,
-                                              [int(p["item"]) for p in batch.payloads])
-        parsed = inbox_batch.read_activities(stored)
-        rest = sorted(await handlers.process_many(batch, stored, parsed))
-        if not rest:
-            return set()
-        part = batch.part(rest)
-        results = await inbox_batch.process_batch(handlers, part.payloads, stored, part,
-                                                  parsed)
-        batch.done.update(rest[j] for j in part.done)
-        return {i for i, result in zip(rest, results) if result is not None}
-
-    return {"inbox.process": inbox_process}
+    """Job kinds run many at a time: received activities (federation/apply/batch.py);
+    what it leaves, the worker runs one by one (Handlers.process), with its retries."""
+    return {"inbox.process": partial(apply_batch, handlers)}
 
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -51,3 +51,17 @@ _iris = st.builds(lambda scheme, host, rest: f"{scheme}://{host}{rest}",
 @given(_iris, _iris)
 def test_the_shortcut_agrees_with_the_full_parse(iri, of):
     assert trust.same_origin(iri, of) is parsed_in_full(iri, of)
+
+
+@pytest.mark.parametrize("owner, author, allowed", [
+    ("https://a.example/users/alice", "https://a.example/users/alice", True),
+    ("https://a.example/users/bob", "https://a.example/users/alice", False),  # same host
+    (7, 7, True), (7, 8, False),  # offers: stored as an actor row
+    (None, "https://a.example/users/alice", False),  # this node's own object
+])
+def test_a_stored_object_is_replaced_only_by_the_actor_it_is_stored_as(owner, author, allowed):
+    if allowed:
+        trust.check_stored_owner("object.attributedTo", owner, author)
+    else:
+        with pytest.raises(trust.Untrusted, match="object.attributedTo: .*another actor"):
+            trust.check_stored_owner("object.attributedTo", owner, author)

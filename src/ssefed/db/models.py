@@ -122,7 +122,9 @@ class Offer(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    # insert_sentinel: set before the INSERT and unique, so SQLAlchemy matches the ids
+    # SQLite returns by it and inserts a batch in one statement (not one per row)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True, insert_sentinel=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
     local: Mapped[bool] = mapped_column(Boolean, default=True)
     direction: Mapped[str] = mapped_column(String(8))
@@ -301,7 +303,9 @@ class RemoteObject(Base):
     __tablename__ = "remote_objects"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ap_id: Mapped[str] = mapped_column(IRI, unique=True)
+    # insert_sentinel: set before the INSERT and unique, so SQLAlchemy matches the ids
+    # SQLite returns by it and inserts a batch in one statement (not one per row)
+    ap_id: Mapped[str] = mapped_column(IRI, unique=True, insert_sentinel=True)
     type: Mapped[str] = mapped_column(String(64))
     attributed_to: Mapped[str | None] = mapped_column(IRI, index=True)
     ap_json: Mapped[dict[str, Any]] = mapped_column(JSONDoc)

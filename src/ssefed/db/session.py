@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, TypeVar
@@ -130,8 +129,6 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._sqlite_path = (parsed.database if self.is_sqlite and parsed.database
                              and parsed.database != ":memory:" else None)
-        self._raw_thread: concurrent.futures.ThreadPoolExecutor | None = None
-        self._raw_sqlite: sqlite3.Connection | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._sync_write_engine: Engine | None = None
         self._foreground_at = float("-inf")
@@ -217,78 +214,11 @@ class Database:
     def foreground_recent(self) -> bool:
         return time.monotonic() - self._foreground_at < FOREGROUND_RECENT
 
-    @property
-    def has_direct_writes(self) -> bool:
-        """Whether ``sqlite_direct_write`` can be used (not for :memory:)."""
-        return not self.is_sqlite or self._sqlite_path is not None
-
-    def _sqlite_connection(self) -> sqlite3.Connection:
-        # Runs in the hot path's own thread: the connection is only ever used there.
-        if self._raw_sqlite is None:
-            conn = sqlite3.connect(self._sqlite_path, timeout=self._busy_timeout_ms / 1000,
-                                   isolation_level=None, check_same_thread=False)
-            for pragma in ("journal_mode=WAL", f"busy_timeout={int(self._busy_timeout_ms)}",
-                           "foreign_keys=ON", "synchronous=NORMAL",
-                           f"mmap_size={SQLITE_MMAP}", f"cache_size={SQLITE_CACHE}"):
-                conn.execute(f"PRAGMA {pragma}")
-            self._raw_sqlite = conn
-        return self._raw_sqlite
-
-    def _sqlite_transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._sqlite_connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
-
-    async def sqlite_direct_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` in one write transaction (BEGIN IMMEDIATE) on SQLite, in a
-        thread of its own, as one hop from the event loop; writers queue as for write()."""
-        assert self.is_sqlite and self._sqlite_path is not None and self._write_lock is not None
-        if self._raw_thread is None:
-            self._raw_thread = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix="ssefed-sqlite-direct")
-        lock = self._write_lock
-        await lock.acquire()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._raw_thread, self._sqlite_transaction, fn)
-        finally:
-            await asyncio.shield(lock.release())
-
-    def _sqlite_snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._sqlite_connection()
-        conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
-        try:
-            return fn(conn)
-        finally:
-            conn.execute("ROLLBACK")
-
-    async def sqlite_direct_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` in one read transaction on SQLite, in the thread of
-        ``sqlite_direct_write`` (one hop; it waits for no writer lock)."""
-        assert self.is_sqlite and self._sqlite_path is not None
-        if self._raw_thread is None:
-            self._raw_thread = concurrent.futures.ThreadPoolExecutor(
-                1, thread_name_prefix="ssefed-sqlite-direct")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._raw_thread, self._sqlite_snapshot, fn)
-
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        if self._raw_thread is not None:
-            thread, self._raw_thread = self._raw_thread, None
-            conn, self._raw_sqlite = self._raw_sqlite, None
-            if conn is not None:
-                await asyncio.get_running_loop().run_in_executor(thread, conn.close)
-            thread.shutdown(wait=True)
         if self._writer is not None:
             writer, self._writer = self._writer, None
             engine, self._sync_write_engine = self._sync_write_engine, None

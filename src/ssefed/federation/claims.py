@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ssefed.domain.chains import Candidate
 from ssefed.federation import trust
+from ssefed.federation.apply.offers import read_offer
 from ssefed.federation.client import FetchError
 from ssefed.federation.networks import names_networks
 from ssefed.federation.service import Federation
@@ -207,8 +208,7 @@ class OfferClaims:
         if not proposals.is_proposal(doc):
             return Verdict(None, f"{where} serves no offer at this address")
         try:
-            proposals.check_schema("offer", doc)
-            p = proposals.read_proposal(doc)
+            p = read_offer(doc)
         except ValueError as exc:
             return Verdict(None, f"{where} serves an unreadable offer: {exc}"[:300])
         try:  # an offer of its origin's own actor, as every received object

@@ -1,5 +1,7 @@
 """Side effects of received activities, one function per verb, run from the
-``inbox.process`` job (never in the inbox request)."""
+``inbox.process`` job (never in the inbox request). What they store of a received object
+is stored by ``federation/apply/objects.py``, which batches of jobs use too
+(``federation/apply/batch.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Follow, InboxItem, Interaction, RemoteObject
@@ -20,23 +21,14 @@ from ssefed.db.repos import validation as validation_repo
 from ssefed.domain import outbox
 from ssefed.domain.errors import DomainError
 from ssefed.federation import trust, validation
+from ssefed.federation.apply import objects
 from ssefed.federation.trust import same_origin
 from ssefed.federation.client import FetchError
 from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as, proposals, to_as, validation_as
-from ssefed.worker.runner import JobBatch
+from ssefed.vocab import from_as, to_as, validation_as
 
 log = logging.getLogger("ssefed.inbox")
-
-
-def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
-    """An object embedded in an activity (or a collection page) means what its JSON-LD
-    says under the context of what embeds it: stored alone, it keeps that context
-    (else its FEP-0837 terms, defined by the activity's context, would mean nothing)."""
-    if "@context" in obj or "@context" not in container:
-        return obj
-    return {"@context": container["@context"], **obj}
 
 
 class Ignored(Exception):
@@ -209,90 +201,27 @@ class Handlers:
                                             activity.actor)
             self.wake()
             return
-        obj = with_context(await self._trusted_object(activity), activity.raw)
-        if "/applications/" in str(obj.get("inReplyTo") or "") and \
-                await validation.on_objection_reply(
+        obj = objects.with_context(await self._trusted_object(activity), activity.raw)
+        if objects.replies_to_application(obj) and await validation.on_objection_reply(
                 self.fed, self.fed.config, obj, activity.actor):
             self.wake()
             return
-        await self._store_object(obj, activity.actor)
+        await self.store_object(obj, activity.actor)
 
     async def update(self, activity: from_as.Activity) -> None:
         if activity.object_id == activity.actor:  # the actor updated its profile
             await self.fed.fetch_actor(activity.actor)
             return
-        obj = with_context(await self._trusted_object(activity), activity.raw)
-        await self._store_object(obj, activity.actor)
+        obj = objects.with_context(await self._trusted_object(activity), activity.raw)
+        await self.store_object(obj, activity.actor)
 
-    async def _store_object(self, obj: dict[str, Any], actor_iri: str | None) -> None:
-        object_id, object_type, attributed = trust.owned_object(obj, actor_iri,
-                                                                self.fed.ids.is_local)
-        proposal = None
-        if proposals.is_proposal(obj):  # an offer or demand: structured data, checked
-            proposals.check_schema("offer", obj)
-            proposal = proposals.read_proposal(obj)
-            author = await self.fed.actor(attributed)
-        if proposal is not None:
-            await self._check_networks(author)
+    async def store_object(self, obj: dict[str, Any], author: str | None) -> None:
+        """Store ``obj`` as ``author``'s (objects.store_object, in a transaction of its
+        own), its author fetched first when this node does not hold it."""
+        received = objects.read_object(obj, author, self.fed.ids.is_local)
+        actor = await self.fed.actor(received.author) if received.offer else None
         async with self.db.write() as s:
-            if proposal is not None:
-                await offer_repo.upsert_remote(s, author.id, proposal, obj)
-            await _write_object(s, obj, object_id, object_type, attributed)
-
-    async def process_many(self, batch: JobBatch,
-                           stored: dict[int, tuple[str, dict[str, Any]]],
-                           parsed: dict[int, Any] | None = None) -> set[int]:
-        """Job entry point for a batch of ``inbox.process`` jobs, given their stored items
-        ({item id: (state, activity)}): the common case (a Create of a plain object sent by
-        its own author) is applied for all of them in one transaction, with their items
-        marked and their jobs finished in it. Returns the positions of the payloads left to
-        ``process`` (other verbs, offers, objects to fetch), one by one. ``parsed``: the
-        activities already parsed (inbox_batch.read_activities)."""
-        rest: set[int] = set()
-        simple: list[tuple[int, dict[str, Any], str, str, str | None]] = []
-        outcomes: list[tuple[int, str, str | None]] = []
-        for i, payload in enumerate(batch.payloads):
-            item_id = int(payload["item"])
-            state, doc = stored.get(item_id, ("gone", None))
-            if state != "pending":
-                continue  # already applied (a job run twice)
-            activity = (parsed or {}).get(item_id)
-            if activity is None:
-                try:
-                    activity = from_as.parse_activity(doc)
-                except (from_as.ParseError, ValueError) as exc:
-                    activity = exc
-            if isinstance(activity, ValueError):
-                outcomes.append((item_id, "rejected", str(activity)))
-                continue
-            obj = activity.object
-            if (activity.type != "Create" or obj is None or proposals.is_proposal(obj)
-                    or validation_as.is_endorsement(obj)
-                    or "/applications/" in str(obj.get("inReplyTo") or "")
-                    or not same_origin(obj.get("id") or activity.actor, activity.actor)):
-                rest.add(i)
-                continue
-            try:
-                simple.append((item_id, obj, *trust.owned_object(obj, activity.actor,
-                                                                 self.fed.ids.is_local)))
-            except ValueError as exc:
-                outcomes.append((item_id, "rejected", str(exc)))
-        handled = set(range(len(batch.payloads))) - rest
-        if handled:
-            async with self.db.write() as s:
-                known = {row.ap_id: row for row in await s.scalars(
-                    select(RemoteObject).where(RemoteObject.ap_id.in_(
-                        {object_id for _, _, object_id, _, _ in simple})))} if simple else {}
-                for item_id, obj, object_id, object_type, attributed in simple:
-                    try:
-                        await _write_object(s, obj, object_id, object_type, attributed, known)
-                        outcomes.append((item_id, "processed", None))
-                    except ValueError as exc:  # raised before anything was written
-                        outcomes.append((item_id, "rejected", str(exc)))
-                await inbox_repo.mark_many(s, outcomes)
-                await batch.finish(s, handled)
-            batch.done.update(handled)
-        return rest
+            await objects.store_object(s, received, actor, objects.Stored(s))
 
     async def delete(self, activity: from_as.Activity) -> None:
         target = activity.object_id
@@ -308,8 +237,7 @@ class Handlers:
             row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == target))
             if row is None:
                 raise Ignored("unknown object")
-            if row.attributed_to != activity.actor:  # an actor speaks only for itself
-                raise ValueError("object: only its author can delete an object")
+            trust.check_stored_owner("object", row.attributed_to, activity.actor)
             row.deleted_at = utcnow()
             await offer_repo.mark_deleted(s, row.ap_id, row.deleted_at)
 
@@ -323,7 +251,7 @@ class Handlers:
             if known is None:  # fetch the announced object from its origin, once
                 try:
                     obj = await self.fed.fetch_json(object_id)
-                    await self._store_object(obj, from_as.first_id(obj.get("attributedTo")))
+                    await self.store_object(obj, from_as.first_id(obj.get("attributedTo")))
                 except (FetchError, ValueError) as exc:
                     log.info("announced object %s not stored: %s", object_id, exc)
 
@@ -363,15 +291,6 @@ class Handlers:
                                                           "force": True})
         self.wake()
 
-    async def _check_networks(self, author: Actor) -> None:
-        """A remote organisation names the networks vouching for it: read the members
-        collections of those this node never read, so its guarantee can be checked."""
-        from ssefed.federation.networks import names_networks
-
-        if names_networks(author.ap_json):
-            async with self.db.write() as s:
-                await check_networks(s, [author.ap_json])
-
     async def _interaction(self, activity: from_as.Activity, type_: str) -> None:
         if not activity.id or not activity.object_id:
             raise ValueError("id/object: an interaction needs both")
@@ -380,44 +299,6 @@ class Handlers:
             if exists is None:
                 s.add(Interaction(ap_id=activity.id, type=type_, actor_ap_id=activity.actor,
                                   object_ap_id=activity.object_id))
-
-
-async def check_networks(s: AsyncSession, actor_docs: list[dict[str, Any] | None]) -> None:
-    """In the write session ``s``: queue the first read of the members collections of the
-    networks these remote organisations name (at most 5 each) that this node never read."""
-    from ssefed.db.repos import networks as network_repo
-    from ssefed.federation.networks import names_networks
-
-    claimed = list(dict.fromkeys(n for doc in actor_docs for n in names_networks(doc)[:5]))
-    if not claimed:
-        return
-    known = await network_repo.checked(s, claimed)
-    for network in claimed:
-        if network not in known:
-            await job_repo.enqueue(s, "network.members", {"network": network},
-                                   dedupe_key=f"network.members:first:{network}")
-
-
-async def _write_object(s, obj: dict[str, Any], object_id: str, object_type: str | None,
-                        attributed: str, known: dict[str, RemoteObject] | None = None
-                        ) -> None:
-    """Insert or refresh a received object; ValueError (nothing written) when another
-    actor's object has that id. ``known``: the stored objects of a batch, read at once
-    (objects added here join it)."""
-    if known is None:
-        row = await s.scalar(select(RemoteObject).where(RemoteObject.ap_id == object_id))
-    else:
-        row = known.get(object_id)
-    if row is None:
-        row = RemoteObject(ap_id=object_id, type=str(object_type or "Object")[:64],
-                           attributed_to=attributed, ap_json=obj)
-        s.add(row)
-        if known is not None:
-            known[object_id] = row
-    elif row.attributed_to != attributed:
-        raise ValueError("object.attributedTo: the object belongs to another actor")
-    else:
-        row.ap_json, row.type, row.deleted_at = obj, str(object_type or row.type)[:64], None
 
 
 async def send_accept(s, local: Actor, follower: Actor, follow_json: dict[str, Any],
@@ -467,9 +348,9 @@ async def backfill(handlers: Handlers, payload: dict[str, Any]) -> None:
                 continue
             obj = item.get("object")
             if isinstance(obj, dict) and same_origin(obj.get("id"), followed.ap_id):
-                obj = with_context(obj, item if "@context" in item else page)
+                obj = objects.with_context(obj, item if "@context" in item else page)
                 try:
-                    await handlers._store_object(obj, followed.ap_id)
+                    await handlers.store_object(obj, followed.ap_id)
                 except ValueError as exc:
                     log.info("backfill skipped %s: %s", obj.get("id"), exc)
         page = page.get("next")

@@ -2,7 +2,8 @@
 
 Everything this node receives passes these checks, whichever way it came:
 - pushed to an inbox: ``check_activity`` (in ``Inbox.receive``, before anything is
-  stored), then ``owned_object`` for each object a handler stores;
+  stored), then ``owned_object`` for each object applied (``federation/apply/``, alone or
+  in a batch), and ``check_stored_owner`` before it replaces a stored one;
 - pulled from another server: ``check_served`` (in ``Federation.fetch_json``, the one
   fetch function) and ``check_actor`` (in ``Federation.fetch_actor``).
 
@@ -169,3 +170,10 @@ def owned_object(obj: dict[str, Any], author: str | None,
     if isinstance(object_type, list):
         object_type = next((t for t in object_type if isinstance(t, str)), "Object")
     return object_id, str(object_type or "Object")[:64], author
+
+
+def check_stored_owner(field: str, owner: Any, author: Any) -> None:
+    """An object already stored here (an offer, a remote object) is replaced only by the
+    actor it is stored as; ``owner`` None: this node's own, which no one else replaces."""
+    if owner is None or owner != author:
+        raise Untrusted(field, "the object belongs to another actor")

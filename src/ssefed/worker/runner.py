@@ -36,21 +36,11 @@ class JobBatch:
     job_ids: list[int]
     done: set[int] = field(default_factory=set)  # positions whose job the handler finished
 
-    def part(self, positions: list[int]) -> JobBatch:
-        """The sub-batch of the jobs at ``positions`` (its ``done`` is its own)."""
-        return JobBatch([self.payloads[i] for i in positions],
-                        [self.job_ids[i] for i in positions])
-
     async def finish(self, s: Any, positions: set[int] | list[int]) -> None:
         """In the handler's write session ``s``: mark the jobs at ``positions`` done."""
         await s.run_sync(job_repo.finish_many, [self.job_ids[i] for i in sorted(positions)
                                                 if i not in self.done])
 
-
-    def sqlite_finish(self, conn: Any, positions: set[int] | list[int]) -> None:
-        """``finish`` in the handler's direct SQLite transaction (a sqlite3 connection)."""
-        job_repo.sqlite_finish_many(conn, [self.job_ids[i] for i in sorted(positions)
-                                           if i not in self.done])
 
 
 # Applies many jobs of one kind at once; returns the positions of those it left to the

@@ -29,6 +29,14 @@ async def get(s: AsyncSession, item_id: int) -> InboxItem | None:
     return await s.get(InboxItem, item_id)
 
 
+async def documents(s: AsyncSession, item_ids: list[int]
+                    ) -> dict[int, tuple[str, dict[str, Any] | None]]:
+    """{id: (state, activity)} of stored items, read at once for a batch."""
+    rows = await s.execute(select(InboxItem.id, InboxItem.state, InboxItem.ap_json)
+                           .where(InboxItem.id.in_(item_ids)))
+    return {item_id: (state, doc) for item_id, state, doc in rows}
+
+
 async def mark(s: AsyncSession, item_id: int, state: str, error: str | None = None) -> None:
     await s.execute(update(InboxItem).where(InboxItem.id == item_id)
                     .values(state=state, error=error[:2000] if error else None))

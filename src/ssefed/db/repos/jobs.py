@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, and_, func, select, update
@@ -117,36 +115,3 @@ async def counts(s: AsyncSession, *, exclude: Sequence[str] = ()) -> dict[str, i
         q = q.where(Job.kind.not_in(list(exclude)))
     rows = await s.execute(q)
     return {state: n for state, n in rows}
-
-
-# -- the same, straight to the sqlite3 driver ------------------------------------------
-# For the worker's hot path on SQLite (Database.sqlite_direct_write: one thread hop, no
-# session). They write exactly the rows and columns of the functions above.
-
-def sqlite_stamp(when: datetime) -> str:
-    """A UTC datetime as SQLAlchemy stores it on SQLite (naive UTC text)."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
-
-
-def sqlite_finish_many(conn: sqlite3.Connection, job_ids: list[int]) -> None:
-    """``finish_many`` on a sqlite3 connection."""
-    if job_ids:
-        conn.execute(f"UPDATE jobs SET state = 'done', locked_until = NULL, last_error = NULL, "
-                     f"updated_at = ? WHERE id IN ({_marks(len(job_ids))})",
-                     [sqlite_stamp(utcnow()), *job_ids])
-
-
-def sqlite_enqueue_once(conn: sqlite3.Connection, kind: str, payload: dict[str, Any],
-                        dedupe_key: str) -> bool:
-    """``enqueue`` with a ``dedupe_key`` on a sqlite3 connection; False if already queued."""
-    if conn.execute("SELECT id FROM jobs WHERE dedupe_key = ?", (dedupe_key,)).fetchone():
-        return False
-    stamp = sqlite_stamp(utcnow())
-    conn.execute("INSERT INTO jobs (kind, payload, dedupe_key, state, attempts, run_at, "
-                 "created_at, updated_at) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
-                 (kind, json.dumps(payload), dedupe_key, stamp, stamp, stamp))
-    return True

@@ -44,11 +44,10 @@ async def count(s: AsyncSession, *, local: bool | None = None, direction: str | 
     return int(await s.scalar(q) or 0)
 
 
-async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict) -> Offer:
-    """Store or refresh an offer received from another node (a vocab.proposals.RemoteProposal)."""
-    offer = await s.scalar(select(Offer).where(Offer.ap_id == proposal.id))
-    if offer is not None and (offer.local or offer.actor_id != actor_id):
-        raise ValueError("id: the offer belongs to another actor")
+def store_remote(s: AsyncSession, offer: Offer | None, actor_id: int, proposal,
+                 ap_json: dict) -> Offer:
+    """Store (``offer`` None) or refresh ``offer`` as an offer received from another node
+    (a vocab.proposals.RemoteProposal); written at the session's next flush."""
     values = dict(direction=proposal.direction, kind=proposal.kind, role=proposal.role,
                   exchange=proposal.exchange, category=proposal.category, title=proposal.title,
                   summary=proposal.summary, quantity=proposal.quantity, unit=proposal.unit,
@@ -57,15 +56,12 @@ async def upsert_remote(s: AsyncSession, actor_id: int, proposal, ap_json: dict)
                   deleted_at=None)
     if offer is None:
         offer = Offer(ap_id=proposal.id, actor_id=actor_id, local=False, **values)
-        offer.inputs = [OfferInput(category=c, position=i)
-                        for i, c in enumerate(dict.fromkeys(proposal.inputs))]
         s.add(offer)
     else:
         for key, value in values.items():
             setattr(offer, key, value)
-        offer.inputs = [OfferInput(category=c, position=i)
-                        for i, c in enumerate(dict.fromkeys(proposal.inputs))]
-    await s.flush()
+    offer.inputs = [OfferInput(category=c, position=i)
+                    for i, c in enumerate(dict.fromkeys(proposal.inputs))]
     return offer
 
 
