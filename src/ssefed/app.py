@@ -26,7 +26,7 @@ from ssefed.federation.networks import refresh_members
 from ssefed.federation.service import Federation
 from ssefed.graph.service import Sparql
 from ssefed.web import (activitypub, c2s, chains, claim, directory, edit, health, pages,
-                        reconfirm, reports, search, sessions, sparql, validation, wellknown)
+                        reconfirm, reports, search, sessions, sparql, vetting, wellknown)
 from ssefed.web.api import organisations as org_api
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS, WORKER
 from ssefed.web.problems import problems_middleware
@@ -148,7 +148,7 @@ def create_app(config: Config, db: Database | None = None,
     chains.setup(app, ChainService(federation))
     search.setup(app)
     directory.setup(app)
-    validation.setup(app)
+    vetting.setup(app)
     reports.setup(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/api/organisations", org_api.list_organisations)

@@ -18,9 +18,9 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from ssefed.domain.validation import Rule
+from ssefed.domain.vetting import Rule
 from ssefed.federation import httpsig
-from ssefed.vocab import validation_as
+from ssefed.vocab import vetting_as
 from tests.conftest import BACKENDS, FreshDatabases
 from tests.fakepeer import AS_CONTEXT, FakeActor, FakePeer
 from tests.integration.test_chains import CAT, chains, offer, org
@@ -176,7 +176,7 @@ def test_decision_naming_another_networks_application_is_ignored(scene: Scene):
     assert v.wait_for("SELECT count(*) FROM applications", [(1,)]) == [(1,)]
 
     # another network (P's actor) "validates" the application ferme made to V's network
-    forged = validation_as.decision_activity(
+    forged = vetting_as.decision_activity(
         f"{scene.relay.id}/decisions/{uuid.uuid4()}", scene.relay.id,
         f"{scene.p.base_url}/applications/1", f"{a.base_url}/actors/ferme",
         outcome="validated", until=date.today() + timedelta(days=365),

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.validation import (Rule, Voice, evaluate, read_answers, read_charter_spec,
+from ssefed.domain.vetting import (Rule, Voice, evaluate, read_answers, read_charter_spec,
                                       valid_until)
 
 RULE = Rule()  # default: 3 endorsements, 2 colleges, 1 peer member, objections block

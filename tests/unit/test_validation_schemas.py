@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ssefed.domain.validation import Rule
+from ssefed.domain.vetting import Rule
 from ssefed.federation import proofs
 from ssefed.paths import SCHEMAS_DIR
-from ssefed.vocab import proposals, validation_as
+from ssefed.vocab import proposals, vetting_as
 
 EXAMPLES = SCHEMAS_DIR / "json-schema" / "examples"
 A = "https://ess-hautes-vallees.example"
@@ -74,7 +74,7 @@ def _application(state="pending", valid_until=None):
 
 
 def _endorsement(n: int, endorser: str, *, stance="endorse", college=None, content=""):
-    unsigned = validation_as.endorsement_document(
+    unsigned = vetting_as.endorsement_document(
         f"{endorser.split('/actors/')[0]}/endorsements/00000000-0000-4000-8000-00000000000{n}",
         endorser, APPLICATION, APPLICANT, NETWORK, stance=stance, college=college,
         content=content, published=NOW)
@@ -108,14 +108,14 @@ def _basis():
 
 
 def decision_accept():
-    return validation_as.decision_activity(
+    return vetting_as.decision_activity(
         f"{A}/decisions/7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b", NETWORK, APPLICATION, APPLICANT,
         outcome="validated", until=date(2026, 3, 2), rule=Rule().to_json(), basis=_basis(),
         note="", join_id=JOIN, published=NOW)
 
 
 def decision_needs_more():
-    return validation_as.decision_activity(
+    return vetting_as.decision_activity(
         f"{A}/decisions/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", NETWORK, APPLICATION,
         f"{A}/actors/epicerie-solidaire", outcome="needs_more", until=None,
         rule=Rule(min_endorsements=4, min_colleges=3).to_json(), basis=_basis()[:1],
@@ -123,10 +123,10 @@ def decision_needs_more():
 
 
 BUILT = {
-    "charter.valid-today.json": lambda: validation_as.charter_document(_charter(), NETWORK),
-    "application.valid-published.json": lambda: validation_as.application_document(
+    "charter.valid-today.json": lambda: vetting_as.charter_document(_charter(), NETWORK),
+    "application.valid-published.json": lambda: vetting_as.application_document(
         _application(), APPLICANT, endorsements_total=4),
-    "application.valid-join.json": lambda: validation_as.join_activity(
+    "application.valid-join.json": lambda: vetting_as.join_activity(
         JOIN, APPLICANT, NETWORK, CHARTER, copy.deepcopy(ANSWERS), NOW),
     "endorsement.valid-signed.json": endorsement_support,
     "endorsement.valid-objection.json": endorsement_objection,
@@ -232,7 +232,7 @@ def test_the_join_instrument_is_checked_as_a_membership_application():
         proposals.check_schema("application", join)
     assert err.value.path == "/instrument/answers/0/answer"
     # a Join without charter (the builder allows None) is still an application
-    proposals.check_schema("application", validation_as.join_activity(
+    proposals.check_schema("application", vetting_as.join_activity(
         JOIN, APPLICANT, NETWORK, None, copy.deepcopy(ANSWERS), NOW))
 
 
@@ -266,7 +266,7 @@ def test_a_decision_passes_whatever_thresholds_the_network_configured():
 
 def test_an_endorsement_at_the_length_limit_of_its_comment_passes():
     doc = _endorsement(4, f"{B}/actors/biocoop-chambery", content="é" * 2000)
-    assert validation_as.read_endorsement(doc).content == "é" * 2000
+    assert vetting_as.read_endorsement(doc).content == "é" * 2000
 
 
 def test_the_cli_refuses_a_comment_longer_than_an_endorsement_holds(tmp_path, capsys):
@@ -282,7 +282,7 @@ def test_the_cli_refuses_a_comment_longer_than_an_endorsement_holds(tmp_path, ca
 
 
 def test_read_endorsement_reads_what_ssefed_signs():
-    facts = validation_as.read_endorsement(endorsement_support())
+    facts = vetting_as.read_endorsement(endorsement_support())
     assert (facts.application, facts.stance, facts.college) == (APPLICATION, "endorse",
                                                                "consumers")
 
@@ -302,16 +302,16 @@ def test_read_endorsement_refuses_a_document_off_its_schema_naming_the_field(pat
     doc = endorsement_support()
     _set(path, value)(doc)
     with pytest.raises(ValueError) as err:
-        validation_as.read_endorsement(doc)
+        vetting_as.read_endorsement(doc)
     assert isinstance(err.value, proposals.SchemaError)
     assert err.value.path == pointer, str(err.value)
     assert str(err.value).startswith(pointer + ": ")
 
 
 def test_read_decision_reads_what_ssefed_publishes():
-    facts = validation_as.read_decision(decision_accept())
+    facts = vetting_as.read_decision(decision_accept())
     assert facts.outcome == "validated" and facts.join_id == JOIN and len(facts.basis) == 4
-    facts = validation_as.read_decision(decision_needs_more())
+    facts = vetting_as.read_decision(decision_needs_more())
     assert facts.outcome == "needs_more" and facts.join_id is None
 
 
@@ -328,7 +328,7 @@ def test_read_decision_refuses_a_decision_off_its_schema_naming_the_field(change
     doc = decision_accept()
     change(doc)
     with pytest.raises(proposals.SchemaError) as err:
-        validation_as.read_decision(doc)
+        vetting_as.read_decision(doc)
     assert err.value.path == pointer, str(err.value)
 
 
@@ -337,9 +337,9 @@ def test_a_decision_keeps_an_embedded_endorsement_that_fails_its_schema_for_veri
     endorsement is checked (and refused) on its own when it is verified."""
     doc = decision_accept()
     doc["basis"][0]["endorsement"]["stance"] = "support"
-    facts = validation_as.read_decision(doc)
+    facts = vetting_as.read_decision(doc)
     with pytest.raises(proposals.SchemaError) as err:
-        validation_as.read_endorsement(facts.basis[0]["endorsement"])
+        vetting_as.read_endorsement(facts.basis[0]["endorsement"])
     assert err.value.path == "/stance"
 
 

@@ -30,10 +30,10 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 from ssefed.domain import categories
 from ssefed.domain.offers import EXCHANGES, KINDS, ROLES
 from ssefed.domain.organisations import LEGAL_FORMS, QUALIFIERS
-from ssefed.domain.validation import ANSWERS, OUTCOMES
+from ssefed.domain.vetting import ANSWERS, OUTCOMES
 from ssefed.paths import DEMO_DIR, SCHEMAS_DIR
-from ssefed.vocab import jsonld, to_as, validation_as
-from ssefed.vocab.validation_as import COLLEGES, STANCES
+from ssefed.vocab import jsonld, to_as, vetting_as
+from ssefed.vocab.vetting_as import COLLEGES, STANCES
 from tests.conftest import FIXTURES, PEERS
 
 JSON_SCHEMAS = SCHEMAS_DIR / "json-schema"
@@ -185,7 +185,7 @@ def test_context_does_not_redefine_activitystreams_terms():
 
 
 @pytest.mark.parametrize("terms", [to_as.OFFER_TERMS, to_as.INLINE_TERMS,
-                                   validation_as.VALIDATION_TERMS],
+                                   vetting_as.VALIDATION_TERMS],
                          ids=["offer", "inline", "validation"])
 def test_context_keeps_the_meaning_of_the_terms_ssefed_already_sends(terms):
     context = _context()
@@ -545,7 +545,7 @@ def test_the_ssefed_context_gives_offers_the_same_meaning_as_the_inline_terms():
 # Terms the validation builders write that VALIDATION_TERMS (inline) does not define yet:
 # the full context defines them, so a document read with the inline terms loses them.
 NOT_INLINE_YET = {t for t in ("endorsementsCount", "counted", "resolved")
-                  if t not in validation_as.VALIDATION_TERMS}
+                  if t not in vetting_as.VALIDATION_TERMS}
 
 
 def _without(node, keys):
@@ -568,8 +568,8 @@ def _validation_documents():
 def test_the_ssefed_context_gives_validation_documents_the_same_meaning_as_inline_terms(name,
                                                                                       build):
     doc = _without(build(), NOT_INLINE_YET)
-    assert doc["@context"][-1] is validation_as.VALIDATION_TERMS or \
-        doc["@context"][-1] == validation_as.VALIDATION_TERMS
+    assert doc["@context"][-1] is vetting_as.VALIDATION_TERMS or \
+        doc["@context"][-1] == vetting_as.VALIDATION_TERMS
     with_url = copy.deepcopy(doc)
     with_url["@context"] = [*doc["@context"][:-1], CONTEXT_URL]
     inline, full = jsonld.to_rdf_graph(doc), jsonld.to_rdf_graph(with_url)

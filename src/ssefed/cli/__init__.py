@@ -12,7 +12,7 @@ from ssefed.config import DEFAULT_CONFIG_FILE, ConfigError
 from ssefed.domain.errors import DomainError, InvalidInput
 from ssefed.cli import (admin, chains, demo, export, follow, gaps, importing, init, migrate,
                         offer, org, proof, reports, search, serve, sparql, stale, token,
-                        validation)
+                        vetting)
 from ssefed.cli.common import CommandError
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ssefed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (init, migrate, serve, demo, org, offer, importing, export, sparql, token,
-                   follow, chains, search, gaps, proof, stale, admin, reports, validation):
+                   follow, chains, search, gaps, proof, stale, admin, reports, vetting):
         module.register(sub)
     return parser
 

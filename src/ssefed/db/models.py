@@ -390,7 +390,7 @@ class Membership(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
 
 
-# -- participatory validation (domain/validation.py) ---------------------------------------
+# -- participatory validation (domain/vetting.py) ---------------------------------------
 COLLEGE_CHECK = ("college IS NULL OR college IN ('consumers', 'government', 'industry', "
                  "'labour', 'ngo', 'ssro')")
 

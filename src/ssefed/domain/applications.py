@@ -1,7 +1,7 @@
 """Participatory validation, the services on this node's database: charters, reviewers,
 applications to this node's network, endorsements and objections, the endorsers'
 colleges, and the decisions. What travels to and from other nodes is in
-federation/validation.py; the rule itself is pure, in domain/validation.py."""
+federation/vetting.py; the rule itself is pure, in domain/vetting.py."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from ssefed.db.models import (Actor, Application, Charter, Decision, Endorsement
                               Organisation, Reviewer)
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import jobs as job_repo
-from ssefed.db.repos import validation as repo
+from ssefed.db.repos import vetting as repo
 from ssefed.db.session import Database
 from ssefed.domain import outbox, tokens
 from ssefed.domain.actors import check_handle, ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput, NotFound
-from ssefed.domain.validation import (OUTCOMES, CharterSpec, Rule, Verdict, Voice, evaluate,
+from ssefed.domain.vetting import (OUTCOMES, CharterSpec, Rule, Verdict, Voice, evaluate,
                                       read_answers, valid_until)
-from ssefed.vocab import to_as, validation_as
+from ssefed.vocab import to_as, vetting_as
 from ssefed.vocab.ids import LocalIds
 from ssefed.domain.membership import publish_approval
 from ssefed.domain.membership import publish_remote_member
@@ -120,11 +120,11 @@ async def _new_application(s, ids: LocalIds, network: Actor, applicant: Actor,
         if org is not None and org.validation_status in ("unvalidated", "refused"):
             org.validation_status = "pending"
     # the network's followers (Mastodon users too) see it, and can endorse it there
-    doc = validation_as.application_document(app, applicant.ap_id)
+    doc = vetting_as.application_document(app, applicant.ap_id)
     create = to_as.activity(network.ap_id, "Create", to_as.strip_context(doc),
                             to=[to_as.PUBLIC], cc=[f"{network.ap_id}/followers"],
                             published=utcnow())
-    create["@context"] = validation_as.CONTEXT
+    create["@context"] = vetting_as.CONTEXT
     await outbox.publish(s, network, create, inboxes=await outbox.follower_inboxes(s, network))
     return app
 
@@ -168,7 +168,7 @@ async def application_ref(s, ref: str) -> Application:
 @dataclass(frozen=True)
 class Received:
     """An endorsement as this node verified it."""
-    facts: validation_as.EndorsementFacts
+    facts: vetting_as.EndorsementFacts
     doc: dict[str, Any] | None
     verified: str  # local | signature | proof | origin
 
@@ -208,7 +208,7 @@ async def record_endorsement(s, config, ids: LocalIds, r: Received
         add = to_as.activity(network.ap_id, "Add", r.doc, to=[to_as.PUBLIC],
                              cc=[f"{network.ap_id}/followers"], published=utcnow())
         add["target"] = f"{app.ap_id}/endorsements"
-        add["@context"] = validation_as.CONTEXT
+        add["@context"] = vetting_as.CONTEXT
         await outbox.publish(s, network, add, inboxes=await outbox.follower_inboxes(s, network))
     return row, app
 
@@ -268,7 +268,7 @@ async def decide_in(s, config, ids: LocalIds, base_url: str, app: Application,
               "stance": v.stance, "counted": v.endorsement in counted,
               **({"resolved": True} if v.resolved else {})} for v in vs]
     rule = Rule.from_config(config.validation).to_json()
-    doc = validation_as.decision_activity(
+    doc = vetting_as.decision_activity(
         ids.new_decision(), network.ap_id, app.ap_id, applicant.ap_id, outcome=outcome,
         until=until, rule=rule, basis=basis, note=note or "; ".join(result.missing),
         join_id=app.join_ap_id, published=utcnow())

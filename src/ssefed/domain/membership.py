@@ -16,7 +16,7 @@ from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict
 from ssefed.vocab import to_as
 from ssefed.vocab.ids import LocalIds
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 from types import SimpleNamespace
 
 
@@ -50,7 +50,7 @@ async def publish_approval(s, base_url: str, network: Actor, row: Actor, org: Or
     await s.flush()
     await publish_remote_member(s, network, row, org.validation_status, org.valid_until)
 
-    others = tuple(await validation_repo.outgoing_validated(s, row.id, date.today()))
+    others = tuple(await vetting_repo.outgoing_validated(s, row.id, date.today()))
     actor_doc = to_as.actor_document(row, keys, base_url, org, network.ap_id, others)
     update = to_as.activity(row.ap_id, "Update", to_as.strip_context(actor_doc),
                             to=[to_as.PUBLIC], cc=[f"{row.ap_id}/followers"],

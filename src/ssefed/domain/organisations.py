@@ -11,7 +11,7 @@ from ssefed.db.models import Actor, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import organisations as org_repo
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 from ssefed.domain import outbox
 from ssefed.domain.actors import check_handle, ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput
@@ -141,7 +141,7 @@ async def publish_profile(db, ids, base_url: str, actor_id: int) -> None:
         actor = await s.get(Actor, actor_id)
         org = await s.get(Organisation, actor_id)
         network = await actor_repo.get_network(s)
-        others = tuple(await validation_repo.outgoing_validated(s, actor_id, date.today()))
+        others = tuple(await vetting_repo.outgoing_validated(s, actor_id, date.today()))
         doc = to_as.actor_document(actor, keys, base_url, org,
                                    network.ap_id if network else None, others)
         await outbox.publish_to_followers(s, actor, "Update", to_as.strip_context(doc))

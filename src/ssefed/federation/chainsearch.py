@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import chains as chain_repo
 from ssefed.db.repos import networks as network_repo
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 from ssefed.domain import chains, validity
 from ssefed.domain.chains import Candidate, ChainQuery, PeerAnswer, Source
 from ssefed.federation.claims import OfferClaims
@@ -23,7 +23,7 @@ from ssefed.federation.client import FetchError
 from ssefed.federation.networks import PeerDirectory, is_stale, names_networks, refresh_members
 from ssefed.federation.service import Federation
 from ssefed.terms import ROLES
-from ssefed.federation.validation import decision_summary
+from ssefed.federation.vetting import decision_summary
 
 MAX_INPUTS = 20
 MAX_NAMED_PEERS = 20
@@ -172,11 +172,11 @@ class ChainService:
                          ) -> dict[tuple[str, str], dict]:
         """The newest validation decision known here for each organisation of ``actors``,
         summarised on the endorsements this node verified."""
-        found = await validation_repo.decisions_of(s, actors)
+        found = await vetting_repo.decisions_of(s, actors)
         if not found:
             return {}
         iris = [str(b.get("endorsement")) for d in found.values() for b in d.basis or []]
-        known = await validation_repo.endorsements_by_iri(s, iris)
+        known = await vetting_repo.endorsements_by_iri(s, iris)
         hosts = {urlsplit(e.endorser_ap_id).netloc.lower() for e in known.values()}
         blocked = frozenset([h for h in hosts if await self.fed.is_blocked(h)])
         return {key: decision_summary(d, known, blocked) for key, d in found.items()

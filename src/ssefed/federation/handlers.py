@@ -17,16 +17,16 @@ from ssefed.db.repos import offers as offer_repo
 from ssefed.db.repos import inbox as inbox_repo
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import remote as remote_repo
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 from ssefed.domain import outbox
 from ssefed.domain.errors import DomainError
-from ssefed.federation import trust, validation
+from ssefed.federation import trust, vetting
 from ssefed.federation.apply import objects
 from ssefed.federation.trust import same_origin
 from ssefed.federation.client import FetchError
 from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as, to_as, validation_as
+from ssefed.vocab import from_as, to_as, vetting_as
 
 log = logging.getLogger("ssefed.inbox")
 
@@ -115,24 +115,24 @@ class Handlers:
         self.wake()
 
     async def accept(self, activity: from_as.Activity) -> None:
-        if validation_as.is_decision(activity.raw):
+        if vetting_as.is_decision(activity.raw):
             return await self.decision(activity)
         await self._answer(activity, "accepted")
 
     async def reject(self, activity: from_as.Activity) -> None:
-        if validation_as.is_decision(activity.raw):
+        if vetting_as.is_decision(activity.raw):
             return await self.decision(activity)
         await self._answer(activity, "rejected")
 
-    # -- participatory validation (federation/validation.py) -------------------------------
+    # -- participatory validation (federation/vetting.py) -------------------------------
     async def join(self, activity: from_as.Activity) -> None:
-        await validation.on_join(self.fed, activity.raw, activity.actor)
+        await vetting.on_join(self.fed, activity.raw, activity.actor)
         self.wake()
 
     async def decision(self, activity: from_as.Activity) -> None:
-        if not validation_as.is_decision(activity.raw):
+        if not vetting_as.is_decision(activity.raw):
             raise Ignored(f"{activity.type} of something else than an application")
-        await validation.on_decision(self.fed, activity.raw, activity.actor)
+        await vetting.on_decision(self.fed, activity.raw, activity.actor)
         self.wake()
 
     async def _answer(self, activity: from_as.Activity, state: str) -> None:
@@ -165,7 +165,7 @@ class Handlers:
                     Interaction.ap_id == activity.object_id,
                     Interaction.actor_ap_id == activity.actor))
                 if removed.rowcount:
-                    await validation_repo.withdraw(s, activity.object_id or "", activity.actor)
+                    await vetting_repo.withdraw(s, activity.object_id or "", activity.actor)
                     return
                 follow = await follow_repo.by_ap_id(s, activity.object_id or "")
                 if follow is not None:
@@ -190,19 +190,19 @@ class Handlers:
                 await s.execute(delete(Interaction).where(
                     Interaction.ap_id == undone.id, Interaction.actor_ap_id == activity.actor))
                 if undone.type == "Like":  # a like of an application was an endorsement
-                    await validation_repo.withdraw(s, undone.id or "", activity.actor)
+                    await vetting_repo.withdraw(s, undone.id or "", activity.actor)
             else:
                 raise Ignored(f"Undo of {undone.type} has no effect here")
 
     # -- objects ---------------------------------------------------------------------------
     async def create(self, activity: from_as.Activity) -> None:
-        if validation_as.is_endorsement(activity.object):
-            await validation.on_endorsement(self.fed, self.fed.config, activity.object,
+        if vetting_as.is_endorsement(activity.object):
+            await vetting.on_endorsement(self.fed, self.fed.config, activity.object,
                                             activity.actor)
             self.wake()
             return
         obj = objects.with_context(await self._trusted_object(activity), activity.raw)
-        if objects.replies_to_application(obj) and await validation.on_objection_reply(
+        if objects.replies_to_application(obj) and await vetting.on_objection_reply(
                 self.fed, self.fed.config, obj, activity.actor):
             self.wake()
             return
@@ -256,7 +256,7 @@ class Handlers:
                     log.info("announced object %s not stored: %s", object_id, exc)
 
     async def like(self, activity: from_as.Activity) -> None:
-        if await validation.on_like(self.fed, self.fed.config, activity.raw, activity.actor):
+        if await vetting.on_like(self.fed, self.fed.config, activity.raw, activity.actor):
             self.wake()
         await self._interaction(activity, "Like")
 
@@ -274,12 +274,12 @@ class Handlers:
         the collection again from its origin (what it says there is what counts)."""
         raw = activity.raw
         target = from_as.first_id(raw.get("target") or raw.get("origin"))
-        if activity.type == "Add" and validation_as.is_endorsement(activity.object):
+        if activity.type == "Add" and vetting_as.is_endorsement(activity.object):
             # a network relays an endorsement of one of its applications: verified here
             if not target or not target.endswith("/endorsements") or not same_origin(
                     target, activity.actor):
                 raise Ignored("Add of an endorsement to something else than an application")
-            await validation.on_endorsement(self.fed, self.fed.config, activity.object,
+            await vetting.on_endorsement(self.fed, self.fed.config, activity.object,
                                             activity.actor)
             return
         actor = await self.fed.known_actor(activity.actor)

@@ -14,7 +14,7 @@ from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
 from ssefed.db.repos import offers as offer_repo
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 from ssefed.db.models import Actor, Organisation
 from ssefed.domain.actors import ensure_keys
 from ssefed.federation.inbound import Inbox, Refusal
@@ -81,7 +81,7 @@ async def actor_page(request: web.Request) -> web.Response:
         async with request.app[DB].read() as s:
             org = await s.get(Organisation, actor.id)
             network = await actor_repo.get_network(s) if org is not None else None
-            others = tuple(await validation_repo.outgoing_validated(s, actor.id, date.today())) \
+            others = tuple(await vetting_repo.outgoing_validated(s, actor.id, date.today())) \
                 if org is not None else ()
         doc = to_as.actor_document(actor, keys, config.node.base_url, org,
                                    network.ap_id if network else None, others)

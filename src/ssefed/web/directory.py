@@ -29,7 +29,7 @@ from ssefed.web.keys import CONFIG, DB
 from ssefed.web.pages import render
 from ssefed.web.svgmap import KM_PER_DEG_LAT, BBox, MapPoint, clusters, svg_map
 import math
-from ssefed.db.repos import validation as validation_repo
+from ssefed.db.repos import vetting as vetting_repo
 import asyncio
 from ssefed.paths import STATIC_DIR
 
@@ -215,17 +215,17 @@ async def _validation_basis(request: web.Request, actor: Actor) -> dict | None:
     application."""
     async with request.app[DB].read() as s:
         network = await actor_repo.get_network(s)
-        found = await validation_repo.decisions_of(s, [actor.ap_id])
+        found = await vetting_repo.decisions_of(s, [actor.ap_id])
         d = found.get((network.ap_id, actor.ap_id)) if network else None
         if d is not None and d.outcome == "validated":
             counted = [b for b in d.basis or [] if b.get("counted")]
             return {"decision": d.ap_id, "count": len(counted),
                     "colleges": sorted({b["college"] for b in counted if b.get("college")})}
-        app = await validation_repo.open_application(s, network.ap_id, actor.id) \
+        app = await vetting_repo.open_application(s, network.ap_id, actor.id) \
             if network else None
         if app is not None:
             return {"application": app.ap_id,
-                    "count": await validation_repo.count_endorsements(s, app.ap_id)}
+                    "count": await vetting_repo.count_endorsements(s, app.ap_id)}
     return None
 
 

@@ -25,7 +25,7 @@ from ssefed.web.keys import CONFIG, DB
 from ssefed.web.problems import (Problem, parse_json, problem, query_int, read_body, read_json,
                                  require_json_type, whole_number)
 from ssefed.web.directory import organisation_page
-from ssefed.web.validation import reviewer_or_admin as check
+from ssefed.web.vetting import reviewer_or_admin as check
 
 REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
 MAX_REPORT_BYTES = 16 * 1024  # a report's body (form or JSON): the text is 2,000 characters

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Follow, KnownNetwork, Membership, Organisation
-from ssefed.db.repos.validation import remote_members_query
+from ssefed.db.repos.vetting import remote_members_query
 from types import SimpleNamespace
 
 

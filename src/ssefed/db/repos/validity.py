@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, String, bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Application, Membership, Organisation
-from ssefed.db.repos.validation import remote_members_query
+from ssefed.db.repos.vetting import remote_members_query
 
 Listings = dict[str, list[tuple[str, "date | None"]]]
 

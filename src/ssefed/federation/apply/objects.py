@@ -16,7 +16,7 @@ from ssefed.db.repos import received as received_repo
 from ssefed.federation import trust
 from ssefed.federation.apply import offers
 from ssefed.federation.networks import names_networks
-from ssefed.vocab import from_as, proposals, validation_as
+from ssefed.vocab import from_as, proposals, vetting_as
 
 
 def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def with_context(obj: dict[str, Any], container: dict[str, Any]) -> dict[str, An
 
 
 def replies_to_application(obj: dict[str, Any]) -> bool:
-    """A reply to a membership application: an objection (federation/validation.py)."""
+    """A reply to a membership application: an objection (federation/vetting.py)."""
     return "/applications/" in str(obj.get("inReplyTo") or "")
 
 
@@ -40,7 +40,7 @@ def stored_as_sent(activity: from_as.Activity) -> dict[str, Any] | None:
     to fetch from its origin): then only Handlers applies it."""
     obj = activity.object
     if (activity.type not in ("Create", "Update") or obj is None
-            or activity.object_id == activity.actor or validation_as.is_endorsement(obj)
+            or activity.object_id == activity.actor or vetting_as.is_endorsement(obj)
             or replies_to_application(obj)
             or not trust.same_origin(obj.get("id") or activity.actor, activity.actor)):
         return None

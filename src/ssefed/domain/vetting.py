@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from ssefed.domain.errors import InvalidInput
-from ssefed.vocab.validation_as import COLLEGES
+from ssefed.vocab.vetting_as import COLLEGES
 import calendar
 
 ANSWERS = ("yes", "partly", "no", "in_progress")

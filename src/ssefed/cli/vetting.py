@@ -11,14 +11,14 @@ from typing import Any
 from ssefed.cli.common import CommandError
 from ssefed.cli.common import config_from, database, federation
 from ssefed.domain import applications
-from ssefed.domain.validation import college as check_college, read_charter_spec, text
+from ssefed.domain.vetting import college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
 from ssefed.vocab.ids import LocalIds
-from ssefed.vocab.validation_as import COLLEGES
+from ssefed.vocab.vetting_as import COLLEGES
 from ssefed.db.repos import actors as actor_repo
-from ssefed.db.repos import validation as repo
-from ssefed.federation import validation
-from ssefed.web.validation import application_json
+from ssefed.db.repos import vetting as repo
+from ssefed.federation import vetting
+from ssefed.web.vetting import application_json
 from ssefed.db.models import Actor
 
 OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
@@ -181,7 +181,7 @@ def run_apply(args: argparse.Namespace) -> int:
             if not args.charter:
                 raise CommandError("--charter: give the IRI of the other network's charter", 2)
             async with federation(config) as fed:
-                return await validation.apply_remote(fed, args.handle, args.network,
+                return await vetting.apply_remote(fed, args.handle, args.network,
                                                      args.charter, answers)
         async with database(config) as db:
             return await applications.apply_local(db, LocalIds(config.node.base_url),
@@ -202,7 +202,7 @@ def run_endorse(args: argparse.Namespace) -> int:
 
     async def go():
         async with federation(config) as fed:
-            return await validation.endorse(
+            return await vetting.endorse(
                 fed, config, args.handle, args.application,
                 stance="object" if args.object else "endorse", college=args.college,
                 content=comment)

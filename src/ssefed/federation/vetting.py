@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Application, Decision, Organisation
 from ssefed.db.repos import actors as actor_repo
-from ssefed.db.repos import validation as repo
+from ssefed.db.repos import vetting as repo
 from ssefed.domain import applications, outbox
 from ssefed.domain.actors import ensure_keys
 from ssefed.domain.errors import Conflict, InvalidInput, NotFound
 from ssefed.domain.organisations import publish_profile
-from ssefed.domain.validation import Rule, Voice, college as check_college, evaluate, read_answers
+from ssefed.domain.vetting import Rule, Voice, college as check_college, evaluate, read_answers
 from ssefed.federation.client import FetchError
 from ssefed.federation.service import Federation
-from ssefed.vocab import from_as, validation_as
+from ssefed.vocab import from_as, vetting_as
 from ssefed.vocab.text import html_to_text
 from ssefed.federation import proofs
 
@@ -52,10 +52,10 @@ async def verify_endorsement(fed: Federation, doc: Any, *, sender: str | None
         except FetchError as exc:
             raise Unverified(f"endorsement {doc}: cannot fetch it from its origin: {exc}") from None
         return await _from_origin(fed, fetched, doc)
-    if not validation_as.is_endorsement(doc):
+    if not vetting_as.is_endorsement(doc):
         raise Unverified("not an Endorsement object")
     try:
-        facts = validation_as.read_endorsement(doc)
+        facts = vetting_as.read_endorsement(doc)
     except ValueError as exc:
         raise Unverified(str(exc)) from None
     if _origin(facts.id) != _origin(facts.endorser):
@@ -92,7 +92,7 @@ async def verify_endorsement(fed: Federation, doc: Any, *, sender: str | None
 async def _from_origin(fed: Federation, fetched: dict[str, Any], iri: str
                        ) -> applications.Received:
     try:
-        facts = validation_as.read_endorsement(fetched)
+        facts = vetting_as.read_endorsement(fetched)
     except ValueError as exc:
         raise Unverified(f"endorsement {iri} from its origin: {exc}") from None
     if facts.id != iri or _origin(facts.endorser) != _origin(iri):
@@ -141,7 +141,7 @@ async def on_endorsement(fed: Federation, config, obj: dict[str, Any], sender: s
         await applications.maybe_decide(fed.db, config, fed.ids, {app.id})
 
 
-async def _signed_word(fed: Federation, config, facts: validation_as.EndorsementFacts,
+async def _signed_word(fed: Federation, config, facts: vetting_as.EndorsementFacts,
                        app_id: int) -> None:
     """Record what an actor said of an application in an activity it signed itself (a
     like, a reply), then let the rule decide."""
@@ -164,7 +164,7 @@ async def on_like(fed: Federation, config, raw: dict[str, Any], actor_iri: str) 
         app = await repo.application(s, ap_id=target)
     if app is None or not app.local_network or not isinstance(raw.get("id"), str):
         return False
-    facts = validation_as.EndorsementFacts(raw["id"][:2048], actor_iri, app.ap_id, None,
+    facts = vetting_as.EndorsementFacts(raw["id"][:2048], actor_iri, app.ap_id, None,
                                            "endorse", None, "")
     await _signed_word(fed, config, facts, app.id)
     return True
@@ -193,7 +193,7 @@ async def on_objection_reply(fed: Federation, config, obj: dict[str, Any], actor
     except InvalidInput:
         declared = None
     text = html_to_text(str(obj.get("content") or ""), 2000)
-    facts = validation_as.EndorsementFacts(str(obj["id"])[:2048], actor_iri, app.ap_id, None,
+    facts = vetting_as.EndorsementFacts(str(obj["id"])[:2048], actor_iri, app.ap_id, None,
                                            stance, declared, " ".join(text.split())[:2000])
     await _signed_word(fed, config, facts, app.id)
     return True
@@ -203,7 +203,7 @@ async def on_decision(fed: Federation, raw: dict[str, Any], actor_iri: str) -> D
     """A network's decision. Stored with the endorsements of its basis that this node
     could verify (the others are kept out and named in the log); an applicant of this
     node learns its application's outcome, and publishes its membership when validated."""
-    facts = validation_as.read_decision(raw)
+    facts = vetting_as.read_decision(raw)
     if facts.network != actor_iri or _origin(facts.application) != _origin(actor_iri):
         raise ValueError("application: a network decides only on its own applications")
     if fed.ids.is_local(actor_iri):
@@ -263,7 +263,7 @@ def _college(value: Any) -> str | None:
         return None
 
 
-async def _applicant_learns(fed: Federation, app_id: int, facts: validation_as.DecisionFacts
+async def _applicant_learns(fed: Federation, app_id: int, facts: vetting_as.DecisionFacts
                             ) -> None:
     async with fed.db.write() as s:
         app = await repo.application(s, id_=app_id)
@@ -331,7 +331,7 @@ async def apply_remote(fed: Federation, handle: str, network_ref: str, charter_i
         raise InvalidInput("charter", f"{charter_iri} is not a charter with criteria")
     checked = read_answers(answers, criteria, lambda key: f"{doc.get('id')}#{key}")
     join_id = f"{actor.ap_id}/activities/join-{fed.ids.new_application().rsplit('/', 1)[-1]}"
-    join = validation_as.join_activity(join_id, actor.ap_id, network.ap_id, doc.get("id"),
+    join = vetting_as.join_activity(join_id, actor.ap_id, network.ap_id, doc.get("id"),
                                        checked, utcnow())
     async with fed.db.write() as s:
         if await repo.open_application(s, network.ap_id, actor.id) is not None:
@@ -375,16 +375,16 @@ async def endorse(fed: Federation, config, endorser_handle: str, application: st
             raise InvalidInput("application", "its network is not on its origin")
         network = await fed.actor(network_iri)
         app_iri, inbox = application, network.shared_inbox or network.inbox
-    unsigned = validation_as.endorsement_document(
+    unsigned = vetting_as.endorsement_document(
         fed.ids.new_endorsement(), endorser.ap_id, app_iri, applicant_iri, network_iri,
         stance=stance, college=college, content=content, published=utcnow())
     signed = await proofs.sign_as(fed.db, fed.ids, endorser, unsigned)
-    facts = validation_as.read_endorsement(signed)
+    facts = vetting_as.read_endorsement(signed)
     received = applications.Received(facts, signed, "local")
     async with fed.db.write() as s:
         _, app = await applications.record_endorsement(s, config, fed.ids, received)
         if local_app is None:
-            create = {"@context": validation_as.CONTEXT,
+            create = {"@context": vetting_as.CONTEXT,
                       "id": f"{facts.id}/create", "type": "Create", "actor": endorser.ap_id,
                       "object": signed, "to": [network_iri], "cc": [applicant_iri] if
                       applicant_iri else [], "published": signed.get("published")}

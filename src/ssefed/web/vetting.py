@@ -14,16 +14,16 @@ from ssefed.db.models import Actor, Application
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import remote as remote_repo
-from ssefed.db.repos import validation as repo
+from ssefed.db.repos import vetting as repo
 from ssefed.domain import applications, tokens
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.validation import college as check_college, text
-from ssefed.vocab import to_as, validation_as
-from ssefed.vocab.validation_as import COLLEGES, STANCES
+from ssefed.domain.vetting import college as check_college, text
+from ssefed.vocab import to_as, vetting_as
+from ssefed.vocab.vetting_as import COLLEGES, STANCES
 from ssefed.web.activitypub import as_json
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, FEDERATION, IDS
 from ssefed.web.problems import Problem, query_int, read_json, whole_number
-from ssefed.federation import validation as fed_validation
+from ssefed.federation import vetting as fed_vetting
 from ssefed.domain.reminders import stale_items, today_utc
 
 PAGE = 50
@@ -45,7 +45,7 @@ async def charter(request: web.Request) -> web.Response:
                 slug, whole_number(version, "version", status=404)))
     if row is None or not row.local:
         raise Problem(404, "Not Found", f"no charter {slug!r} here")
-    return as_json(validation_as.charter_document(row, network.ap_id))
+    return as_json(vetting_as.charter_document(row, network.ap_id))
 
 
 async def charters(request: web.Request) -> web.Response:
@@ -53,9 +53,9 @@ async def charters(request: web.Request) -> web.Response:
         network = await actor_repo.get_network(s)
         rows = [c for c in await repo.charters_of(s, network.ap_id) if c.local]
     iri = _iri(request)
-    items = [validation_as.charter_document(c, network.ap_id) for c in rows]
+    items = [vetting_as.charter_document(c, network.ap_id) for c in rows]
     doc = to_as.ordered_collection(iri, len(items), None)
-    doc["@context"], doc["orderedItems"] = validation_as.CONTEXT, [
+    doc["@context"], doc["orderedItems"] = vetting_as.CONTEXT, [
         to_as.strip_context(i) for i in items]
     return as_json(doc)
 
@@ -74,7 +74,7 @@ async def application(request: web.Request) -> web.Response:
     app, applicant = await _application(request)
     async with request.app[DB].read() as s:
         total = await repo.count_endorsements(s, app.ap_id)
-    return as_json(validation_as.application_document(app, applicant.ap_id,
+    return as_json(vetting_as.application_document(app, applicant.ap_id,
                                                       endorsements_total=total))
 
 
@@ -87,7 +87,7 @@ async def application_endorsements(request: web.Request) -> web.Response:
     items = [to_as.strip_context(e.ap_json) if e.ap_json and "proof" not in e.ap_json
              else e.ap_json or e.ap_id for e in rows[:500]]
     doc = to_as.ordered_collection(f"{app.ap_id}/endorsements", len(rows), None)
-    doc["@context"], doc["orderedItems"] = validation_as.CONTEXT, items
+    doc["@context"], doc["orderedItems"] = vetting_as.CONTEXT, items
     return as_json(doc)
 
 
@@ -213,7 +213,7 @@ async def review_endorse(request: web.Request) -> web.Response:
         actor = await remote_repo.get_actor(s, by)
         reviewer = await repo.reviewer(s, actor.id)
     fed = request.app[FEDERATION]
-    r = await fed_validation.endorse(fed, request.app[CONFIG], actor.handle, app.ap_id,
+    r = await fed_vetting.endorse(fed, request.app[CONFIG], actor.handle, app.ap_id,
                                      stance=stance, college=reviewer.college,
                                      content=text(body.get("content"), "content"))
     request.app[DELIVERY_WAKE]()
