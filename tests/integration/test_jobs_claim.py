@@ -38,8 +38,8 @@ async def test_claim_takes_expired_then_due_jobs_by_kind(fresh_db):
                 ("a", "done", now - timedelta(hours=2), None),
                 ("c", "pending", now - timedelta(seconds=3), None),
                 ("a", "pending", now - timedelta(seconds=2), None)]):
-            job = await job_repo.enqueue(s, kind, {"n": n}, run_at=run_at)
-            await s.execute(update(Job).where(Job.id == job.id)
+            job_id = await s.run_sync(job_repo.enqueue, kind, {"n": n}, run_at=run_at)
+            await s.execute(update(Job).where(Job.id == job_id)
                             .values(state=state, locked_until=locked, attempts=1))
 
     def claim(conn):

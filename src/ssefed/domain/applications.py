@@ -90,8 +90,8 @@ async def add_reviewer(db: Database, ids: LocalIds, handle: str, name: str,
         row = await repo.declare(s, actor.ap_id, college)
         row.college, row.confirmed_by, row.confirmed_at = college, "admin", utcnow()
         _, token = await tokens.create(s, actor, "reviewer")
-        await job_repo.enqueue(s, "actor.keys", {"actor_id": actor.id},
-                               dedupe_key=f"actor.keys:{actor.id}")
+        await s.run_sync(job_repo.enqueue, "actor.keys", {"actor_id": actor.id},
+                         dedupe_key=f"actor.keys:{actor.id}")
     return actor, token
 
 

@@ -115,8 +115,8 @@ async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = 
         valid_until=data.valid_until, source=source, source_key=source_key)
     await org_repo.add(s, actor, org)
     if make_keys:  # bulk imports skip this: keys are then made at the first fetch
-        await job_repo.enqueue(s, "actor.keys", {"actor_id": actor.id},
-                               dedupe_key=f"actor.keys:{actor.id}")
+        await s.run_sync(job_repo.enqueue, "actor.keys", {"actor_id": actor.id},
+                         dedupe_key=f"actor.keys:{actor.id}")
     return actor
 
 

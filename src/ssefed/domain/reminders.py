@@ -195,8 +195,8 @@ async def send_reminders(db: Database, config: Config, *, today: date | None = N
             inboxes = [] if actor.local else [i for i in [actor.inbox] if i]
             await outbox.publish(s, network, doc, inboxes=inboxes, public=False)
             if email:
-                await job_repo.enqueue(s, EMAIL_JOB, email_message(email, texts),
-                                       dedupe_key=f"{EMAIL_JOB}:{create_id}")
+                await s.run_sync(job_repo.enqueue, EMAIL_JOB, email_message(email, texts),
+                                 dedupe_key=f"{EMAIL_JOB}:{create_id}")
         told += 1
     return told
 
@@ -213,8 +213,8 @@ async def schedule(db: Database, fresh: FreshnessConfig, *, now: float | None = 
         slot += 1
     run_at = datetime.fromtimestamp(next_at, timezone.utc) if next_run else None
     async with db.write() as s:
-        await job_repo.enqueue(s, REMIND_JOB, {"slot": slot},
-                               dedupe_key=f"{REMIND_JOB}:{interval}:{slot}", run_at=run_at)
+        await s.run_sync(job_repo.enqueue, REMIND_JOB, {"slot": slot},
+                         dedupe_key=f"{REMIND_JOB}:{interval}:{slot}", run_at=run_at)
 
 
 async def run_email_hook(command: list[str], message: dict[str, str], *,

@@ -110,8 +110,8 @@ async def schedule(db: Database, *, now: float | None = None, next_run: bool = F
         slot += 1
         run_at = datetime.fromtimestamp(next_at, timezone.utc)
     async with db.write() as s:
-        await job_repo.enqueue(s, PRUNE_JOB, {"slot": slot},
-                               dedupe_key=f"{PRUNE_JOB}:{slot}", run_at=run_at)
+        await s.run_sync(job_repo.enqueue, PRUNE_JOB, {"slot": slot},
+                         dedupe_key=f"{PRUNE_JOB}:{slot}", run_at=run_at)
 
 
 def job_handlers(db: Database, config: Config) -> dict:

@@ -147,7 +147,7 @@ class ChainService:
                 networks = {n for c in cands if c.verified for n in c.claimed_networks}
                 networks |= {n for vs in vouchers.values() for n, _ in vs}
                 networks = sorted((networks & trusted) - {own})
-                checked = await network_repo.checked(s, networks)
+                checked = await s.run_sync(network_repo.checked, networks)
             stale = [n for n in networks
                      if is_stale(checked.get(n), self.config.members_max_age_seconds)]
             if stale and remaining > 0.05:

@@ -154,7 +154,7 @@ class Handlers:
                 raise Ignored("only the followed actor can answer a follow request")
             follow.state = state
             if state == "accepted":
-                await job_repo.enqueue(s, "follow.backfill", {"follow": follow.id})
+                await s.run_sync(job_repo.enqueue, "follow.backfill", {"follow": follow.id})
         self.wake()
 
     async def undo(self, activity: from_as.Activity) -> None:
@@ -216,12 +216,16 @@ class Handlers:
         await self.store_object(obj, activity.actor)
 
     async def store_object(self, obj: dict[str, Any], author: str | None) -> None:
-        """Store ``obj`` as ``author``'s (objects.store_object, in a transaction of its
+        """Store ``obj`` as ``author``'s (objects.store_objects, in a transaction of its
         own), its author fetched first when this node does not hold it."""
         received = objects.read_object(obj, author, self.fed.ids.is_local)
-        actor = await self.fed.actor(received.author) if received.offer else None
-        async with self.db.write() as s:
-            await objects.store_object(s, received, actor, objects.Stored(s))
+        if received.offer is not None:
+            await self.fed.actor(received.author)
+        [outcome] = await self.db.run(lambda conn: objects.store_objects(conn, [received]))
+        if isinstance(outcome, ValueError):
+            raise outcome
+        if outcome == objects.AUTHOR_UNKNOWN:
+            raise Ignored(f"the author {received.author} of the offer could not be read")
 
     async def delete(self, activity: from_as.Activity) -> None:
         target = activity.object_id
@@ -287,8 +291,8 @@ class Handlers:
         if not target or target != members or not same_origin(target, activity.actor):
             raise Ignored(f"{activity.type} has no effect here")
         async with self.db.write() as s:
-            await job_repo.enqueue(s, "network.members", {"network": activity.actor,
-                                                          "force": True})
+            await s.run_sync(job_repo.enqueue, "network.members",
+                             {"network": activity.actor, "force": True})
         self.wake()
 
     async def _interaction(self, activity: from_as.Activity, type_: str) -> None:

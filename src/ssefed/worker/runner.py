@@ -29,18 +29,17 @@ FOREGROUND_BATCH_SIZE = 32  # ... and while requests are answered (shorter write
 @dataclass
 class JobBatch:
     """Jobs of one kind handed to their batch handler together. The handler may mark jobs
-    done in its own write transaction (``finish``, then ``done.update`` once committed):
+    done in its own write transaction (``unfinished``, then ``done.update`` once committed):
     the worker then has no transaction of its own to spend on them."""
 
     payloads: list[dict[str, Any]]
     job_ids: list[int]
     done: set[int] = field(default_factory=set)  # positions whose job the handler finished
 
-    async def finish(self, s: Any, positions: set[int] | list[int]) -> None:
-        """In the handler's write session ``s``: mark the jobs at ``positions`` done."""
-        await s.run_sync(job_repo.finish_many, [self.job_ids[i] for i in sorted(positions)
-                                                if i not in self.done])
-
+    def unfinished(self, positions: set[int]) -> list[int]:
+        """The ids of the jobs at ``positions`` not finished yet: the handler finishes them
+        (``jobs.finish_many``) in its write transaction."""
+        return [self.job_ids[i] for i in sorted(positions) if i not in self.done]
 
 
 # Applies many jobs of one kind at once; returns the positions of those it left to the

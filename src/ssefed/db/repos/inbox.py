@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,17 +42,20 @@ async def mark(s: AsyncSession, item_id: int, state: str, error: str | None = No
                     .values(state=state, error=error[:2000] if error else None))
 
 
-async def mark_many(s: AsyncSession, outcomes: list[tuple[int, str, str | None]]) -> None:
-    """Set (item id, state, error) for many items: one UPDATE per state without error."""
+def mark_many(conn: Connection, outcomes: list[tuple[int, str, str | None]]) -> None:
+    """Set (item id, state, error) for many items: one UPDATE per state without error, one
+    executemany for those with an error (in ``Database.run``)."""
+    items = InboxItem.__table__
     plain: dict[str, list[int]] = {}
     for item_id, state, error in outcomes:
         if error is None:
             plain.setdefault(state, []).append(item_id)
-        else:
-            await mark(s, item_id, state, error)
     for state, ids in plain.items():
-        await s.execute(update(InboxItem).where(InboxItem.id.in_(ids))
-                        .values(state=state, error=None))
+        conn.execute(update(items).where(items.c.id.in_(ids)).values(state=state, error=None))
+    failed = [{"b_id": item_id, "state": state, "error": error[:2000]}
+              for item_id, state, error in outcomes if error is not None]
+    if failed:
+        conn.execute(update(items).where(items.c.id == bindparam("b_id")), failed)
 
 
 async def list_by_state(s: AsyncSession, state: str, limit: int = 100) -> list[InboxItem]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -14,17 +14,18 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Job
 
 
-async def enqueue(s: AsyncSession, kind: str, payload: dict[str, Any] | None = None, *,
-                  dedupe_key: str | None = None, run_at: datetime | None = None) -> Job | None:
-    """Add a job; with a ``dedupe_key`` already queued, return None and add nothing."""
-    if dedupe_key is not None:
-        if await s.scalar(select(Job.id).where(Job.dedupe_key == dedupe_key)) is not None:
-            return None
-    job = Job(kind=kind, payload=payload or {}, dedupe_key=dedupe_key, state="pending",
-              attempts=0, run_at=run_at or utcnow())
-    s.add(job)
-    await s.flush()
-    return job
+def enqueue(conn: Connection | Session, kind: str, payload: dict[str, Any] | None = None, *,
+            dedupe_key: str | None = None, run_at: datetime | None = None) -> int | None:
+    """Add a job and return its id; with a ``dedupe_key`` already queued, return None and
+    add nothing. In ``Database.run``, or ``await session.run_sync(enqueue, kind, …)``."""
+    jobs = Job.__table__
+    if dedupe_key is not None and conn.execute(
+            select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key)).first() is not None:
+        return None
+    now = utcnow()
+    return conn.execute(insert(jobs).values(
+        kind=kind, payload=payload or {}, dedupe_key=dedupe_key, state="pending", attempts=0,
+        run_at=run_at or now, created_at=now, updated_at=now).returning(jobs.c.id)).scalar_one()
 
 
 @dataclass(frozen=True)

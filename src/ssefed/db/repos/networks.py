@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ssefed.db.models import Actor, Follow, KnownNetwork, Membership, Organisation
 from ssefed.db.repos.vetting import remote_members_query
@@ -49,11 +50,12 @@ async def get(s: AsyncSession, ap_id: str) -> KnownNetwork | None:
     return await s.get(KnownNetwork, ap_id)
 
 
-async def checked(s: AsyncSession, ap_ids: list[str]) -> dict[str, datetime | None]:
-    """When each of these networks' members collection was last read (absent: never)."""
+def checked(conn: Connection | Session, ap_ids: list[str]) -> dict[str, datetime | None]:
+    """When each of these networks' members collection was last read (absent: never);
+    in ``Database.run``, or ``await session.run_sync(checked, ap_ids)``."""
     if not ap_ids:
         return {}
-    rows = await s.execute(select(KnownNetwork.ap_id, KnownNetwork.checked_at)
+    rows = conn.execute(select(KnownNetwork.ap_id, KnownNetwork.checked_at)
                            .where(KnownNetwork.ap_id.in_(ap_ids)))
     return {a: c for a, c in rows}
 

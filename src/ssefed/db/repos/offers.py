@@ -44,27 +44,6 @@ async def count(s: AsyncSession, *, local: bool | None = None, direction: str | 
     return int(await s.scalar(q) or 0)
 
 
-def store_remote(s: AsyncSession, offer: Offer | None, actor_id: int, proposal,
-                 ap_json: dict) -> Offer:
-    """Store (``offer`` None) or refresh ``offer`` as an offer received from another node
-    (a vocab.proposals.RemoteProposal); written at the session's next flush."""
-    values = dict(direction=proposal.direction, kind=proposal.kind, role=proposal.role,
-                  exchange=proposal.exchange, category=proposal.category, title=proposal.title,
-                  summary=proposal.summary, quantity=proposal.quantity, unit=proposal.unit,
-                  price=proposal.price, currency=proposal.currency, lat=proposal.lat,
-                  lon=proposal.lon, valid_until=proposal.valid_until, ap_json=ap_json,
-                  deleted_at=None)
-    if offer is None:
-        offer = Offer(ap_id=proposal.id, actor_id=actor_id, local=False, **values)
-        s.add(offer)
-    else:
-        for key, value in values.items():
-            setattr(offer, key, value)
-    offer.inputs = [OfferInput(category=c, position=i)
-                    for i, c in enumerate(dict.fromkeys(proposal.inputs))]
-    return offer
-
-
 async def local_by_iri(s: AsyncSession, iri: str, *, live: bool = False) -> Offer | None:
     """The local offer (or demand) with this IRI; ``live``: only if it is not deleted."""
     q = select(Offer).where(Offer.ap_id == iri, Offer.local.is_(True))

@@ -6,10 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
-from ssefed.db.models import Actor, Offer, RemoteObject
 from ssefed.db.repos import jobs as job_repo
 from ssefed.db.repos import networks as network_repo
 from ssefed.db.repos import received as received_repo
@@ -67,91 +65,60 @@ def read_object(doc: dict[str, Any], author: str | None,
     return ReceivedObject(doc, object_id, object_type, attributed, offer)
 
 
-def can_author(actor: Actor | None) -> bool:
-    """Is ``actor`` stored as one whose offers may be stored (else it is to be fetched)?"""
-    return actor is not None and bool(actor.local or actor.inbox)
+# What store_objects says of a received offer whose author is not stored here (or only
+# as an actor without an inbox): fetch the author, then store it again.
+AUTHOR_UNKNOWN = "author unknown"
 
 
-class Stored:
-    """The stored rows a write transaction applies received objects to, by id: read
-    when first asked for, or for a whole batch at once (``load``)."""
-
-    def __init__(self, s: AsyncSession) -> None:
-        self.s = s
-        self.objects: dict[str, RemoteObject | None] = {}
-        self.offers: dict[str, Offer | None] = {}
-        self.authors: dict[str, Actor | None] = {}
-        self.networks: set[str] = set()  # those whose first reading is queued (or known)
-
-    async def load(self, received: list[ReceivedObject]) -> None:
-        """Read the rows of all of ``received`` at once (one query per table)."""
-        ids = list(dict.fromkeys(r.id for r in received))
-        offer_ids = list(dict.fromkeys(r.offer.id for r in received if r.offer))
-        authors = list(dict.fromkeys(r.author for r in received if r.offer))
-        self.objects.update({**dict.fromkeys(ids), **await received_repo.objects(self.s, ids)})
-        self.offers.update({**dict.fromkeys(offer_ids),
-                            **await received_repo.offers(self.s, offer_ids)})
-        self.authors.update({**dict.fromkeys(authors),
-                             **await received_repo.actors(self.s, authors)})
-
-    async def object(self, ap_id: str) -> RemoteObject | None:
-        if ap_id not in self.objects:
-            self.objects.update({ap_id: None, **await received_repo.objects(self.s, [ap_id])})
-        return self.objects[ap_id]
-
-    async def offer(self, ap_id: str) -> Offer | None:
-        if ap_id not in self.offers:
-            self.offers.update({ap_id: None, **await received_repo.offers(self.s, [ap_id])})
-        return self.offers[ap_id]
-
-    def forget_unsaved(self) -> None:
-        """After a savepoint rolled back: drop the rows it added (gone) or changed (expired:
-        read again when next asked for, never lazily loaded), and the networks it queued."""
-        self.networks.clear()
-        for rows in (self.objects, self.offers):
-            for ap_id, row in list(rows.items()):
-                if row is not None and (not inspect(row).persistent
-                                        or inspect(row).expired_attributes):
-                    del rows[ap_id]
-
-
-async def store_object(s: AsyncSession, received: ReceivedObject, author: Actor | None,
-                       stored: Stored) -> None:
-    """Insert or refresh ``received`` (and its offer, as ``author``'s: the stored actor
-    ``received.author``) in the write session ``s``. Raise trust.Untrusted, before
-    anything is changed, when its id is stored as another actor's."""
-    row = await stored.object(received.id)
-    if row is not None:
-        trust.check_stored_owner("object.attributedTo", row.attributed_to, received.author)
-    if received.offer is not None:
-        assert author is not None and author.ap_id == received.author
-        offer_row = await stored.offer(received.offer.id)
-        stored.offers[received.offer.id] = offers.store_offer(
-            s, offer_row, received.offer, received.doc, author)
-        await check_networks(s, [author.ap_json], stored.networks)
-    if row is None:
-        stored.objects[received.id] = RemoteObject(
-            ap_id=received.id, type=received.type, attributed_to=received.author,
-            ap_json=received.doc)
-        s.add(stored.objects[received.id])
-    else:
-        row.ap_json, row.type, row.deleted_at = received.doc, received.type, None
+def store_objects(conn: Connection, received: list[ReceivedObject]
+                  ) -> list[trust.Untrusted | str | None]:
+    """Insert or refresh each of ``received`` (and its offer, as its author's), in order,
+    in the write transaction of ``conn`` (``Database.run``); one outcome per item: None
+    (stored), ``trust.Untrusted`` (refused, nothing of it written: its id is stored as
+    another actor's, or this node's) or AUTHOR_UNKNOWN. A later item with the id of an
+    earlier one is checked against what the earlier one stored."""
+    stored = received_repo.stored(
+        conn, [r.id for r in received], [r.offer.id for r in received if r.offer],
+        [r.author for r in received if r.offer])
+    changes = received_repo.Changes()
+    outcomes: list[trust.Untrusted | str | None] = []
+    publishers: dict[str, dict[str, Any] | None] = {}  # authors of the offers stored
+    for item in received:
+        author = stored.authors.get(item.author) if item.offer else None
+        if item.offer is not None and (author is None or not (author.local or author.inbox)):
+            outcomes.append(AUTHOR_UNKNOWN)
+            continue
+        try:
+            if item.id in stored.objects:
+                trust.check_stored_owner("object.attributedTo", stored.objects[item.id],
+                                         item.author)
+            if item.offer is not None and item.offer.id in stored.offers:
+                owner = stored.offers[item.offer.id]
+                trust.check_stored_owner("id", None if owner.local else owner.actor_id,
+                                         author.id)
+        except trust.Untrusted as exc:
+            outcomes.append(exc)
+            continue
+        changes.object(item.id, item.type, item.author, item.doc, item.id in stored.objects)
+        stored.objects[item.id] = item.author
+        if item.offer is not None:
+            row = stored.offers.setdefault(item.offer.id, received_repo.StoredOffer(
+                None, author.id, False))
+            changes.offer(item.offer, item.doc, author.id, row.id)
+            publishers[item.author] = author.ap_json
+        outcomes.append(None)
+    received_repo.write(conn, changes)
+    first_reads(conn, [n for doc in publishers.values() for n in names_networks(doc)[:5]])
+    return outcomes
 
 
-async def check_networks(s: AsyncSession, actor_docs: list[dict[str, Any] | None],
-                         seen: set[str] | None = None) -> None:
-    """In the write session ``s``: queue the first read of the members collections of the
-    networks these remote organisations name (at most 5 each) that this node never read,
-    so the guarantee of their offers can be checked. ``seen``: networks already looked at
-    in this transaction (added to)."""
-    seen = set() if seen is None else seen
-    claimed = [n for n in dict.fromkeys(n for doc in actor_docs for n in names_networks(doc)[:5])
-               if n not in seen]
-    if not claimed:
-        return
-    seen.update(claimed)
-    known = await network_repo.checked(s, claimed)
+def first_reads(conn: Connection, networks: list[str]) -> None:
+    """Queue the first read of the members collections of ``networks`` (named by remote
+    organisations whose offers were stored) that this node never read, so the guarantee
+    of their offers can be checked."""
+    claimed = list(dict.fromkeys(networks))
+    known = network_repo.checked(conn, claimed)
     for network in claimed:
         if network not in known:
-            await job_repo.enqueue(s, "network.members", {"network": network},
-                                   dedupe_key=f"network.members:first:{network}")
+            job_repo.enqueue(conn, "network.members", {"network": network},
+                             dedupe_key=f"network.members:first:{network}")
