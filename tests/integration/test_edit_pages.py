@@ -62,7 +62,7 @@ def test_an_organisation_edits_its_profile_and_offers_in_html_forms(nodes):
                "postal_code": "38000", "locality": "Grenoble", "country": "FR",
                "lat": "45.19", "lon": "5.72", "sectors": "10.61", "legal_form": "cooperative",
                "email": "contact@moulin.example", "phone": "+33 4 00 00 00 00",
-               "contact_public": "yes"}
+               "contact_public": "yes", "accessible_premises": "yes"}
     saved = web.post(f"{edit}/profile", data=profile, timeout=10, allow_redirects=False)
     assert saved.status_code == 303, saved.text[:2000]
     actor = requests.get(f"{a.base_url}/actors/moulin", headers=AS2, timeout=10).json()
@@ -70,6 +70,27 @@ def test_an_organisation_edits_its_profile_and_offers_in_html_forms(nodes):
     assert "Moulin du Pont &lt;Rouge&gt;" in web.get(edit, timeout=10).text  # autoescaped
     assert b.wait_for("SELECT name FROM actors WHERE ap_id = :i",
                       [("Moulin du Pont <Rouge>",)], i=f"{a.base_url}/actors/moulin")
+
+    # accessible premises: ticked, published, read by the follower, found by its search;
+    # unticked, left out of the document, and no longer true there
+    assert actor["accessiblePremises"] is True
+    assert 'name="accessible_premises" value="yes" checked' in web.get(edit, timeout=10).text
+    public = requests.get(f"{a.base_url}/actors/moulin", timeout=10,
+                          headers={"Accept": "text/html", "Accept-Language": "fr"}).text
+    assert "<dt>Locaux accessibles</dt>" in public
+    accessible = ("SELECT o.accessible_premises FROM organisations o JOIN actors a "
+                  "ON a.id = o.actor_id WHERE a.ap_id = :i")
+    assert b.wait_for(accessible, [(True,)], i=f"{a.base_url}/actors/moulin") == [(True,)]
+    found = requests.get(f"{b.base_url}/api/search", params={
+        "type": "organisation", "accessible_premises": "true"}, timeout=10).json()
+    assert [i["id"] for i in found["items"]] == [f"{a.base_url}/actors/moulin"]
+    assert found["facets"]["accessible_premises"] == {"true": 1}
+    unticked = {k: v for k, v in profile.items() if k != "accessible_premises"}
+    assert web.post(f"{edit}/profile", data=unticked, timeout=10,
+                    allow_redirects=False).status_code == 303
+    actor = requests.get(f"{a.base_url}/actors/moulin", headers=AS2, timeout=10).json()
+    assert "accessiblePremises" not in actor
+    assert b.wait_for(accessible, [(False,)], i=f"{a.base_url}/actors/moulin") == [(False,)]
 
     # bad input: 422, the field named next to it, nothing saved
     bad = web.post(f"{edit}/profile", data={**profile, "lat": "north"}, timeout=10)

@@ -271,6 +271,8 @@ def test_matching_and_the_gaps_of_a_territory(nodes):
                         "radius_km": "100"}, headers={"Accept-Language": "fr"}, timeout=10)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     assert "2 résultat(s)" in page.text and "Farine T80" in page.text and "Cherche farine" in page.text
+    # a yes/no breakdown is labelled as its options (no organisation here said accessible)
+    assert "<h3>Locaux accessibles</h3>" in page.text and "<li>non précisé : 2</li>" in page.text
     english = requests.get(f"{a.base_url}/gaps", params={"near": "45.19,5.72",
                            "radius_km": "30", "lang": "en"}, timeout=10)
     assert "Inputs without a supplier nearby (1)" in english.text and "Rye" in english.text

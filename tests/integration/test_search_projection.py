@@ -34,7 +34,7 @@ def organisations(rng: random.Random, n: int) -> list[dict]:
                     "lat": CENTRE[0] + rng.uniform(-0.5, 0.5) if placed else None,
                     "lon": CENTRE[1] + rng.uniform(-0.8, 0.8) if placed else None,
                     "sector": rng.choice(SECTORS + [None]),
-                    "legal_form": rng.choice(FORMS)})
+                    "legal_form": rng.choice(FORMS), "accessible": i % 3 == 0})
     return out
 
 
@@ -50,7 +50,8 @@ async def write(db: Database, orgs: list[dict], rng: random.Random) -> list[dict
             actor_id=o["i"] + 1, sectors=[o["sector"]] if o["sector"] else [], qualifiers=[],
             lat=o["lat"], lon=o["lon"], address="", locality="Manchester", postal_code="",
             country="GB", activities=[], contact_public=True, claimed=True,
-            legal_form=o["legal_form"], validation_status="unvalidated", source="test",
+            legal_form=o["legal_form"], accessible_premises=o["accessible"],
+            validation_status="unvalidated", source="test",
             updated_at=now) for o in orgs])
         offers = []
         for j in range(2 * len(orgs)):
@@ -67,9 +68,11 @@ async def write(db: Database, orgs: list[dict], rng: random.Random) -> list[dict
 
 
 def expected_organisations(orgs: list[dict], *, near=None, radius=None, sector=None,
-                           word=None) -> list[dict]:
+                           word=None, accessible=None) -> list[dict]:
     out = []
     for o in orgs:
+        if accessible is not None and o["accessible"] != accessible:
+            continue
         if sector and not (o["sector"] or "").startswith(sector):
             continue
         if word and not any(w.startswith(word) for w in
@@ -108,21 +111,42 @@ async def test_projection_totals_facets_and_pages_match_a_brute_force_count(data
         assert everything["total"] == len(orgs) + len(offers)
         assert everything["facets"]["kind"] == {
             k: sum(1 for o in offers if o["kind"] == k) for k in ("product", "service")}
+        # accessible premises: organisations marked so are found, the others not; an offer
+        # counts as its publisher's premises
+        accessible = {o["i"] + 1 for o in orgs if o["accessible"]}
+        _, marked = await walk(projection, {"type": "organisation",
+                                            "accessible_premises": "true", "limit": "50"})
+        assert {i["id"] for i in marked} == {f"https://t.example/a/{a - 1}" for a in accessible}
+        assert all(i["accessible_premises"] is True for i in marked)
+        _, unmarked = await walk(projection, {"type": "organisation",
+                                              "accessible_premises": "false", "limit": "50"})
+        assert len(marked) + len(unmarked) == len(orgs) and not (
+            {i["id"] for i in marked} & {i["id"] for i in unmarked})
+        offered = sum(1 for o in offers if o["actor_id"] in accessible)
+        assert everything["facets"]["accessible_premises"] == {
+            True: len(accessible) + offered,
+            False: len(orgs) - len(accessible) + len(offers) - offered}
+        assert (await projection.search(parse_search(
+            {"type": "offer", "accessible_premises": "true"})))["total"] == offered
 
-        for _ in range(25):
+        for step in range(25):
             near = (CENTRE[0] + rng.uniform(-0.3, 0.3), CENTRE[1] + rng.uniform(-0.3, 0.3))
             radius = rng.choice([3, 10, 25])
             sector = rng.choice([None, "47", "01.11", "A"])
             word = rng.choice([None, "bre", "farm", "creme"])
+            accessible = (None, "true", "false")[step % 3]
             params = {"type": "organisation", "near": f"{near[0]},{near[1]}",
                       "radius_km": str(radius), "limit": "7"}
             if sector:
                 params["sector"] = sector
             if word:
                 params["q"] = word
+            if accessible:
+                params["accessible_premises"] = accessible
             expected = expected_organisations(
                 orgs, near=near, radius=radius,
-                sector={"A": "01"}.get(sector, sector), word=word)
+                sector={"A": "01"}.get(sector, sector), word=word,
+                accessible=None if accessible is None else accessible == "true")
             first, items = await walk(projection, params)
             assert first["total"] == len(expected) == len(items)
             assert {i["id"] for i in items} == {f"https://t.example/a/{o['i']}"
@@ -131,6 +155,8 @@ async def test_projection_totals_facets_and_pages_match_a_brute_force_count(data
             assert distances == sorted(distances)
             forms = {f: sum(1 for o in expected if o["legal_form"] == f) for f in FORMS}
             assert first["facets"]["legal_form"] == {f: n for f, n in forms.items() if n}
+            marked = {v: sum(1 for o in expected if o["accessible"] is v) for v in (True, False)}
+            assert first["facets"]["accessible_premises"] == {v: n for v, n in marked.items() if n}
 
         # without a place, by name: every page in order, each entry once
         first, items = await walk(projection, {"q": "bread", "limit": "9"})
@@ -157,7 +183,8 @@ async def test_changes_made_elsewhere_show_at_the_next_query(databases, tmp_path
             await s.execute(update(Actor).where(Actor.id == moved).values(
                 name="Zebra wholefoods", updated_at=later))
             await s.execute(update(Organisation).where(Organisation.actor_id == moved)
-                            .values(lat=51.5, lon=-0.12, updated_at=later))
+                            .values(lat=51.5, lon=-0.12, accessible_premises=True,
+                                    updated_at=later))
             await s.execute(update(Actor).where(Actor.id == gone).values(
                 deleted_at=later, updated_at=later))
             await s.execute(update(Actor).where(Actor.id == network).values(
@@ -172,6 +199,7 @@ async def test_changes_made_elsewhere_show_at_the_next_query(databases, tmp_path
         london = await projection.search(parse_search(
             {"near": "51.5,-0.12", "radius_km": "1"}))
         assert [i["id"] for i in london["items"]] == [f"https://t.example/a/{moved - 1}"]
+        assert not orgs[1]["accessible"] and london["items"][0]["accessible_premises"] is True
         lost = {gone, network}
         left = await projection.search(parse_search({"limit": "1"}))
         assert left["total"] == 180 - 2 - sum(1 for o in offers if o["actor_id"] in lost)

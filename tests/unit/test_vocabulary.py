@@ -473,6 +473,7 @@ def test_the_full_organisation_example_reads_as_ssefed_linked_data():
     assert node[str(SSEFED.legalForm)] == [{"@id": LEGAL_FORM_NS + "cooperative"}]
     assert node[str(SSEFED.validUntil)] == [
         {"@type": "http://www.w3.org/2001/XMLSchema#date", "@value": "2026-12-31"}]
+    assert node[str(SSEFED.accessiblePremises)] == [{"@value": True}]
     place = node[str(AS.location)][0]
     address = place[str(SCHEMA.address)][0]
     assert address["@type"] == [str(SCHEMA.PostalAddress)]

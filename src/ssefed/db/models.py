@@ -100,6 +100,8 @@ class Organisation(Base):
     activities: Mapped[list[str]] = mapped_column(JSONDoc, default=list)  # ESSGlobal ICA IRIs
     contact_public: Mapped[bool] = mapped_column(Boolean, default=True)
     claimed: Mapped[bool] = mapped_column(Boolean, default=True)  # imported: until claimed
+    # as the organisation states it on /edit; false also means "not stated"
+    accessible_premises: Mapped[bool] = mapped_column(Boolean, default=False)
     validation_status: Mapped[str] = mapped_column(String(16), default="unvalidated")
     valid_until: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(32), default="admin")

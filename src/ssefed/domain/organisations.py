@@ -121,7 +121,8 @@ async def create(s, ids, domain: str, data: OrganisationInput, *, source: str = 
 
 
 async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
-                 contact_public: bool | None = None) -> None:
+                 contact_public: bool | None = None,
+                 accessible_premises: bool | None = None) -> None:
     """Set the profile of an organisation (its handle stays) in the open write session;
     followers are told with ``publish_profile`` once it is committed."""
     actor.name, actor.summary = data.name, data.summary
@@ -130,6 +131,8 @@ async def update(s, actor: Actor, org: Organisation, data: OrganisationInput, *,
         setattr(org, key, getattr(data, key))
     if contact_public is not None:
         org.contact_public = contact_public
+    if accessible_premises is not None:
+        org.accessible_premises = accessible_premises
     await s.flush()
 
 

@@ -108,6 +108,11 @@ FACETS = (
           option_labels={"true": ("marchand (vente)", "market (sale)"),
                          "false": ("non marchand (prêt, don, mutualisation…)",
                                    "non-market (loan, gift, pooling…)")}),
+    Facet("accessible_premises", lambda r: r.accessible_premises,
+          lambda r: r.org_accessible_premises, counted=True, shown=("organisation",),
+          label=("Locaux accessibles", "Accessible premises"), any_label=("tous", "all"),
+          heading=("Locaux accessibles", "Accessible premises"),
+          option_labels={"true": ("oui", "yes"), "false": ("non précisé", "not stated")}),
     # the NACE division (2 digits) of the first sector
     Facet("sector", lambda r: _division(r.sectors), lambda r: _division(r.org_sectors),
           counted=True, filtered=False, heading=("Secteurs (NACE)", "Sectors (NACE)")),

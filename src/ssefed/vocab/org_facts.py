@@ -58,6 +58,7 @@ def read_facts(doc: dict[str, Any]) -> dict[str, Any] | None:
         "country": _text(address.get("addressCountry"), 2).upper(),
         "website": website if website and website.startswith(("https://", "http://"))
         and len(website) <= 2048 else None,
+        "accessible_premises": doc.get("accessiblePremises") is True,
         # what it says of its own validation (validationStatus, validUntil) is a claim, not
         # kept: whether it is validated comes from the networks that vouch for it
         # (domain/validity.py), and an older stored claim is wiped

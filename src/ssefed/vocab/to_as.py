@@ -61,7 +61,7 @@ class Urls:
 ORG_TERMS = ("legalForm", "sectors", "qualifiers", "validationStatus", "validUntil",
              "validatedBy", "memberOf", "PostalAddress", "address", "streetAddress",
              "postalCode", "addressLocality", "addressCountry", "email", "telephone",
-             "website", "schema", "PropertyValue", "value")
+             "website", "schema", "PropertyValue", "value", "accessiblePremises")
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,6 +106,8 @@ def organisation_properties(org, network_iri: str | None,
         if address:
             place["address"] = {"type": "PostalAddress", **address}
         props["location"] = place
+    if org.accessible_premises:  # only when said: false is also "not stated"
+        props["accessiblePremises"] = True
     if org.website:
         props["website"] = org.website
         label = html.escape(org.website.split("://", 1)[-1].rstrip("/"))

@@ -262,6 +262,7 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
             "website": org.website,
             "email": org.email if org.contact_public else None,
             "phone": org.phone if org.contact_public else None,
+            "accessible_premises": org.accessible_premises,
         }
         if org.lat is not None and org.lon is not None:
             org_map = await _neighbourhood_map(request, actor, org, lang)

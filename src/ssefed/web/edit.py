@@ -142,7 +142,8 @@ def _profile_values(actor: Actor, org: Organisation) -> dict[str, str]:
             "lon": "" if org.lon is None else repr(org.lon),
             "sectors": "; ".join(org.sectors or []), "legal_form": org.legal_form or "",
             "email": org.email or "", "phone": org.phone or "",
-            "contact_public": "yes" if org.contact_public else ""}
+            "contact_public": "yes" if org.contact_public else "",
+            "accessible_premises": "yes" if org.accessible_premises else ""}
 
 
 async def _dashboard(request: web.Request, s, session: Session, *, status: int = 200,
@@ -220,7 +221,8 @@ def _number(value: str, field: str) -> float | None:
 async def save_profile(request: web.Request) -> web.Response:
     form = await _form(request)
     values = {k: _one(form, k) for k in PROFILE_FIELDS}
-    values["contact_public"] = "yes" if _one(form, "contact_public") == "yes" else ""
+    for box in ("contact_public", "accessible_premises"):
+        values[box] = "yes" if _one(form, box) == "yes" else ""
     db = request.app[DB]
     async with db.write() as s:
         session, refusal = await _checked(request, s, form)
@@ -238,7 +240,8 @@ async def save_profile(request: web.Request) -> web.Response:
             return await _dashboard(request, s, session, status=422, values=values,
                                     errors={field: exc.message})
         await org_domain.update(s, session.actor, session.org, parsed,
-                                contact_public=bool(values["contact_public"]))
+                                contact_public=bool(values["contact_public"]),
+                                accessible_premises=bool(values["accessible_premises"]))
         actor_id = session.actor.id
     await org_domain.publish_profile(db, request.app[IDS], request.app[CONFIG].node.base_url,
                                      actor_id)

@@ -115,6 +115,9 @@ MESSAGES: dict[str, dict[str, str | tuple[str, str]]] = {
     "org.website": {"fr": "Site web", "en": "Website"},
     "org.email": {"fr": "Courriel", "en": "E-mail"},
     "org.phone": {"fr": "Téléphone", "en": "Phone"},
+    "org.accessible_premises": {"fr": "Locaux accessibles", "en": "Accessible premises"},
+    "org.accessible_premises_yes": {"fr": "oui (personnes à mobilité réduite)",
+                                    "en": "yes (reduced mobility)"},
     "org.map_title": {"fr": "Carte : où est {name}", "en": "Map: where {name} is"},
     "org.map_caption": {"fr": "Position : {lat}, {lon} (latitude, longitude), en rouge ; "
                               "les autres points sont les membres voisins.",

@@ -41,7 +41,7 @@ def params_of(request: web.Request) -> dict:
 
 async def api_search(request: web.Request) -> web.Response:
     """GET /api/search?q=&type=&sector=&legal_form=&qualifier=&direction=&kind=&market=
-    &category=&validated_only=&fresh_only=&near=LAT,LON&radius_km=&limit=&cursor="""
+    &accessible_premises=&category=&validated_only=&fresh_only=&near=LAT,LON&radius_km=&limit=&cursor="""
     query = parse_search(params_of(request))
     result = await request.app[SEARCH].search(query)
     await _with_open_reports(request, result["items"])

@@ -38,6 +38,7 @@ def organisation_json(actor, org) -> dict:
         "location": None if org.lat is None else {"lat": org.lat, "lon": org.lon},
         "address": org.address, "postal_code": org.postal_code, "locality": org.locality,
         "country": org.country, "website": org.website,
+        "accessible_premises": org.accessible_premises,
         "validation_status": org.validation_status,
         "valid_until": org.valid_until.isoformat() if org.valid_until else None,
     }
