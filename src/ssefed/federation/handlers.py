@@ -24,6 +24,7 @@ from ssefed.federation import trust, vetting
 from ssefed.federation.apply import objects
 from ssefed.federation.trust import same_origin
 from ssefed.federation.client import FetchError
+from ssefed.federation.networks import refresh_members
 from ssefed.federation.reports import apply_flag
 from ssefed.federation.service import Federation
 from ssefed.vocab import from_as, to_as, vetting_as
@@ -328,8 +329,6 @@ async def backfill(handlers: Handlers, payload: dict[str, Any]) -> None:
     if followed is None or followed.local or not followed.ap_json:
         return
     if followed.ap_json.get("members"):  # a network: read whom it vouches for
-        from ssefed.federation.networks import refresh_members
-
         await refresh_members(fed, followed.ap_id, force=True)
     outbox_url = from_as.first_id(followed.ap_json.get("outbox"))
     if not outbox_url or not same_origin(outbox_url, followed.ap_id):
