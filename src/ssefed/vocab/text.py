@@ -53,8 +53,11 @@ def plain_text(value: str) -> str:
 def html_to_text(value: str, limit: int) -> str:
     """Received HTML as plain text of at most ``limit`` characters (cut with an
     ellipsis): tags dropped, paragraphs and <br> as line breaks, entities decoded."""
-    parser = _Text()
-    parser.feed(value[:MAX_HTML])
-    parser.close()
-    text = plain_text("".join(parser.parts))
+    value = value[:MAX_HTML]
+    if "<" in value or "&" in value:  # else there is nothing to parse
+        parser = _Text()
+        parser.feed(value)
+        parser.close()
+        value = "".join(parser.parts)
+    text = plain_text(value)
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
