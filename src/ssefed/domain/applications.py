@@ -339,17 +339,6 @@ async def maybe_decide(db: Database, config, ids: LocalIds, app_ids: set[int]
     return out
 
 
-async def open_applications_of(s, endorser: str) -> set[int]:
-    """This network's open applications that ``endorser`` endorsed or objected to."""
-    from sqlalchemy import select
-
-    rows = await s.scalars(select(Application.id).join(
-        Endorsement, Endorsement.application_ap_id == Application.ap_id).where(
-        Endorsement.endorser_ap_id == endorser, Application.local_network.is_(True),
-        Application.state.in_(("pending", "needs_more"))))
-    return set(rows)
-
-
 async def confirm_college(db: Database, config, ids: LocalIds, endorser: str,
                           college: str | None, by: str) -> Endorser:
     """A reviewer confirms an endorser's college (the declared one when ``college`` is
@@ -362,7 +351,7 @@ async def confirm_college(db: Database, config, ids: LocalIds, endorser: str,
         if college is None:
             raise InvalidInput("college", "this endorser declared no college: name one")
         row.college, row.confirmed_by, row.confirmed_at = college, by, utcnow()
-        apps = await open_applications_of(s, endorser)
+        apps = await repo.open_applications_of(s, endorser)
     await maybe_decide(db, config, ids, apps)
     return row
 

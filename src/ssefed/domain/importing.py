@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-
 from ssefed.db.repos import imports as import_repo
 from ssefed.db.session import Database
 from ssefed.domain import organisations as org_domain

@@ -12,6 +12,7 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import Actor
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import hosts as host_repo
+from ssefed.db.repos import organisations as org_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.db.session import Database
 from ssefed.domain.actors import ensure_keys
@@ -19,6 +20,7 @@ from ssefed.federation import trust
 from ssefed.federation.client import FederationClient, FetchError, Signer
 from ssefed.vocab import from_as
 from ssefed.vocab.ids import LocalIds
+from ssefed.vocab.org_facts import read_facts
 
 BLOCKS_TTL = 5.0  # seconds a cached block list is trusted (the CLI edits it from another process)
 
@@ -144,9 +146,6 @@ class Federation:
                  if m.id not in {k.id for k in actor.public_keys}]
         # a key belongs to the actor whose document lists it, on that actor's origin
         keys = [k for k in keys if trust.key_belongs_to(k[1], actor.id)]
-        from ssefed.db.repos import organisations as org_repo
-        from ssefed.vocab.org_facts import read_facts
-
         facts = read_facts(actor.raw) if actor.type == "Organization" else None
         async with self.db.write() as s:
             stored = await remote_repo.upsert_actor(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.base import utcnow
@@ -32,9 +34,6 @@ async def keys_of(s: AsyncSession, actor_id: int) -> list[ActorKey]:
 async def add_key_once(s: AsyncSession, *, actor_id: int, kind: str, key_id: str,
                        public_pem: str, private_pem: str | None) -> None:
     """Insert a key unless its id exists (two workers may race to create it)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
     insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
     await s.execute(insert(ActorKey).values(
         actor_id=actor_id, kind=kind, key_id=key_id, public_pem=public_pem,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +41,6 @@ async def validations_ending(s: AsyncSession, *, start: date | None, end: date, 
         q = q.where(_not_reminded(Actor.ap_id, Organisation.valid_until))
     rows = list(await s.execute(q.order_by(Organisation.valid_until, Actor.id).limit(limit)))
     # organisations of other nodes this network validated (participatory validation)
-    from sqlalchemy import literal
-
-
     r = (select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, literal(None).label("email"),
                 Application.valid_until)
          .join(Application, Application.applicant_id == Actor.id)

@@ -200,3 +200,12 @@ async def decisions_of(s: AsyncSession, applicants: list[str]
                 Decision.applicant_ap_id.in_(applicants[i:i + 500])).order_by(Decision.id)):
             out[(d.network_ap_id, d.applicant_ap_id)] = d  # ordered by id: the newest wins
     return out
+
+
+async def open_applications_of(s: AsyncSession, endorser: str) -> set[int]:
+    """This network's open applications that ``endorser`` endorsed or objected to."""
+    rows = await s.scalars(select(Application.id).join(
+        Endorsement, Endorsement.application_ap_id == Application.ap_id).where(
+        Endorsement.endorser_ap_id == endorser, Application.local_network.is_(True),
+        Application.state.in_(("pending", "needs_more"))))
+    return set(rows)
