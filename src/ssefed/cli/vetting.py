@@ -21,9 +21,6 @@ from ssefed.federation import vetting
 from ssefed.web.vetting import application_json
 from ssefed.db.models import Actor
 
-OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
-                 "refuse": "refused", "needs-more": "needs_more", "needs_more": "needs_more"}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     ch = sub.add_parser("charter", help="the network's charters: publish a version, list")
@@ -267,7 +264,7 @@ def run_decide(args: argparse.Namespace) -> int:
     async def decide(db):
         by = await _who(db, args.handle)
         return await applications.decide(db, config, LocalIds(config.node.base_url),
-                                          args.application, OUTCOME_WORDS[args.outcome],
+                                          args.application, args.outcome.replace("-", "_"),
                                           note=args.note, by=by)
 
     d = on_database(config, decide)
