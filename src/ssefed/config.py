@@ -211,20 +211,9 @@ class Config:
         return async_database_url(self.database.url, self.data_path)
 
 
-SECTIONS: dict[str, type] = {
-    "node": NodeConfig,
-    "database": DatabaseConfig,
-    "log": LogConfig,
-    "admin": AdminConfig,
-    "federation": FederationConfig,
-    "worker": WorkerConfig,
-    "chains": ChainsConfig,
-    "sparql": SparqlConfig,
-    "validation": ValidationConfig,
-    "freshness": FreshnessConfig,
-    "reports": ReportsConfig,
-    "retention": RetentionConfig,
-}
+# the sections of the file, in order: [node] -> NodeConfig, ...
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)
+                             if f.name != "path"}
 
 
 def async_database_url(url: str, data_path: Path) -> str:
@@ -257,26 +246,17 @@ def _coerce(section: str, key: str, typ: Any, value: Any, source: str) -> Any:
         if from_env and value.strip().lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(section, key, f"expected true or false, got {value!r}", source)
-    if base == "int":
-        if isinstance(value, bool):
-            raise ConfigError(section, key, f"expected an integer, got {value!r}", source)
-        if isinstance(value, int):
-            return value
+    if base in ("int", "float"):  # a float field takes an integer too, not the reverse
+        number = int if base == "int" else float
+        if isinstance(value, (int, number)) and not isinstance(value, bool):
+            return number(value)
         if from_env:
             try:
-                return int(value.strip())
+                return number(value.strip())
             except ValueError:
                 pass
-        raise ConfigError(section, key, f"expected an integer, got {value!r}", source)
-    if base == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if from_env:
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ConfigError(section, key, f"expected a number, got {value!r}", source)
+        what = "an integer" if base == "int" else "a number"
+        raise ConfigError(section, key, f"expected {what}, got {value!r}", source)
     if base == "dict[str, int]":  # a TOML table, or "key=N,key=N" from the environment
         if from_env:
             table: dict[str, Any] = {}

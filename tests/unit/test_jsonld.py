@@ -19,8 +19,8 @@ from ssefed.vocab.jsonld import (
     ContextNotBundled,
     document_loader,
     expand,
-    expand_tolerant,
     to_rdf_graph,
+    tolerant_document,
 )
 from tests.conftest import PEERS
 
@@ -227,7 +227,7 @@ def test_strict_expand_of_gotosocial_actor_fails():
 def test_mastodon_actor(no_network):
     doc = load_fixture("mastodon-actor.json")
     before = copy.deepcopy(doc)
-    actor = top(expand_tolerant(doc))
+    actor = top(expand(tolerant_document(doc)))
     assert doc == before  # input untouched
     base = "https://masto.qa.urbanwildlife.biz/users/mastodon"
     assert actor["@id"] == base
@@ -248,7 +248,7 @@ def test_mastodon_actor(no_network):
 
 
 def test_mastodon_create_note(no_network):
-    create = top(expand_tolerant(load_fixture("mastodon-create-note.json")))
+    create = top(expand(tolerant_document(load_fixture("mastodon-create-note.json"))))
     assert create["@type"] == [AS + "Create"]
     assert ids(create, AS + "actor") == ["https://mastodon.madrid/users/felix"]
     assert ids(create, AS + "to") == ["https://mastodon.madrid/users/felix/followers"]
@@ -268,7 +268,7 @@ def test_mastodon_create_note(no_network):
 
 
 def test_gotosocial_actor_unknown_context_dropped(no_network):
-    actor = top(expand_tolerant(load_fixture("gotosocial-actor.json")))
+    actor = top(expand(tolerant_document(load_fixture("gotosocial-actor.json"))))
     base = "http://localhost:8080/users/1happyturtle"
     assert actor["@id"] == base and actor["@type"] == [AS + "Person"]
     assert ids(actor, LDP_INBOX) == [base + "/inbox"]
@@ -285,7 +285,7 @@ def test_gotosocial_actor_unknown_context_dropped(no_network):
 
 
 def test_fedify_actor_multikey(no_network):
-    actor = top(expand_tolerant(load_fixture("fedify-actor-multikey.json")))
+    actor = top(expand(tolerant_document(load_fixture("fedify-actor-multikey.json"))))
     assert actor["@type"] == [AS + "Person"]
     assert ids(actor, LDP_INBOX) == ["https://server.example/users/alice/inbox"]
     key = only(actor, SEC + "assertionMethod")
@@ -300,7 +300,7 @@ def test_fedify_actor_multikey(no_network):
 
 
 def test_mitra_actor_multikey(no_network):
-    actor = top(expand_tolerant(load_fixture("mitra-actor-multikey.json")))
+    actor = top(expand(tolerant_document(load_fixture("mitra-actor-multikey.json"))))
     base = "https://wizard.casa/users/hongminhee"
     assert actor["@id"] == base
     assert ids(actor, LDP_INBOX) == [base + "/inbox"]
@@ -321,7 +321,7 @@ def test_mitra_actor_multikey(no_network):
 
 
 def test_fep0837_proposal_inline_valueflows_terms(no_network):
-    proposal = top(expand_tolerant(load_fixture("fep0837-proposal-offer-full.json")))
+    proposal = top(expand(tolerant_document(load_fixture("fep0837-proposal-offer-full.json"))))
     vf = "https://w3id.org/valueflows/ont/vf#"
     om2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
     assert proposal["@type"] == [vf + "Proposal"]
@@ -345,7 +345,7 @@ def test_fep0837_proposal_inline_valueflows_terms(no_network):
 def test_lemmy_group_without_context_is_plain_activitystreams(no_network):
     doc = load_fixture("lemmy-group.json")
     assert "@context" not in doc
-    group = top(expand_tolerant(doc))
+    group = top(expand(tolerant_document(doc)))
     assert "@context" not in doc  # not added to the caller's dict
     assert group["@id"] == "https://enterprise.lemmy.ml/c/tenforward"
     assert group["@type"] == [AS + "Group"]
@@ -374,7 +374,7 @@ def test_tolerant_drops_unknown_urls_everywhere(no_network):
         "tag": {"@context": "http://joinmastodon.org/ns", "type": "Hashtag", "name": "#x"},
         "scoped": {"type": "Scoped", "v": "y"},
     }
-    node = top(expand_tolerant(doc))
+    node = top(expand(tolerant_document(doc)))
     assert node["@type"] == [AS + "Note"]
     assert only(node, AS + "attachment")["@type"] == ["http://schema.org#PropertyValue"]
     assert only(only(node, AS + "tag"), AS + "name") == {"@value": "#x"}
@@ -395,7 +395,7 @@ def test_to_rdf_graph_strict_and_tolerant(no_network):
             rdflib.Literal("z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
                            datatype=rdflib.URIRef(SEC + "multibase"))) in g
 
-    g2 = to_rdf_graph(load_fixture("mastodon-actor.json"), tolerant=True)
+    g2 = to_rdf_graph(tolerant_document(load_fixture("mastodon-actor.json")))
     actor = rdflib.URIRef("https://masto.qa.urbanwildlife.biz/users/mastodon")
     assert (actor, rdflib.URIRef(AS + "preferredUsername"), rdflib.Literal("mastodon")) in g2
     assert (actor, rdflib.URIRef(AS + "manuallyApprovesFollowers"), rdflib.Literal(False)) in g2

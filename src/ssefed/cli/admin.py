@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, in_session
 from ssefed.db.base import utcnow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import hosts as host_repo
@@ -33,30 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_block(args: argparse.Namespace) -> int:
-    config = config_from(args)
     domain = args.domain.strip().lower().removeprefix("https://").removeprefix("http://").strip("/")
 
-    async def go() -> None:
-        async with database(config) as db:
-            async with db.write() as s:
-                row = await host_repo.get_or_add(s, domain)
-                row.blocked = args.blocked
-                row.block_reason = args.reason or None
+    async def block(s) -> None:
+        row = await host_repo.get_or_add(s, domain)
+        row.blocked = args.blocked
+        row.block_reason = args.reason or None
 
-    asyncio.run(go())
+    in_session(config_from(args), block, write=True)
     print(f"{'blocked' if args.blocked else 'unblocked'} {domain}")
     return 0
 
 
 def run_blocks(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def go() -> set[str]:
-        async with database(config) as db:
-            async with db.read() as s:
-                return await host_repo.blocked_domains(s)
-
-    domains = sorted(asyncio.run(go()))
+    domains = sorted(in_session(config_from(args), host_repo.blocked_domains))
     for d in domains:
         print(d)
     print(f"{len(domains)} blocked domain(s)")
@@ -64,14 +53,7 @@ def run_blocks(args: argparse.Namespace) -> int:
 
 
 def run_deliveries(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                return await activity_repo.summary(s)
-
-    rows = asyncio.run(go())
+    rows = in_session(config_from(args), activity_repo.summary)
     now = utcnow()
     print(f"{'host':40} {'state':10} {'count':>7}  next try")
     for host, state, count, next_at in rows:
@@ -88,14 +70,7 @@ def run_deliveries(args: argparse.Namespace) -> int:
 
 
 def run_inbox(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                return await inbox_repo.list_by_state(s, args.state)
-
-    items = asyncio.run(go())
+    items = in_session(config_from(args), lambda s: inbox_repo.list_by_state(s, args.state))
     for item in items:
         print(f"{item.received_at:%Y-%m-%d %H:%M:%S}\t{item.type}\t{item.ap_id}\t"
               f"{item.actor_ap_id}\t{item.error or ''}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
-from ssefed.cli.common import config_from, federation
+from ssefed.cli.common import config_from, on_federation
 from ssefed.domain import categories
 from ssefed.domain.chains import parse_query
 from ssefed.federation.chainsearch import ChainService
@@ -64,10 +63,7 @@ def run(args: argparse.Namespace) -> int:
     params["guaranteed_only"] = args.guaranteed_only
     query = parse_query(params, max_hops_cap=config.chains.max_hops)
 
-    async def go() -> dict:
-        async with federation(config) as fed:
-            return await ChainService(fed).query(query, fan_out=not args.local)
-
-    result = asyncio.run(go())
+    result = on_federation(config, lambda fed: ChainService(fed).query(query,
+                                                                       fan_out=not args.local))
     print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else _table(result))
     return 0

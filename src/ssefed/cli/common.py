@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.config import Config, load_config
 from ssefed.db import migrate
 from ssefed.db.session import Database, open_database
 from ssefed.federation.service import Federation
 from ssefed.db.repos import actors as actor_repo
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -51,6 +55,28 @@ async def database(config: Config, *, require_current: bool = True) -> AsyncIter
         await db.dispose()
 
 
+def on_database(config: Config, work: Callable[[Database], Awaitable[T]], *,
+                require_current: bool = True) -> T:
+    """Run ``work(db)`` on the node's database (opened as ``database`` opens it)."""
+
+    async def go() -> T:
+        async with database(config, require_current=require_current) as db:
+            return await work(db)
+
+    return asyncio.run(go())
+
+
+def in_session(config: Config, work: Callable[[AsyncSession], Awaitable[T]], *,
+               write: bool = False) -> T:
+    """Run ``work(s)`` in one read (or write) session of the node's database."""
+
+    async def go(db: Database) -> T:
+        async with (db.write() if write else db.read()) as s:
+            return await work(s)
+
+    return on_database(config, go)
+
+
 @contextlib.asynccontextmanager
 async def federation(config: Config) -> AsyncIterator:
     """The database and a Federation (outbound client) for commands that talk to peers."""
@@ -61,6 +87,16 @@ async def federation(config: Config) -> AsyncIterator:
             yield fed
         finally:
             await fed.close()
+
+
+def on_federation(config: Config, work: Callable[[Federation], Awaitable[T]]) -> T:
+    """Run ``work(fed)`` with the database and a Federation (see ``federation``)."""
+
+    async def go() -> T:
+        async with federation(config) as fed:
+            return await work(fed)
+
+    return asyncio.run(go())
 
 
 async def local_actor(db: Database, handle: str):

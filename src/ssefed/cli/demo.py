@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.db.repos import actors as actor_repo
 from ssefed.domain.demo import load_demo
 from ssefed.vocab.ids import LocalIds
@@ -27,15 +26,14 @@ def _progress(done: int, total: int) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                if await actor_repo.get_network(s) is None:
-                    raise CommandError("this node has no network actor yet: run `ssefed init`")
-            return await load_demo(db, LocalIds(config.node.base_url), config.node.domain,
-                                   progress=_progress)
+    async def load(db):
+        async with db.read() as s:
+            if await actor_repo.get_network(s) is None:
+                raise CommandError("this node has no network actor yet: run `ssefed init`")
+        return await load_demo(db, LocalIds(config.node.base_url), config.node.domain,
+                               progress=_progress)
 
-    result = asyncio.run(go())
+    result = on_database(config, load)
     print(f"demo loaded: {result.organisations_created} organisation(s) and "
           f"{result.offers_created} offer(s)/demand(s) added, "
           f"{result.organisations_existing} organisation(s) already there")

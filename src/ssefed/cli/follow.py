@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, federation, local_actor
+from ssefed.cli.common import config_from, local_actor, on_federation
 from ssefed.db.repos import follows as follow_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import follows
@@ -42,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         v.set_defaults(func=run_answer, accept=verb == "accept")
 
 
-def _peer_errors(coro):
+def _peer_errors(config, work):
     try:
-        return asyncio.run(coro)
+        return on_federation(config, work)
     except FetchError as exc:
         raise CommandError(f"could not reach the other server: {exc}") from None
     except ParseError as exc:
@@ -52,42 +51,37 @@ def _peer_errors(coro):
 
 
 def run_follow(args: argparse.Namespace) -> int:
-    config = config_from(args)
+    async def follow(fed):
+        local = await local_actor(fed.db, args.handle)
+        target = await follows.resolve(fed, args.target)
+        return target, await follows.follow(fed, local, target)
 
-    async def go():
-        async with federation(config) as fed:
-            local = await local_actor(fed.db, args.handle)
-            target = await follows.resolve(fed, args.target)
-            row = await follows.follow(fed, local, target)
-            return target, row
-
-    target, row = _peer_errors(go())
+    target, row = _peer_errors(config_from(args), follow)
     state = "already following" if row.state == "accepted" else "follow request queued for"
     print(f"@{args.handle} {state} {target.ap_id}")
     return 0
 
 
 def run_unfollow(args: argparse.Namespace) -> int:
-    config = config_from(args)
+    async def unfollow(fed):
+        local = await local_actor(fed.db, args.handle)
+        target = await follows.resolve(fed, args.target)
+        await follows.unfollow(fed, local, target)
+        return target
 
-    async def go():
-        async with federation(config) as fed:
-            local = await local_actor(fed.db, args.handle)
-            target = await follows.resolve(fed, args.target)
-            await follows.unfollow(fed, local, target)
-            return target
-
-    target = _peer_errors(go())
+    target = _peer_errors(config_from(args), unfollow)
     print(f"@{args.handle} no longer follows {target.ap_id}")
     return 0
 
 
-async def _list(config, handle: str, *, followers: bool, state: str):
-    async with federation(config) as fed:
-        local = await local_actor(fed.db, handle)
+def _list(args, *, followers: bool, state: str):
+    async def page(fed):
+        local = await local_actor(fed.db, args.handle)
         key = {"followed_id": local.id} if followers else {"follower_id": local.id}
         async with fed.db.read() as s:
             return await follow_repo.page(s, **key, state=state, limit=100_000)
+
+    return on_federation(config_from(args), page)
 
 
 def _print(rows, what: str) -> None:
@@ -98,39 +92,35 @@ def _print(rows, what: str) -> None:
 
 
 def run_following(args: argparse.Namespace) -> int:
-    rows = asyncio.run(_list(config_from(args), args.handle, followers=False,
-                             state="pending" if args.pending else "accepted"))
+    rows = _list(args, followers=False, state="pending" if args.pending else "accepted")
     _print(rows, "followed actor(s)" if not args.pending else "pending request(s)")
     return 0
 
 
 def run_followers(args: argparse.Namespace) -> int:
-    rows = asyncio.run(_list(config_from(args), args.handle, followers=True, state="accepted"))
+    rows = _list(args, followers=True, state="accepted")
     _print(rows, "follower(s)")
     return 0
 
 
 def run_requests(args: argparse.Namespace) -> int:
-    rows = asyncio.run(_list(config_from(args), args.handle, followers=True, state="pending"))
+    rows = _list(args, followers=True, state="pending")
     _print(rows, "pending request(s)")
     return 0
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    config = config_from(args)
+    async def answer(fed) -> None:
+        local = await local_actor(fed.db, args.handle)
+        if args.follower.startswith(("https://", "http://")):
+            async with fed.db.read() as s:
+                follower = await remote_repo.get_actor(s, args.follower)
+        else:
+            follower = await follows.resolve(fed, args.follower)
+        if follower is None:
+            raise CommandError(f"unknown actor {args.follower}")
+        await follows.answer_request(fed, local, follower, args.accept)
 
-    async def go() -> None:
-        async with federation(config) as fed:
-            local = await local_actor(fed.db, args.handle)
-            if args.follower.startswith(("https://", "http://")):
-                async with fed.db.read() as s:
-                    follower = await remote_repo.get_actor(s, args.follower)
-            else:
-                follower = await follows.resolve(fed, args.follower)
-            if follower is None:
-                raise CommandError(f"unknown actor {args.follower}")
-            await follows.answer_request(fed, local, follower, args.accept)
-
-    _peer_errors(go())
+    _peer_errors(config_from(args), answer)
     print(f"{'accepted' if args.accept else 'rejected'} the follow request of {args.follower}")
     return 0

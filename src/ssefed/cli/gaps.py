@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.domain.matching import gaps, matches
 from ssefed.domain.search import parse_search
 from ssefed.domain.search_projection import SearchProjection
@@ -33,12 +32,8 @@ def run_gaps(args: argparse.Namespace) -> int:
     config = config_from(args)
     f = parse_search({"near": args.near, "radius_km": args.radius_km}).filters
 
-    async def go() -> dict:
-        async with database(config) as db:
-            return await gaps(SearchProjection(db, trust=config.chains), near=f["near"],
-                              radius_km=f["radius_km"])
-
-    result = asyncio.run(go())
+    result = on_database(config, lambda db: gaps(SearchProjection(db, trust=config.chains),
+                                                 near=f["near"], radius_km=f["radius_km"]))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -58,12 +53,9 @@ def run_gaps(args: argparse.Namespace) -> int:
 def run_match(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> dict:
-        async with database(config) as db:
-            return await matches(SearchProjection(db, trust=config.chains), args.iri,
-                                 limit=args.limit, radius_km=args.radius_km)
-
-    result = asyncio.run(go())
+    result = on_database(config, lambda db: matches(SearchProjection(db, trust=config.chains),
+                                                    args.iri, limit=args.limit,
+                                                    radius_km=args.radius_km))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

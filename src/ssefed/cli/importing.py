@@ -4,13 +4,12 @@ template), quietly: nothing is sent to other nodes."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.domain.importing import import_csv
 from ssefed.vocab.ids import LocalIds
 
@@ -46,13 +45,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise CommandError(f"no such file: {args.file}")
 
-    async def go():
-        async with database(config) as db:
-            return await import_csv(db, LocalIds(config.node.base_url), config.node.domain,
-                                    args.file, progress=Progress(),
-                                    validity_days=config.freshness.offer_validity_days)
-
-    report = asyncio.run(go())
+    report = on_database(config, lambda db: import_csv(
+        db, LocalIds(config.node.base_url), config.node.domain, args.file, progress=Progress(),
+        validity_days=config.freshness.offer_validity_days))
     print(f"{report.rows} row(s): {report.created} {report.what}(s) created, "
           f"{report.updated} updated, {report.unchanged} unchanged, "
           f"{len(report.errors)} refused; {report.with_position} with a position")

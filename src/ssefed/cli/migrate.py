@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.db import migrate
 
 
@@ -17,13 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> tuple[str | None, str | None]:
-        async with database(config, require_current=False) as db:
-            before = await migrate.current_revision(db)
-            await migrate.upgrade(db)
-            return before, await migrate.current_revision(db)
+    async def upgrade(db) -> tuple[str | None, str | None]:
+        before = await migrate.current_revision(db)
+        await migrate.upgrade(db)
+        return before, await migrate.current_revision(db)
 
-    before, after = asyncio.run(go())
+    before, after = on_database(config, upgrade, require_current=False)
     if before == after:
         print(f"the database is up to date (revision {after})")
     else:

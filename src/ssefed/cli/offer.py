@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import sys
 
 from sqlalchemy import select
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, given_options, local_actor
+from ssefed.cli.common import config_from, given_options, in_session, local_actor, on_database
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
@@ -88,19 +87,18 @@ def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
     parsed = _check(given_options(args, FIELDS), args)
 
-    async def go() -> str:
-        async with database(config) as db:
-            actor = await local_actor(db, args.org)
-            async with db.write() as s:
-                org = await s.get(Organisation, actor.id)
-                if org is None:
-                    raise CommandError(f"@{args.org} is not an organisation")
-                offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
-                                        lat=org.lat, lon=org.lon,
-                                        validity_days=config.freshness.offer_validity_days)
-                return offer.ap_id
+    async def add(db) -> str:
+        actor = await local_actor(db, args.org)
+        async with db.write() as s:
+            org = await s.get(Organisation, actor.id)
+            if org is None:
+                raise CommandError(f"@{args.org} is not an organisation")
+            offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
+                                    lat=org.lat, lon=org.lon,
+                                    validity_days=config.freshness.offer_validity_days)
+            return offer.ap_id
 
-    iri = asyncio.run(go())
+    iri = on_database(config, add)
     print(f"published the {parsed.direction} of @{args.org}:")
     print(iri)
     return 0
@@ -117,19 +115,17 @@ async def _own_offer(s, iri: str) -> tuple[Offer, Actor]:
 def run_update(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> None:
-        async with database(config) as db:
-            async with db.write() as s:
-                offer, actor = await _own_offer(s, args.iri)
-                current = {f: getattr(offer, f) for f in FIELDS if f != "inputs"}
-                current["inputs"] = [i.category for i in offer.inputs]
-                for f in ("quantity", "price"):
-                    current[f] = None if current[f] is None else float(current[f])
-                current["valid_until"] = offer.valid_until
-                parsed = _check(given_options(args, FIELDS, current), args)
-                await update_offer(s, actor, offer, parsed)
+    async def update(s) -> None:
+        offer, actor = await _own_offer(s, args.iri)
+        current = {f: getattr(offer, f) for f in FIELDS if f != "inputs"}
+        current["inputs"] = [i.category for i in offer.inputs]
+        for f in ("quantity", "price"):
+            current[f] = None if current[f] is None else float(current[f])
+        current["valid_until"] = offer.valid_until
+        parsed = _check(given_options(args, FIELDS, current), args)
+        await update_offer(s, actor, offer, parsed)
 
-    asyncio.run(go())
+    in_session(config, update, write=True)
     print(f"updated {args.iri}")
     return 0
 
@@ -137,13 +133,11 @@ def run_update(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> None:
-        async with database(config) as db:
-            async with db.write() as s:
-                offer, actor = await _own_offer(s, args.iri)
-                await withdraw_offer(s, actor, offer)
+    async def remove(s) -> None:
+        offer, actor = await _own_offer(s, args.iri)
+        await withdraw_offer(s, actor, offer)
 
-    asyncio.run(go())
+    in_session(config, remove, write=True)
     print(f"removed {args.iri}")
     return 0
 
@@ -151,14 +145,13 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_reconfirm(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                _, actor = await _own_offer(s, args.iri)
-            return await reconfirm_offer(db, actor, args.iri, config.freshness,
-                                         today=today_utc())
+    async def reconfirm(db):
+        async with db.read() as s:
+            _, actor = await _own_offer(s, args.iri)
+        return await reconfirm_offer(db, actor, args.iri, config.freshness,
+                                     today=today_utc())
 
-    done = asyncio.run(go())
+    done = on_database(config, reconfirm)
     print(f"re-confirmed {args.iri}: valid until {done.offers[0][1].isoformat()}")
     return 0
 
@@ -166,18 +159,17 @@ def run_reconfirm(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                if args.org:
-                    actor = await local_actor(db, args.org)
-                    return [(o, actor) for o in await offer_repo.by_actor(s, actor.id)]
-                rows = await s.execute(select(Offer, Actor).join(Actor)
-                                       .where(Offer.local.is_(True), Offer.deleted_at.is_(None))
-                                       .order_by(Actor.handle, Offer.title))
-                return list(rows)
+    async def listing(db):
+        async with db.read() as s:
+            if args.org:
+                actor = await local_actor(db, args.org)
+                return [(o, actor) for o in await offer_repo.by_actor(s, actor.id)]
+            rows = await s.execute(select(Offer, Actor).join(Actor)
+                                   .where(Offer.local.is_(True), Offer.deleted_at.is_(None))
+                                   .order_by(Actor.handle, Offer.title))
+            return list(rows)
 
-    rows = asyncio.run(go())
+    rows = on_database(config, listing)
     for offer, actor in rows:
         print(f"{offer.ap_id}\t@{actor.handle}\t{offer.direction}\t{to_code(offer.category)}\t"
               f"{offer.title}")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, given_options, local_actor
+from ssefed.cli.common import config_from, given_options, in_session, local_actor, on_database
 from ssefed.db.models import Organisation
 from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import organisations as org_domain
@@ -81,16 +80,14 @@ def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
     data = org_domain.parse_organisation({"handle": args.handle, **given_options(args, FIELDS)})
 
-    async def go():
-        async with database(config) as db:
-            async with db.write() as s:
-                actor = await org_domain.create(s, LocalIds(config.node.base_url),
-                                                config.node.domain, data)
-                if args.manual:
-                    actor.manually_approves_followers = True
-            return actor
+    async def add(s):
+        actor = await org_domain.create(s, LocalIds(config.node.base_url), config.node.domain,
+                                        data)
+        if args.manual:
+            actor.manually_approves_followers = True
+        return actor
 
-    actor = asyncio.run(go())
+    actor = in_session(config, add, write=True)
     print(f"added @{actor.handle}@{config.node.domain} ({actor.ap_id})")
     return 0
 
@@ -98,29 +95,28 @@ def run_add(args: argparse.Namespace) -> int:
 def run_update(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            async with db.write() as s:
-                row = await s.get(type(actor), actor.id)
-                org = await s.get(Organisation, actor.id)
-                if org is None:
-                    raise CommandError(f"@{args.handle} is not an organisation")
-                current = {"handle": row.handle, "name": row.name, "summary": row.summary,
-                           "legal_form": org.legal_form, "sectors": org.sectors,
-                           "lat": org.lat, "lon": org.lon, "address": org.address,
-                           "website": org.website, "email": org.email}
-                data = org_domain.parse_organisation(given_options(args, FIELDS, current))
-                row.name, row.summary = data.name, data.summary
-                org.legal_form, org.sectors = data.legal_form, data.sectors
-                org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
-                                                              data.website)
-                org.email = data.email
-                if args.manual is not None:
-                    row.manually_approves_followers = args.manual
-            return row
+    async def update(db):
+        actor = await local_actor(db, args.handle)
+        async with db.write() as s:
+            row = await s.get(type(actor), actor.id)
+            org = await s.get(Organisation, actor.id)
+            if org is None:
+                raise CommandError(f"@{args.handle} is not an organisation")
+            current = {"handle": row.handle, "name": row.name, "summary": row.summary,
+                       "legal_form": org.legal_form, "sectors": org.sectors,
+                       "lat": org.lat, "lon": org.lon, "address": org.address,
+                       "website": org.website, "email": org.email}
+            data = org_domain.parse_organisation(given_options(args, FIELDS, current))
+            row.name, row.summary = data.name, data.summary
+            org.legal_form, org.sectors = data.legal_form, data.sectors
+            org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
+                                                          data.website)
+            org.email = data.email
+            if args.manual is not None:
+                row.manually_approves_followers = args.manual
+        return row
 
-    actor = asyncio.run(go())
+    actor = on_database(config, update)
     print(f"updated @{actor.handle}@{config.node.domain}")
     return 0
 
@@ -128,25 +124,18 @@ def run_update(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> int:
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            return await remove_organisation(db, LocalIds(config.node.base_url), actor)
+    async def remove(db) -> int:
+        actor = await local_actor(db, args.handle)
+        return await remove_organisation(db, LocalIds(config.node.base_url), actor)
 
-    n = asyncio.run(go())
+    n = on_database(config, remove)
     print(f"removed @{args.handle}@{config.node.domain}; a Delete goes to {n} inbox(es)")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def go():
-        async with database(config) as db:
-            async with db.read() as s:
-                return await org_repo.list_local(s, limit=100_000)
-
-    rows = asyncio.run(go())
+    rows = in_session(config, lambda s: org_repo.list_local(s, limit=100_000))
     for actor, org in rows:
         print(f"@{actor.handle}@{config.node.domain}\t{actor.name}\t{org.validation_status}")
     print(f"{len(rows)} organisation(s)")
@@ -158,13 +147,12 @@ def run_claim_link(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 365:
         raise CommandError("--days must be between 1 and 365")
 
-    async def go() -> str:
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            async with db.write() as s:
-                return await tokens.create_claim(s, actor, args.days)
+    async def claim_link(db) -> str:
+        actor = await local_actor(db, args.handle)
+        async with db.write() as s:
+            return await tokens.create_claim(s, actor, args.days)
 
-    secret = asyncio.run(go())
+    secret = on_database(config, claim_link)
     print(f"one-time claim link for @{args.handle}, valid {args.days} days:")
     print(f"{config.node.base_url}/claim/{secret}")
     return 0
@@ -173,18 +161,14 @@ def run_claim_link(args: argparse.Namespace) -> int:
 def _approve(args: argparse.Namespace, until) -> None:
     config = config_from(args)
 
-    async def go() -> None:
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            await set_approval(db, LocalIds(config.node.base_url), config.node.base_url,
-                               actor, until)
+    async def approve(db) -> None:
+        actor = await local_actor(db, args.handle)
+        await set_approval(db, LocalIds(config.node.base_url), config.node.base_url, actor, until)
 
-    asyncio.run(go())
+    on_database(config, approve)
 
 
 def run_approve(args: argparse.Namespace) -> int:
-
-
     if args.until:
         try:
             until = date.fromisoformat(args.until)
@@ -207,14 +191,13 @@ def run_unapprove(args: argparse.Namespace) -> int:
 def run_reconfirm(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            return await reconfirm_organisation(db, LocalIds(config.node.base_url),
-                                                config.node.base_url, actor, config.freshness,
-                                                today=today_utc())
+    async def reconfirm(db):
+        actor = await local_actor(db, args.handle)
+        return await reconfirm_organisation(db, LocalIds(config.node.base_url),
+                                            config.node.base_url, actor, config.freshness,
+                                            today=today_utc())
 
-    done = asyncio.run(go())
+    done = on_database(config, reconfirm)
     print(f"@{args.handle} re-confirmed: validated by the network until "
           f"{done.validation_until.isoformat()}; {len(done.offers)} offer(s) and demand(s) "
           "extended")

@@ -5,12 +5,11 @@ a statement about a member)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, federation, local_actor
+from ssefed.cli.common import config_from, local_actor, on_database, on_federation
 from ssefed.federation import proofs
 from ssefed.vocab import strictjson
 from ssefed.vocab.ids import LocalIds
@@ -59,26 +58,25 @@ def run_sign(args: argparse.Namespace) -> int:
     fed_cfg = config.federation
     doc = _read(args.file, fed_cfg.max_body_bytes, fed_cfg.max_json_depth)
 
-    async def go() -> dict:
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            author = proofs.author_of(doc)
-            if isinstance(author, proofs.ProofCheck):
-                raise CommandError(f"the document names two authors: {author.detail}")
-            if author is None:
-                raise CommandError(f"the document names no author: add \"attributedTo\": "
-                                   f"\"{actor.ap_id}\" (or \"actor\" for an activity)")
-            if author != actor.ap_id:
-                raise CommandError(f"the document is by {author}, not by @{args.handle} "
-                                   f"({actor.ap_id})")
-            if "proof" in doc:
-                raise CommandError("the document already carries a proof")
-            try:
-                return await proofs.sign_as(db, LocalIds(config.node.base_url), actor, doc)
-            except ValueError as exc:
-                raise CommandError(str(exc)) from None
+    async def sign(db) -> dict:
+        actor = await local_actor(db, args.handle)
+        author = proofs.author_of(doc)
+        if isinstance(author, proofs.ProofCheck):
+            raise CommandError(f"the document names two authors: {author.detail}")
+        if author is None:
+            raise CommandError(f"the document names no author: add \"attributedTo\": "
+                               f"\"{actor.ap_id}\" (or \"actor\" for an activity)")
+        if author != actor.ap_id:
+            raise CommandError(f"the document is by {author}, not by @{args.handle} "
+                               f"({actor.ap_id})")
+        if "proof" in doc:
+            raise CommandError("the document already carries a proof")
+        try:
+            return await proofs.sign_as(db, LocalIds(config.node.base_url), actor, doc)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
-    print(json.dumps(asyncio.run(go()), ensure_ascii=False, indent=2))
+    print(json.dumps(on_database(config, sign), ensure_ascii=False, indent=2))
     return 0
 
 
@@ -86,11 +84,8 @@ def run_verify(args: argparse.Namespace) -> int:
     config = config_from(args)
     doc = _read(args.file, config.federation.max_body_bytes, config.federation.max_json_depth)
 
-    async def go() -> proofs.ProofCheck:
-        async with federation(config) as fed:
-            return await proofs.verify_relayed(fed, doc, claimed_actor=args.actor)
-
-    check = asyncio.run(go())
+    check = on_federation(config, lambda fed: proofs.verify_relayed(fed, doc,
+                                                                    claimed_actor=args.actor))
     if not check.ok:
         raise CommandError(f"not verified: {check}")
     print(f"verified: by {check.actor} with the key {check.verification_method}"

@@ -4,12 +4,11 @@ the network's reviewers read and close the reports of wrong or outdated informat
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import json
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, in_session
 from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import Conflict, NotFound
 
@@ -32,12 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> list[dict]:
-        async with database(config) as db:
-            async with db.read() as s:
-                return await report_domain.listing(s, include_handled=args.all)
-
-    items = asyncio.run(go())
+    items = in_session(config, lambda s: report_domain.listing(s, include_handled=args.all))
     if args.json:
         print(json.dumps(items, ensure_ascii=False, indent=2))
         return 0
@@ -59,14 +53,12 @@ def run_handle(args: argparse.Namespace) -> int:
     config = config_from(args)
     by = args.by or _user()
 
-    async def go() -> dict:
-        async with database(config) as db:
-            async with db.write() as s:
-                report, actor = await report_domain.handle(s, args.id, note=args.note, by=by)
-                return report_domain.report_json(report, actor)
+    async def handle(s) -> dict:
+        report, actor = await report_domain.handle(s, args.id, note=args.note, by=by)
+        return report_domain.report_json(report, actor)
 
     try:
-        report = asyncio.run(go())
+        report = in_session(config, handle, write=True)
     except (NotFound, Conflict) as exc:
         raise CommandError(str(exc)) from None
     print(f"report #{report['id']} on @{report['organisation']['handle']} handled by {by}")

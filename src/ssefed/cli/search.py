@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.domain.search import FACETS, parse_search
 from ssefed.domain.search_projection import SearchProjection
 
@@ -42,12 +41,8 @@ def run(args: argparse.Namespace) -> int:
     params = {k: getattr(args, k) for k in names if getattr(args, k) not in (None, False)}
     query = parse_search(params)
 
-    async def go() -> dict:
-        async with database(config) as db:
-            # this process's own projection, loaded for the one query
-            return await SearchProjection(db, trust=config.chains).search(query)
-
-    result = asyncio.run(go())
+    # this process's own projection, loaded for the one query
+    result = on_database(config, lambda db: SearchProjection(db, trust=config.chains).search(query))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.graph.child import PREFIXES
 from ssefed.graph.queries import QueryRefused, QueryStopped, check_query
 from ssefed.graph.service import Sparql
@@ -77,21 +76,20 @@ def run(args: argparse.Namespace) -> int:
         except QueryRefused as exc:
             raise CommandError(f"query refused: {exc}", 2) from None
 
-    async def go():
-        async with database(config) as db:
-            sparql = Sparql(config, db)
-            if args.rebuild:
-                report = await sparql.rebuild()
-                if report.skipped:
-                    raise CommandError("the projection is being written by another process "
-                                       "(the node?); try again")
-                print(f"rebuilt the projection: {report}", file=sys.stderr)
-            if text is None:
-                return None
-            return await sparql.answer(text, graph_format=args.format)
+    async def query(db):
+        sparql = Sparql(config, db)
+        if args.rebuild:
+            report = await sparql.rebuild()
+            if report.skipped:
+                raise CommandError("the projection is being written by another process "
+                                   "(the node?); try again")
+            print(f"rebuilt the projection: {report}", file=sys.stderr)
+        if text is None:
+            return None
+        return await sparql.answer(text, graph_format=args.format)
 
     try:
-        answer = asyncio.run(go())
+        answer = on_database(config, query)
     except QueryRefused as exc:
         raise CommandError(f"query refused: {exc}", 2) from None
     except QueryStopped as exc:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import config_from, on_database
 from ssefed.domain.reminders import stale_items
 from ssefed.domain.reminders import today_utc
 
@@ -30,11 +29,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--days must be between 0 and 3650", 2)
     today = today_utc()
 
-    async def go() -> tuple[list[dict], bool]:
-        async with database(config) as db:
-            return await stale_items(db, days, today)
-
-    items, cut = asyncio.run(go())
+    items, cut = on_database(config, lambda db: stale_items(db, days, today))
     if args.json:
         print(json.dumps({"today": today.isoformat(), "days": days, "items": items,
                           "truncated": cut}, ensure_ascii=False, indent=2))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, local_actor
+from ssefed.cli.common import config_from, in_session, local_actor, on_database
 from ssefed.domain import tokens
 
 
@@ -28,14 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_create(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> tuple[int, str]:
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            async with db.write() as s:
-                row, token = await tokens.create(s, actor, args.label)
-                return row.id, token
+    async def create(db) -> tuple[int, str]:
+        actor = await local_actor(db, args.handle)
+        async with db.write() as s:
+            row, token = await tokens.create(s, actor, args.label)
+            return row.id, token
 
-    token_id, token = asyncio.run(go())
+    token_id, token = on_database(config, create)
     print(f"token {token_id} of @{args.handle} (keep it secret; it is not shown again):")
     print(token)
     return 0
@@ -44,13 +42,12 @@ def run_create(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            actor = await local_actor(db, args.handle)
-            async with db.read() as s:
-                return await tokens.list_for(s, actor)
+    async def tokens_of(db):
+        actor = await local_actor(db, args.handle)
+        async with db.read() as s:
+            return await tokens.list_for(s, actor)
 
-    rows = asyncio.run(go())
+    rows = on_database(config, tokens_of)
     for t in rows:
         state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
         used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
@@ -62,12 +59,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_revoke(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go() -> bool:
-        async with database(config) as db:
-            async with db.write() as s:
-                return await tokens.revoke(s, args.id)
-
-    if not asyncio.run(go()):
+    if not in_session(config, lambda s: tokens.revoke(s, args.id), write=True):
         raise CommandError(f"no active token {args.id}")
     print(f"revoked token {args.id}")
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, federation
+from ssefed.cli.common import config_from, database, federation, in_session, on_database
 from ssefed.domain import applications
 from ssefed.domain.vetting import college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
@@ -20,9 +20,6 @@ from ssefed.db.repos import vetting as repo
 from ssefed.federation import vetting
 from ssefed.web.vetting import application_json
 from ssefed.db.models import Actor
-
-OUTCOME_WORDS = {"validated": "validated", "validate": "validated", "refused": "refused",
-                 "refuse": "refused", "needs-more": "needs_more", "needs_more": "needs_more"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -117,26 +114,18 @@ def _peer(coro):
 def run_charter_publish(args: argparse.Namespace) -> int:
     config = config_from(args)
     spec = read_charter_spec(_read_json_file(args.file, "charter"))
-
-    async def go():
-        async with database(config) as db:
-            return await applications.publish_charter(db, LocalIds(config.node.base_url), spec)
-
-    charter, new = asyncio.run(go())
+    charter, new = on_database(config, lambda db: applications.publish_charter(
+        db, LocalIds(config.node.base_url), spec))
     print(f"charter {charter.slug} version {charter.version} "
           f"{'published' if new else 'unchanged'}: {charter.ap_id}")
     return 0
 
 
 def run_charter_list(args: argparse.Namespace) -> int:
-    config = config_from(args)
+    async def charters(s):
+        return await repo.charters_of(s, (await actor_repo.get_network(s)).ap_id)
 
-    async def go():
-        async with database(config) as db, db.read() as s:
-            network = await actor_repo.get_network(s)
-            return await repo.charters_of(s, network.ap_id)
-
-    rows = asyncio.run(go())
+    rows = in_session(config_from(args), charters)
     if not rows:
         print("no charter yet: ssefed charter publish FILE.json")
     for c in rows:
@@ -146,13 +135,8 @@ def run_charter_list(args: argparse.Namespace) -> int:
 
 def run_reviewer_add(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def go():
-        async with database(config) as db:
-            return await applications.add_reviewer(db, LocalIds(config.node.base_url),
-                                                   args.handle, args.name, args.college)
-
-    actor, token = asyncio.run(go())
+    actor, token = on_database(config, lambda db: applications.add_reviewer(
+        db, LocalIds(config.node.base_url), args.handle, args.name, args.college))
     print(f"reviewer @{actor.handle} ({args.college}): {actor.ap_id}")
     print("token (shown once; for the review API and editing):")
     print(token)
@@ -160,13 +144,7 @@ def run_reviewer_add(args: argparse.Namespace) -> int:
 
 
 def run_reviewer_list(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def go():
-        async with database(config) as db, db.read() as s:
-            return await repo.reviewers(s)
-
-    for actor, r in asyncio.run(go()):
+    for actor, r in in_session(config_from(args), repo.reviewers):
         print(f"@{actor.handle}\t{r.college}\t{actor.name}")
     return 0
 
@@ -228,13 +206,12 @@ async def _who(db, handle: str | None) -> str:
 def run_pending(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db, db.read() as s:
-            network = await actor_repo.get_network(s)
-            rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
-            return [await application_json(s, config, a, b, full=False) for a, b in rows]
+    async def pending(s):
+        network = await actor_repo.get_network(s)
+        rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
+        return [await application_json(s, config, a, b, full=False) for a, b in rows]
 
-    items = asyncio.run(go())
+    items = in_session(config, pending)
     if args.json:
         print(json.dumps({"applications": items}, ensure_ascii=False, indent=2))
         return 0
@@ -252,13 +229,12 @@ def run_pending(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db, db.read() as s:
-            app = await applications.application_ref(s, args.application)
-            return await application_json(s, config, app, await s.get(Actor, app.applicant_id),
-                                          full=True)
+    async def show(s):
+        app = await applications.application_ref(s, args.application)
+        return await application_json(s, config, app, await s.get(Actor, app.applicant_id),
+                                      full=True)
 
-    a = asyncio.run(go())
+    a = in_session(config, show)
     if args.json:
         print(json.dumps(a, ensure_ascii=False, indent=2))
         return 0
@@ -285,14 +261,13 @@ def run_show(args: argparse.Namespace) -> int:
 def run_decide(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            by = await _who(db, args.handle)
-            return await applications.decide(db, config, LocalIds(config.node.base_url),
-                                              args.application, OUTCOME_WORDS[args.outcome],
-                                              note=args.note, by=by)
+    async def decide(db):
+        by = await _who(db, args.handle)
+        return await applications.decide(db, config, LocalIds(config.node.base_url),
+                                          args.application, args.outcome.replace("-", "_"),
+                                          note=args.note, by=by)
 
-    d = asyncio.run(go())
+    d = on_database(config, decide)
     until = f" until {d.valid_until.isoformat()}" if d.valid_until else ""
     print(f"application {args.application}: {d.outcome}{until} ({d.ap_id})")
     return 0
@@ -301,26 +276,18 @@ def run_decide(args: argparse.Namespace) -> int:
 def run_confirm(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            by = await _who(db, args.handle)
-            return await applications.confirm_college(db, config, LocalIds(config.node.base_url),
-                                                      args.endorser, check_college(args.college),
-                                                      by)
+    async def confirm(db):
+        by = await _who(db, args.handle)
+        return await applications.confirm_college(db, config, LocalIds(config.node.base_url),
+                                                  args.endorser, check_college(args.college), by)
 
-    row = asyncio.run(go())
+    row = on_database(config, confirm)
     print(f"{row.ap_id}: college {row.college} confirmed")
     return 0
 
 
 def run_endorsers(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def go():
-        async with database(config) as db, db.read() as s:
-            return await repo.unconfirmed_endorsers(s)
-
-    rows = asyncio.run(go())
+    rows = in_session(config_from(args), repo.unconfirmed_endorsers)
     if not rows:
         print("every endorser's college is confirmed")
     for e in rows:
@@ -331,12 +298,11 @@ def run_endorsers(args: argparse.Namespace) -> int:
 def run_resolve(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def go():
-        async with database(config) as db:
-            by = await _who(db, args.handle)
-            return await applications.resolve_objection(
-                db, config, LocalIds(config.node.base_url), args.objection, args.note, by)
+    async def resolve(db):
+        by = await _who(db, args.handle)
+        return await applications.resolve_objection(
+            db, config, LocalIds(config.node.base_url), args.objection, args.note, by)
 
-    row = asyncio.run(go())
+    row = on_database(config, resolve)
     print(f"objection {row.id} resolved")
     return 0

@@ -113,6 +113,43 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+async def write_rows(db: Database, rows: list[Any], plan: Callable[[Any], Plan | None],
+                     write, written: Callable[[Plan], None], report: ImportReport,
+                     progress: Callable[[int, int], None] | None = None,
+                     flushed: Callable[[], None] = lambda: None) -> ImportReport:
+    """The loop of every import: ``plan(row)`` says what to write for a row (None:
+    nothing, the row is unchanged or refused); plans are written BATCH at a time (see
+    write_in_batches) and each one written is passed to ``written``, then ``flushed()``.
+    A row whose key is already in the batch has the batch written first, so that it
+    sees what the first wrote."""
+    batch: list[Plan] = []
+    keys: set[str] = set()
+
+    async def flush() -> None:
+        for p in await write_in_batches(db, batch, write, report):
+            written(p)
+        batch.clear()
+        keys.clear()
+        flushed()
+
+    for done, row in enumerate(rows, start=1):
+        if row.key in keys:
+            await flush()
+        keys.add(row.key)
+        new = plan(row)
+        if new is not None:
+            batch.append(new)
+        if len(batch) >= BATCH:
+            await flush()
+            if progress is not None:
+                progress(done, len(rows))
+    await flush()
+    if progress is not None:
+        progress(len(rows), len(rows))
+    report.errors.sort(key=lambda e: e.line)
+    return report
+
+
 async def write_in_batches(db: Database, plans: list[Any], write, report: ImportReport
                            ) -> list[Any]:
     """Write ``plans`` with ``write(session, plans)`` in one transaction; when the

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-
 from ssefed.db.repos import imports as import_repo
 from ssefed.db.session import Database
 from ssefed.domain import organisations as org_domain
 from ssefed.domain import offers_import
 from ssefed.domain.actors import HANDLE
-from ssefed.domain.csv_import import (BATCH, ImportReport, Plan, RowError, csv_header, decode_csv,
-                                      parse_float, read_records, write_in_batches)
+from ssefed.domain.csv_import import (ImportReport, Plan, RowError, csv_header, decode_csv,
+                                      parse_float, read_records, write_rows)
 from ssefed.domain.errors import InvalidInput
 from ssefed.paths import SCHEMAS_DIR
 from ssefed.vocab.ids import LocalIds
@@ -218,60 +217,41 @@ async def import_csv(db: Database, ids: LocalIds, domain: str, path: Path,
         await import_repo.update_organisations(
             s, [(p.existing_id, p.values) for p in plans if p.existing_id is not None])
 
-    batch: list[Plan] = []
-    batch_handles: set[str] = set()
-    batch_keys: set[str] = set()
+    batch_handles: set[str] = set()  # of the new organisations in the batch
 
-    async def flush() -> None:
-        for p in await write_in_batches(db, batch, write, report):
-            if p.existing_id is None:
-                report.created += 1
-                taken.add(p.handle)
-                existing[p.row.key] = {"id": p.new_id, "handle": p.handle, **p.values}
-            else:
-                report.updated += 1
-                existing[p.row.key].update(p.values)
-            if p.row.org.lat is not None:
-                report.with_position += 1
-        batch.clear()
-        batch_handles.clear()
-        batch_keys.clear()
+    def written(p: Plan) -> None:
+        if p.existing_id is None:
+            report.created += 1
+            taken.add(p.handle)
+            existing[p.row.key] = {"id": p.new_id, "handle": p.handle, **p.values}
+        else:
+            report.updated += 1
+            existing[p.row.key].update(p.values)
+        if p.row.org.lat is not None:
+            report.with_position += 1
 
-    done = 0
-    for row in rows:
-        if row.key in batch_keys:
-            await flush()  # the same key twice: the second sees what the first wrote
-        done += 1
+    def plan(row: Row) -> Plan | None:
         values = _values(row)
-        batch_keys.add(row.key)
         current = existing.get(row.key)
         if current is not None:
             if any(current[c] != v for c, v in values.items()):
-                batch.append(Plan(row, values, existing_id=current["id"]))
-            else:
-                report.unchanged += 1
-                if row.org.lat is not None:
-                    report.with_position += 1
-        else:
-            handle, n = row.org.handle, 2
-            while handle in taken or handle in batch_handles:  # used by another organisation
-                handle = f"{row.org.handle[:58]}-{n}"
-                n += 1
-            if not HANDLE.match(handle):
-                report.errors.append(RowError(row.line, "Name",
-                                              f"gives no usable handle ({handle!r})"))
-            else:
-                batch_handles.add(handle)
-                batch.append(Plan(row, values, handle=handle))
-        if len(batch) >= BATCH:
-            await flush()
-            if progress is not None:
-                progress(done, len(rows))
-    await flush()
-    if progress is not None:
-        progress(len(rows), len(rows))
-    report.errors.sort(key=lambda e: e.line)
-    return report
+                return Plan(row, values, existing_id=current["id"])
+            report.unchanged += 1
+            if row.org.lat is not None:
+                report.with_position += 1
+            return None
+        handle, n = row.org.handle, 2
+        while handle in taken or handle in batch_handles:  # used by another organisation
+            handle = f"{row.org.handle[:58]}-{n}"
+            n += 1
+        if not HANDLE.match(handle):
+            report.errors.append(RowError(row.line, "Name", f"gives no usable handle ({handle!r})"))
+            return None
+        batch_handles.add(handle)
+        return Plan(row, values, handle=handle)
+
+    return await write_rows(db, rows, plan, write, written, report, progress,
+                            flushed=batch_handles.clear)
 
 
 def _values(row: Row) -> dict[str, Any]:

@@ -4,7 +4,7 @@ plan its filières and recruit members. Answered from the search projection
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -13,15 +13,12 @@ from sqlalchemy import select
 from ssefed.db.models import Offer, OfferInput
 from ssefed.domain import categories
 from ssefed.domain.errors import InvalidInput, NotFound
+from ssefed.domain.reminders import today_utc
 from ssefed.domain.search_projection import NO_DAY, OFFER_KEYS, SearchProjection, distance_km
 
 MAX_MATCHES = 50
 MAX_GAPS = 200
 _UNPLACED = 1e9  # the distance an entry without a position is ordered by
-
-
-def _today() -> date:
-    return datetime.now(timezone.utc).date()
 
 
 async def matches(projection: SearchProjection, iri: str, *, limit: int = 10,
@@ -50,7 +47,7 @@ async def matches(projection: SearchProjection, iri: str, *, limit: int = 10,
         direction = "offer"
     if not wanted:
         return {"for": iri, "categories": [], "matches": []}
-    today = _today()
+    today = today_utc()
     found = projection.matching({"type": "offer", "direction": direction,
                                  "fresh_only": True}, today)
     found = found[(c.actor[found] != c.actor[slot])
@@ -86,7 +83,7 @@ async def gaps(projection: SearchProjection, *, near: tuple[float, float], radiu
     consume with no supplier; filières with no member active in them."""
     await projection.fresh()
     found = projection.matching({"type": "offer", "near": near, "radius_km": radius_km,
-                                 "fresh_only": True}, _today())
+                                 "fresh_only": True}, today_utc())
     rows = [(projection.cols.shown[s].category, projection.value("direction", s),
              int(projection.cols.key[s]) - OFFER_KEYS) for s in found.tolist()]
     offer_ids = [offer_id for _, direction, offer_id in rows if direction == "offer"]

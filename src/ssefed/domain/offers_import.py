@@ -23,8 +23,8 @@ from ssefed.db.session import Database
 from ssefed.domain import freshness
 from ssefed.domain import offers as offer_domain
 from ssefed.domain.errors import InvalidInput
-from ssefed.domain.csv_import import (BATCH, ImportReport, Plan, RowError, parse_float,
-                                      read_records, write_in_batches)
+from ssefed.domain.csv_import import (ImportReport, Plan, RowError, parse_float,
+                                      read_records, write_rows)
 from ssefed.domain.publishing import offer_activity
 from ssefed.vocab.ids import LocalIds
 
@@ -124,61 +124,43 @@ async def import_offers(db: Database, ids: LocalIds, text: str,
             targets.append(inboxes.get(org["id"], []))
         await import_repo.insert_activities(s, activities, targets)
 
-    batch: list[Plan] = []
-    batch_keys: set[str] = set()
+    def written(p: Plan) -> None:
+        if p.existing_id is None:
+            report.created += 1
+            existing[p.row.key] = {"id": p.new_id, "ap_id": p.extra["ap_id"],
+                                   "published_at": utcnow(), "deleted_at": None, **p.values,
+                                   "inputs": list(p.row.offer.inputs)}
+        else:
+            report.updated += 1
+            existing[p.row.key].update(p.values, inputs=list(p.row.offer.inputs))
+        if p.values["lat"] is not None:
+            report.with_position += 1
 
-    async def flush() -> None:
-        for p in await write_in_batches(db, batch, write, report):
-            if p.existing_id is None:
-                report.created += 1
-                existing[p.row.key] = {"id": p.new_id, "ap_id": p.extra["ap_id"],
-                                       "published_at": utcnow(),
-                                       "deleted_at": None, **p.values,
-                                       "inputs": list(p.row.offer.inputs)}
-            else:
-                report.updated += 1
-                existing[p.row.key].update(p.values, inputs=list(p.row.offer.inputs))
-            if p.values["lat"] is not None:
-                report.with_position += 1
-        batch.clear()
-        batch_keys.clear()
-
-    done = 0
-    for row in rows:
-        if row.key in batch_keys:
-            await flush()  # the same key twice: the second sees what the first wrote
-        done += 1
+    def plan(row: OfferRow) -> Plan | None:
         org = orgs.get(row.org)
         if org is None:
             report.errors.append(RowError(row.line, "org",
                                           f"no organisation {row.org!r} on this node"))
-            continue
+            return None
         values = _values(row, org)
-        batch_keys.add(row.key)
         current = existing.get(row.key)
         if values["valid_until"] is None and current is not None:
             values["valid_until"] = current["valid_until"]
         elif values["valid_until"] is None and validity_days:
             values["valid_until"] = freshness.offer_end(values["kind"], today, validity_days)
         if current is None:
-            batch.append(Plan(row, values, extra={"org": org, "ap_id": ids.new_offer()}))
-        elif current["deleted_at"] is not None:  # withdrawn since: not brought back
+            return Plan(row, values, extra={"org": org, "ap_id": ids.new_offer()})
+        if current["deleted_at"] is not None:  # withdrawn since: not brought back
             report.unchanged += 1
         elif (any(current[c] != v for c, v in values.items())
               or current["inputs"] != list(dict.fromkeys(row.offer.inputs))):
-            batch.append(Plan(row, values, existing_id=current["id"],
-                              extra={"org": org, "ap_id": current["ap_id"],
-                                     "published_at": current["published_at"]}))
+            return Plan(row, values, existing_id=current["id"],
+                        extra={"org": org, "ap_id": current["ap_id"],
+                               "published_at": current["published_at"]})
         else:
             report.unchanged += 1
             if values["lat"] is not None:
                 report.with_position += 1
-        if len(batch) >= BATCH:
-            await flush()
-            if progress is not None:
-                progress(done, len(rows))
-    await flush()
-    if progress is not None:
-        progress(len(rows), len(rows))
-    report.errors.sort(key=lambda e: e.line)
-    return report
+        return None
+
+    return await write_rows(db, rows, plan, write, written, report, progress)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -18,6 +18,7 @@ from ssefed.db.repos import networks as network_repo
 from ssefed.db.repos import vetting as vetting_repo
 from ssefed.domain import chains, validity
 from ssefed.domain.chains import Candidate, ChainQuery, PeerAnswer, Source
+from ssefed.domain.reminders import today_utc
 from ssefed.federation.claims import OfferClaims
 from ssefed.federation.client import FetchError
 from ssefed.federation.networks import PeerDirectory, is_stale, names_networks, refresh_members
@@ -29,10 +30,6 @@ MAX_INPUTS = 20
 MAX_NAMED_PEERS = 20
 TRUST_TTL = 5.0  # seconds
 PER_CATEGORY_FETCH = 20  # candidates read from the database per category, before ranking
-
-
-def today():
-    return datetime.now(timezone.utc).date()
 
 
 def candidate_from_row(r: chain_repo.SupplierRow, docs: dict[str, dict]) -> Candidate:
@@ -161,7 +158,7 @@ class ChainService:
             # this network's own members come with their state (Candidate.local_validation)
             vouchers = await validity.vouchers(s, actors, own, own_members=False)
             decisions = await self._decisions(s, actors)
-        day = today()
+        day = today_utc()
         for c in cands:
             c.guarantee = chains.guarantee_of(c, own_network=own, trusted=trusted,
                                               vouchers=vouchers, today=day,

@@ -125,9 +125,7 @@ class Deliverer:
                 self._remember_body(item.activity_id, item.doc)
             except (TypeError, ValueError):  # not plain JSON here: read back when claimed
                 continue
-            if len(self._actors) > 4096:
-                self._actors.clear()
-            self._actors[item.activity_id] = item.actor_id
+            self._remember_actors({item.activity_id: item.actor_id})
         self.wake()
 
     def start(self) -> None:
@@ -173,10 +171,8 @@ class Deliverer:
             except BaseException:
                 self._done[:0] = done
                 raise
-            if len(self._actors) > 4096:
-                self._actors.clear()
-            for activity_id, (actor_id, doc) in activities.items():
-                self._actors[activity_id] = actor_id
+            self._remember_actors({a: actor_id for a, (actor_id, _) in activities.items()})
+            for activity_id, (_, doc) in activities.items():
                 self._remember_body(activity_id, doc)
             claimed = await self._claimed(rows)
             self._drained = len(rows) < limit and not full and wakes == self._wakes
@@ -213,9 +209,7 @@ class Deliverer:
             async with self.db.read() as s:
                 docs = await activity_repo.activity_documents(s, missing)
                 actors = await activity_repo.activity_actors(s, missing)
-            if len(self._actors) > 4096:
-                self._actors.clear()
-            self._actors.update(actors)
+            self._remember_actors(actors)
             for activity_id, doc in docs.items():
                 self._remember_body(activity_id, doc)
         return [Claimed(i, activity_id, self._actors[activity_id], inbox, host, attempts,
@@ -296,6 +290,11 @@ class Deliverer:
         if rsa is not None:
             return Signer(rsa.key_id, rsa.private_pem)
         return await self.fed.signer_for(actor)
+
+    def _remember_actors(self, actors: dict[int, int]) -> None:
+        if len(self._actors) > 4096:  # activity id -> actor id, of the recent fan-outs
+            self._actors.clear()
+        self._actors.update(actors)
 
     def _remember_body(self, activity_id: int, doc: dict[str, Any]) -> None:
         if len(self._bodies) > 256:  # bodies of the activities being fanned out

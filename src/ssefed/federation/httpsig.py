@@ -120,8 +120,6 @@ def normalize_headers(headers: Mapping[str, str]) -> NormalizedHeaders:
     return NormalizedHeaders((name, ", ".join(values)) for name, values in out.items())
 
 
-_headers = normalize_headers
-
 
 def _merge(headers: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
     names = {n.lower() for n in extra}
@@ -398,7 +396,7 @@ def parse_signature(method: str, url: str, headers: Mapping[str, str]) -> Signed
     """Read the request's signature (RFC 9421 preferred, else ``Signature`` / ``Authorization:
     Signature`` draft-cavage). Raises VerificationError: NO_SIGNATURE, MALFORMED, UNSUPPORTED_ALGORITHM.
     """
-    h = _headers(headers)
+    h = normalize_headers(headers)
     if h.signature_info is not None:
         return h.signature_info
     if "signature-input" in h:
@@ -443,7 +441,7 @@ def _derived(name: str, params: dict[str, sfv.BareItem], method: str, u: _Url, t
 def signature_base(info: SignedRequestInfo, method: str, url: str,
                    headers: Mapping[str, str]) -> bytes:
     """The exact bytes signed: the cavage signing string or the RFC 9421 §2.5 signature base."""
-    h, u = _headers(headers), _url(url)
+    h, u = normalize_headers(headers), _url(url)
     lines: list[str] = []
     if info.spec == "cavage":
         for name in info.covered:
@@ -641,7 +639,7 @@ def verify(info: SignedRequestInfo, method: str, url: str, headers: Mapping[str,
     ``key_algorithm`` is the RFC 9421 algorithm the key is known to be for (e.g. rsa-pss-sha512),
     used when the signature names none.
     """
-    h, u = _headers(headers), _url(url)
+    h, u = normalize_headers(headers), _url(url)
     current = parse_signature(method, url, h)
     if current.key_id != info.key_id:
         raise _fail(Failure.KEY_MISMATCH, f"request signed by {current.key_id}, not {info.key_id}")

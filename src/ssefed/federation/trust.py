@@ -78,10 +78,6 @@ def same_origin(iri: Any, of: Any) -> bool:
     return known == _parse.__wrapped__(iri)[0]  # not cached: it would evict the actors
 
 
-def _first(value: Any) -> str | None:
-    return from_as.first_id(value)
-
-
 # -- what is fetched --------------------------------------------------------------------
 def check_served(doc: dict[str, Any], url: str, final_url: str) -> None:
     """A document fetched from ``url`` that ``final_url`` answered (after redirects):
@@ -135,7 +131,7 @@ def check_activity(activity: from_as.Activity, is_local: Callable[[str], bool]) 
         check_authored(activity.object, activity.object_id, actor, is_local, field="object")
     if activity.type == "Undo" and isinstance(activity.object, dict):
         inner = activity.object
-        if _first(inner.get("actor")) not in (None, actor):
+        if from_as.first_id(inner.get("actor")) not in (None, actor):
             raise Untrusted("object.actor", "an actor can only undo its own activities")
 
 
@@ -149,7 +145,7 @@ def check_authored(obj: dict[str, Any] | None, object_id: str | None, actor: str
     if not same_origin(object_id, actor):
         raise Untrusted(f"{field}.id", "the object is not on its actor's origin")
     if obj is not None:
-        attributed = _first(obj.get("attributedTo"))
+        attributed = from_as.first_id(obj.get("attributedTo"))
         if attributed is not None and attributed != actor:
             raise Untrusted(f"{field}.attributedTo",
                             "an actor creates, updates and deletes only its own objects")
@@ -162,7 +158,7 @@ def owned_object(obj: dict[str, Any], author: str | None,
     object_id = obj.get("id")
     if not isinstance(object_id, str) or origin(object_id) is None:
         raise Untrusted("object.id", "missing or not an http(s) IRI")
-    attributed = _first(obj.get("attributedTo")) or author
+    attributed = from_as.first_id(obj.get("attributedTo")) or author
     if author is None or attributed != author:
         raise Untrusted("object.attributedTo", "the object does not belong to the actor")
     check_authored(obj, object_id, author, is_local)

@@ -57,11 +57,6 @@ PUBLIC = {to_as.PUBLIC, "as:Public", "Public"}
 
 # --- objects as RDF -----------------------------------------------------------------------
 
-def local_actor_document(actor, org, base_url: str, network_iri: str | None) -> dict:
-    """What ``GET /actors/{handle}`` serves, without the keys."""
-    return to_as.actor_document(actor, [], base_url, org, network_iri if org is not None else None)
-
-
 def without_keys(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in KEY_PROPERTIES}
 
@@ -177,17 +172,13 @@ class _Writer:
             self.store = None  # dropping the last reference closes RocksDB
 
 
-def database_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
 class Projection:
     """The projection of one node's database in ``directory``."""
 
     def __init__(self, directory: Path, base_url: str, database_url: str) -> None:
         self.directory = directory
         self.base_url = base_url
-        self.database = database_key(database_url)
+        self.database = hashlib.sha256(database_url.encode()).hexdigest()[:16]
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -317,19 +308,19 @@ class Projection:
                 async for ids in self._changes(db, state, source):
                     ids = [i for i in ids if i not in done_actors]
                     done_actors.update(ids)
-                    await self._project_actors(db, writer, ids, network, report)
+                    await self._project(db, writer, "actors", ids, report, network)
                     async with db.read() as s:
                         offers_to_redo.update(await repo.offer_ids_of(s, ids))
             done_offers: set[int] = set()
             async for ids in self._changes(db, state, "offers"):
                 done_offers.update(ids)
                 offers_to_redo.difference_update(ids)
-                await self._project_offers(db, writer, ids, report)
+                await self._project(db, writer, "offers", ids, report)
             pending = sorted(offers_to_redo - done_offers)
             for i in range(0, len(pending), PAGE):
-                await self._project_offers(db, writer, pending[i:i + PAGE], report)
+                await self._project(db, writer, "offers", pending[i:i + PAGE], report)
             async for ids in self._changes(db, state, "remote_objects"):
-                await self._project_remote_objects(db, writer, ids, report)
+                await self._project(db, writer, "remote_objects", ids, report)
         finally:
             await asyncio.to_thread(writer.close)
         await asyncio.to_thread(self._save_state, state)
@@ -387,45 +378,36 @@ class Projection:
 
         await asyncio.to_thread(convert)
 
-    async def _project_actors(self, db: Database, writer: _Writer, ids: list[int],
-                              network: str | None, report: SyncReport) -> None:
+    async def _project(self, db: Database, writer: _Writer, source: str, ids: list[int],
+                       report: SyncReport, network: str | None = None) -> None:
+        """Project the rows ``ids`` of ``source`` (actors, offers or remote_objects)."""
         async with db.read() as s:
-            rows = await repo.actors(s, ids)
-        work = []
-        for actor, org in rows:
-            if actor.deleted_at is not None:
-                work.append((actor.ap_id, None, False))
-            elif actor.local:
-                work.append((actor.ap_id, local_actor_document(actor, org, self.base_url,
-                                                               network), False))
-            elif actor.ap_json:
-                work.append((actor.ap_id, without_keys(actor.ap_json), True))
-        await self._apply(writer, work, report)
-
-    async def _project_offers(self, db: Database, writer: _Writer, ids: list[int],
-                              report: SyncReport) -> None:
-        async with db.read() as s:
-            rows = await repo.offers(s, ids)
-        work = []
-        for offer, actor in rows:
-            if offer.deleted_at is not None or actor.deleted_at is not None:
-                work.append((offer.ap_id, None, False))
-            elif offer.local:
-                work.append((offer.ap_id, to_as.offer_object(offer, actor), False))
-            elif offer.ap_json:
-                work.append((offer.ap_id, received_proposal(offer.ap_json), True))
-        await self._apply(writer, work, report)
-
-    async def _project_remote_objects(self, db: Database, writer: _Writer, ids: list[int],
-                                      report: SyncReport) -> None:
-        async with db.read() as s:
-            rows = await repo.remote_objects(s, ids)
-        work = []
-        for row in rows:
-            if proposals.is_proposal(row.ap_json):
-                continue  # received offers are projected from the offers table
-            if row.deleted_at is not None or not is_public(row.ap_json):
-                work.append((row.ap_id, None, False))
-            else:
-                work.append((row.ap_id, row.ap_json, True))
+            rows = await getattr(repo, source)(s, ids)
+        work: list[tuple[str, dict | None, bool]] = []
+        if source == "actors":
+            for actor, org in rows:
+                if actor.deleted_at is not None:
+                    work.append((actor.ap_id, None, False))
+                elif actor.local:  # what GET /actors/{handle} serves, without the keys
+                    work.append((actor.ap_id, to_as.actor_document(
+                        actor, [], self.base_url, org, network if org is not None else None),
+                        False))
+                elif actor.ap_json:
+                    work.append((actor.ap_id, without_keys(actor.ap_json), True))
+        elif source == "offers":
+            for offer, actor in rows:
+                if offer.deleted_at is not None or actor.deleted_at is not None:
+                    work.append((offer.ap_id, None, False))
+                elif offer.local:
+                    work.append((offer.ap_id, to_as.offer_object(offer, actor), False))
+                elif offer.ap_json:
+                    work.append((offer.ap_id, received_proposal(offer.ap_json), True))
+        else:
+            for row in rows:
+                if proposals.is_proposal(row.ap_json):
+                    continue  # received offers are projected from the offers table
+                if row.deleted_at is not None or not is_public(row.ap_json):
+                    work.append((row.ap_id, None, False))
+                else:
+                    work.append((row.ap_id, row.ap_json, True))
         await self._apply(writer, work, report)

@@ -15,9 +15,9 @@ files and refuses every other URL without any network I/O.  Reasons:
 
 :func:`expand` and :func:`to_rdf_graph` are strict: a document whose
 ``@context`` names a URL that is not bundled fails with
-:class:`ContextNotBundled`.  :func:`expand_tolerant` is for documents received
-from peers, which routinely name context URLs nobody can (or should) fetch;
-see its docstring.
+:class:`ContextNotBundled`.  :func:`tolerant_document` prepares documents
+received from peers, which routinely name context URLs nobody can (or should)
+fetch; see its docstring.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from ssefed.paths import SCHEMAS_DIR
 
 __all__ = [
     "AS_CONTEXT", "CONTEXTS", "CONTEXTS_DIR", "ContextNotBundled", "SSEFED_CONTEXT",
-    "document_loader", "expand", "expand_tolerant", "jsonld_options", "load_context",
-    "to_rdf_graph", "to_rdf_triples",
+    "document_loader", "expand", "jsonld_options", "load_context", "to_rdf_graph",
+    "to_rdf_triples", "tolerant_document",
 ]  # fmt: skip
 
 CONTEXTS_DIR = SCHEMAS_DIR / "contexts"
@@ -208,17 +208,7 @@ def _sanitize_node(value: Any) -> Any:
 
 
 def tolerant_document(doc: Mapping[str, Any]) -> dict:
-    out = _sanitize_node(doc)
-    top = out.get("@context")
-    kept = top if isinstance(top, list) else []
-    if not any(c in CONTEXTS and CONTEXTS[c] == CONTEXTS[AS_CONTEXT] for c in kept if isinstance(c, str)):
-        kept = [AS_CONTEXT, *kept]
-    out["@context"] = kept
-    return out
-
-
-def expand_tolerant(doc: Mapping[str, Any]) -> list:
-    """Expand a peer's document as ActivityStreams JSON, ignoring unknown contexts.
+    """A peer's document made readable as ActivityStreams JSON, ignoring unknown contexts.
 
     Peers put context URLs in ``@context`` that we do not bundle and must not
     fetch: ``https://gotosocial.org/ns``, ``http://joinmastodon.org/ns`` (which
@@ -238,9 +228,15 @@ def expand_tolerant(doc: Mapping[str, Any]) -> list:
     ``application/activity+json`` documents that do not reference it.
 
     ``doc`` is not modified.  Other JSON-LD errors (e.g. a protected term
-    redefinition) still raise pyld's ``JsonLdError``.
+    redefinition) still raise pyld's ``JsonLdError`` when the result is expanded.
     """
-    return expand(tolerant_document(doc))
+    out = _sanitize_node(doc)
+    top = out.get("@context")
+    kept = top if isinstance(top, list) else []
+    if not any(c in CONTEXTS and CONTEXTS[c] == CONTEXTS[AS_CONTEXT] for c in kept if isinstance(c, str)):
+        kept = [AS_CONTEXT, *kept]
+    out["@context"] = kept
+    return out
 
 
 # --- RDF ----------------------------------------------------------------------
@@ -263,16 +259,15 @@ def _term(node: Mapping[str, Any], bnodes: dict[str, rdflib.BNode]) -> rdflib.te
     return rdflib.Literal(node["value"], datatype=rdflib.URIRef(datatype))
 
 
-def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False) -> list:
+def to_rdf_triples(doc: Mapping[str, Any]) -> list:
     """The default graph of ``doc`` as pyld triples (dicts of ``subject``, ``predicate``,
     ``object``, each with ``type`` and ``value``), through the bundled contexts only.
 
-    Strict like :func:`expand` unless ``tolerant`` (then the document is prepared as in
-    :func:`expand_tolerant`). Named graphs (e.g. Data Integrity proofs) are left out.
+    Strict like :func:`expand` (a peer's document goes through :func:`tolerant_document`
+    first). Named graphs (e.g. Data Integrity proofs) are left out.
     """
-    source = tolerant_document(doc) if tolerant else dict(doc)
     try:
-        dataset = jsonld.to_rdf(source, jsonld_options())
+        dataset = jsonld.to_rdf(dict(doc), jsonld_options())
     except JsonLdError as exc:
         missing = _not_bundled_cause(exc)
         if missing is not None and missing is not exc:
@@ -281,17 +276,16 @@ def to_rdf_triples(doc: Mapping[str, Any], *, tolerant: bool = False) -> list:
     return dataset.get("@default", [])
 
 
-def to_rdf_graph(doc: Mapping[str, Any], *, tolerant: bool = False) -> rdflib.Graph:
+def to_rdf_graph(doc: Mapping[str, Any]) -> rdflib.Graph:
     """The default graph of ``doc`` as an :class:`rdflib.Graph` (bundled contexts only).
 
-    Strict like :func:`expand` unless ``tolerant`` (then the document is
-    prepared as in :func:`expand_tolerant`).  Named graphs, e.g. the proof
-    graphs of Data Integrity ``proof`` (``@container: @graph``), are not part
-    of the default graph and are left out.
+    Strict like :func:`expand`.  Named graphs, e.g. the proof graphs of Data
+    Integrity ``proof`` (``@container: @graph``), are not part of the default
+    graph and are left out.
     """
     graph = rdflib.Graph()
     bnodes: dict[str, rdflib.BNode] = {}
-    for triple in to_rdf_triples(doc, tolerant=tolerant):
+    for triple in to_rdf_triples(doc):
         graph.add((
             _term(triple["subject"], bnodes),
             _term(triple["predicate"], bnodes),

@@ -73,10 +73,6 @@ async def api_chains(request: web.Request) -> web.Response:
     return web.json_response(result, headers={"Access-Control-Allow-Origin": "*"})
 
 
-def _lang(request: web.Request) -> str:
-    return i18n.negotiate(request)
-
-
 def _decorate(result: dict, lang: str) -> None:
     """Labels for the page: categories and roles in the reader's language, links in the
     order a consumer reads them (field to plate)."""
@@ -91,7 +87,7 @@ def _decorate(result: dict, lang: str) -> None:
 
 async def chains_page(request: web.Request) -> web.Response:
     """The chains for a category, as a page a consumer can read (a form when no category)."""
-    lang = _lang(request)
+    lang = i18n.negotiate(request)
     result, error, query = None, None, None
     if request.query.get("category"):
         try:

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ssefed.db.base import utcnow
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import follows as follow_repo
@@ -23,6 +22,7 @@ from ssefed.domain import categories
 from ssefed.domain import freshness
 from ssefed.domain import reports as report_domain
 from ssefed.domain import validity
+from ssefed.domain.reminders import today_utc
 from ssefed.vocab import labels
 from ssefed.web.i18n import add_vary, format_date, negotiate, translate
 from ssefed.web.keys import CONFIG, DB
@@ -41,10 +41,6 @@ HOME_CLUSTER_OVER = 150  # members on the home map before they are grouped by ce
 HOME_CLUSTER_CELLS = 16  # cells across the map's longer side
 GROUPINGS = ("sector", "legal_form")
 HOME_MAX_MEMBERS = 20_000  # read for the home page's groups, map and validated count
-
-
-def _today() -> date:
-    return utcnow().date()
 
 
 def _number(value: Decimal | float | None) -> str:
@@ -152,7 +148,7 @@ async def home(request: web.Request) -> web.Response:
     by = request.query.get("group", "sector")
     if by not in GROUPINGS:
         by = "sector"
-    today = _today()
+    today = today_utc()
     config = request.app[CONFIG]
     async with request.app[DB].read() as s:
         network = await actor_repo.get_network(s)
@@ -235,7 +231,7 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
     ``report_form``: the report form sent back with its error (web/reports.py)."""
     lang = negotiate(request)
     config = request.app[CONFIG]
-    today = _today()
+    today = today_utc()
     async with request.app[DB].read() as s:
         org = await s.get(Organisation, actor.id)
         offers = await offer_repo.by_actor(s, actor.id)
@@ -308,7 +304,7 @@ def _report_view(lang: str, actor: Actor, offers: list[Offer], notices: list, to
 async def offer_page(request: web.Request, offer: Offer, actor: Actor) -> web.Response:
     """The HTML page of a local offer or demand."""
     lang = negotiate(request)
-    today = _today()
+    today = today_utc()
     async with request.app[DB].read() as s:
         org = await s.get(Organisation, actor.id)
         guarantee = (await validity.guarantees(

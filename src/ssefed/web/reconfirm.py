@@ -5,7 +5,6 @@ go through domain/reconfirm.py."""
 
 from __future__ import annotations
 
-
 from aiohttp import web
 
 from ssefed.db.repos import actors as actor_repo

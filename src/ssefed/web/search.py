@@ -113,15 +113,9 @@ async def api_gaps(request: web.Request) -> web.Response:
                                         radius_km=query.filters["radius_km"]))
 
 
-def _lang(request: web.Request) -> str:
-    return i18n.negotiate(request)
-
-
 async def search_page(request: web.Request) -> web.Response:
     """The directory for people: filters, results (with a map), facets, next page."""
-
-
-    lang = _lang(request)
+    lang = i18n.negotiate(request)
     params = {k: v for k, v in params_of(request).items() if k != "lang" and v not in ("", [])}
     result, error = None, None
     try:
@@ -152,7 +146,7 @@ async def search_page(request: web.Request) -> web.Response:
 
 
 async def gaps_page(request: web.Request) -> web.Response:
-    lang = _lang(request)
+    lang = i18n.negotiate(request)
     found, error = None, None
     if request.query.get("near"):
         try:

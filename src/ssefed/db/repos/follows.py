@@ -51,15 +51,6 @@ async def page(s: AsyncSession, *, followed_id: int | None = None, follower_id: 
     return [(f, a) for f, a in rows]
 
 
-async def follower_inboxes(s: AsyncSession, followed_id: int) -> list[tuple[int, str, str | None]]:
-    """(actor id, inbox, shared inbox) of the remote accepted followers of an actor."""
-    rows = await s.execute(
-        select(Actor.id, Actor.inbox, Actor.shared_inbox).join(Follow, Follow.follower_id == Actor.id)
-        .where(Follow.followed_id == followed_id, Follow.state == "accepted",
-               Actor.local.is_(False), Actor.deleted_at.is_(None)))
-    return [(i, inbox, shared) for i, inbox, shared in rows if inbox]
-
-
 async def delivery_inboxes(s: AsyncSession, followed_id: int) -> list[str]:
     """Where the remote accepted followers of an actor get its activities: each one's
     shared inbox when it has one, else its own inbox; each inbox once, in inbox order.

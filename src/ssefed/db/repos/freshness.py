@@ -41,7 +41,6 @@ async def validations_ending(s: AsyncSession, *, start: date | None, end: date, 
         q = q.where(_not_reminded(Actor.ap_id, Organisation.valid_until))
     rows = list(await s.execute(q.order_by(Organisation.valid_until, Actor.id).limit(limit)))
     # organisations of other nodes this network validated (participatory validation)
-
     r = (select(Actor.id, Actor.ap_id, Actor.handle, Actor.name, literal(None).label("email"),
                 Application.valid_until)
          .join(Application, Application.applicant_id == Actor.id)

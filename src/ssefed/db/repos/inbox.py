@@ -13,18 +13,6 @@ from ssefed.db.base import utcnow
 from ssefed.db.models import InboxItem, Job
 
 
-async def add_once(s: AsyncSession, *, ap_id: str, type_: str, actor_ap_id: str,
-                   key_id: str | None, ap_json: dict[str, Any]) -> int | None:
-    """Store a received activity unless its id was seen before (insert ignoring the
-    conflict on the unique id: no check-then-insert race). Returns the new row id."""
-    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(InboxItem).values(ap_id=ap_id, type=type_, actor_ap_id=actor_ap_id,
-                                     key_id=key_id, ap_json=ap_json, state="pending",
-                                     received_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["ap_id"]).returning(InboxItem.id))
-    return await s.scalar(stmt)
-
-
 async def get(s: AsyncSession, item_id: int) -> InboxItem | None:
     return await s.get(InboxItem, item_id)
 

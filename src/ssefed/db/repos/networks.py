@@ -32,8 +32,6 @@ async def members_page(s: AsyncSession, *, before_id: int | None, limit: int
     """This network's validated members, newest first (by actor id): its own
     organisations (with their Organisation row), and organisations of other nodes it
     validated (with their validation state and end)."""
-
-
     q, remote = _validated_members(), remote_members_query()
     if before_id is not None:
         q, remote = q.where(Actor.id < before_id), remote.where(Actor.id < before_id)

@@ -48,15 +48,6 @@ async def count_open(s: AsyncSession, actor_id: int) -> int:
         Report.actor_id == actor_id, Report.state == "open")) or 0
 
 
-async def open_counts(s: AsyncSession, actor_ids: list[int]) -> dict[int, int]:
-    """{actor id: open reports} for those of ``actor_ids`` that have any."""
-    if not actor_ids:
-        return {}
-    rows = await s.execute(select(Report.actor_id, func.count()).where(
-        Report.actor_id.in_(actor_ids), Report.state == "open").group_by(Report.actor_id))
-    return {actor_id: n for actor_id, n in rows}
-
-
 async def open_counts_by_iri(s: AsyncSession, iris: list[str]) -> dict[str, int]:
     """{organisation IRI: open reports} for the local organisations among ``iris``."""
     if not iris:
