@@ -292,6 +292,16 @@ def _no_offer(request: web.Request, session: Session) -> web.Response:
                        "organisation here.")
 
 
+async def _checked_offer(request: web.Request, s, form: dict[str, list[str]]):
+    """``_checked``, and the organisation's own offer named by the route (None when the
+    route names none), or the refusal: 404 when the offer is not one of its own."""
+    session, refusal = await _checked(request, s, form)
+    if refusal is not None or "offer" not in request.match_info:
+        return session, None, refusal
+    offer = await _own_offer(request, s, session)
+    return session, offer, None if offer is not None else _no_offer(request, session)
+
+
 def _parse_offer_form(form: dict[str, list[str]]) -> tuple[dict[str, Any], offer_domain.OfferInput]:
     values: dict[str, Any] = {k: _one(form, k) for k in OFFER_FIELDS if k != "inputs"}
     values["inputs"] = [v.strip() for v in form.get("inputs", []) if v.strip()][:20]
@@ -330,14 +340,9 @@ async def save_offer(request: web.Request) -> web.Response:
     """Create (POST /edit/offers) or update (POST /edit/offers/{offer}) an offer."""
     form = await _form(request)
     async with request.app[DB].write() as s:
-        session, refusal = await _checked(request, s, form)
+        session, offer, refusal = await _checked_offer(request, s, form)
         if refusal is not None:
             return refusal
-        offer = None
-        if "offer" in request.match_info:
-            offer = await _own_offer(request, s, session)
-            if offer is None:
-                return _no_offer(request, session)
         try:
             values, parsed = _parse_offer_form(form)
         except InvalidInput as exc:
@@ -360,12 +365,9 @@ async def save_offer(request: web.Request) -> web.Response:
 async def withdraw(request: web.Request) -> web.Response:
     form = await _form(request)
     async with request.app[DB].write() as s:
-        session, refusal = await _checked(request, s, form)
+        session, offer, refusal = await _checked_offer(request, s, form)
         if refusal is not None:
             return refusal
-        offer = await _own_offer(request, s, session)
-        if offer is None:
-            return _no_offer(request, session)
         await withdraw_offer(s, session.actor, offer)
     request.app[DELIVERY_WAKE]()
     return see_other("/edit?done=withdrawn")

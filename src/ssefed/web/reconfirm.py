@@ -12,7 +12,7 @@ from ssefed.domain import reconfirm, reminders, tokens
 from ssefed.domain.errors import DomainError
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
 from ssefed.web.problems import Problem
-from ssefed.web.edit import _checked, _dashboard, _form, _no_offer, _own_offer
+from ssefed.web.edit import _checked, _checked_offer, _dashboard, _form
 from ssefed.web.pages import see_other
 
 
@@ -77,12 +77,9 @@ async def edit_reconfirm_offer(request: web.Request) -> web.Response:
     form = await _form(request)
     db = request.app[DB]
     async with db.read() as s:
-        session, refusal = await _checked(request, s, form)
-        if refusal is not None:
-            return refusal
-        offer = await _own_offer(request, s, session)
-    if offer is None:
-        return _no_offer(request, session)
+        session, offer, refusal = await _checked_offer(request, s, form)
+    if refusal is not None:
+        return refusal
     await reconfirm.reconfirm_offer(db, session.actor, offer.ap_id,
                                     request.app[CONFIG].freshness, today=reminders.today_utc())
     request.app[DELIVERY_WAKE]()
