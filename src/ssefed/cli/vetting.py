@@ -19,7 +19,7 @@ from ssefed.vocab.vetting_as import COLLEGES
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import vetting as repo
 from ssefed.federation import vetting
-from ssefed.web.vetting import application_json
+from ssefed.web.vetting import application_json, applications_json
 from ssefed.db.models import Actor
 
 
@@ -198,13 +198,7 @@ def _as_reviewer(config, handle: str | None, work):
 
 def run_pending(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def pending(s):
-        network = await actor_repo.get_network(s)
-        rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
-        return [await application_json(s, config, a, b, full=False) for a, b in rows]
-
-    items = in_session(config, pending)
+    items = in_session(config, lambda s: applications_json(s, config, ("pending", "needs_more")))
     if args.json:
         print(json.dumps({"applications": items}, ensure_ascii=False, indent=2))
         return 0
