@@ -42,15 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInput as exc:
         print(f"ssefed: invalid {exc.field}: {exc.message}", file=sys.stderr)
         return 2
-    except DomainError as exc:
-        print(f"ssefed: {exc}", file=sys.stderr)
-        return 1
     except CommandError as exc:
         print(f"ssefed: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
-    except (OSError, ConnectionError) as exc:
+    except (DomainError, OSError, ConnectionError) as exc:
         print(f"ssefed: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: say so briefly, details with --debug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ssefed.cli.common import config_from, in_session
+from ssefed.cli.common import command, config_from, in_session
 from ssefed.db.base import utcnow
 from ssefed.db.repos import activities as activity_repo
 from ssefed.db.repos import hosts as host_repo
@@ -12,23 +12,18 @@ from ssefed.db.repos import inbox as inbox_repo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("block", help="refuse all traffic with a domain (and its subdomains)")
-    p.add_argument("domain")
+    p = command(sub, "block", run_block, "domain", blocked=True,
+                help="refuse all traffic with a domain (and its subdomains)")
     p.add_argument("--reason", default="")
-    p.set_defaults(func=run_block, blocked=True)
-    p = sub.add_parser("unblock", help="lift a domain block")
-    p.add_argument("domain")
-    p.set_defaults(func=run_block, blocked=False, reason="")
-    p = sub.add_parser("blocks", help="list blocked domains")
-    p.set_defaults(func=run_blocks)
-    p = sub.add_parser("deliveries", help="the delivery queue, per host")
-    p.set_defaults(func=run_deliveries)
-    p = sub.add_parser("inbox", help="received activities (default: the last ones)")
+    command(sub, "unblock", run_block, "domain", blocked=False, reason="",
+            help="lift a domain block")
+    command(sub, "blocks", run_blocks, help="list blocked domains")
+    command(sub, "deliveries", run_deliveries, help="the delivery queue, per host")
+    p = command(sub, "inbox", run_inbox, help="received activities (default: the last ones)")
     p.add_argument("--rejected", action="store_const", const="rejected", dest="state",
                    default="processed")
     p.add_argument("--pending", action="store_const", const="pending", dest="state")
     p.add_argument("--ignored", action="store_const", const="ignored", dest="state")
-    p.set_defaults(func=run_inbox)
 
 
 def run_block(args: argparse.Namespace) -> int:

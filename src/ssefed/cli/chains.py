@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssefed.cli.common import config_from, on_federation
+from ssefed.cli.common import command, config_from, on_federation
 from ssefed.domain import categories
 from ssefed.domain.chains import parse_query
 from ssefed.federation.chainsearch import ChainService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("chains", help="supply chains for a category, with the guarantee of "
-                                      "every link (this node's data, then its peers')")
+    p = command(sub, "chains", run, help="supply chains for a category, with the guarantee of "
+                                         "every link (this node's data, then its peers')")
     p.add_argument("--category", required=True, help="category code (e.g. bread) or IRI")
     p.add_argument("--near", metavar="LAT,LON", help="place the chain should be near")
     p.add_argument("--radius-km", dest="radius_km", type=float,
@@ -24,7 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="most chains shown (default 10)")
     p.add_argument("--local", action="store_true", help="this node's data only (no fan-out)")
     p.add_argument("--json", action="store_true", help="the JSON answer of GET /api/chains")
-    p.set_defaults(func=run)
 
 
 def _table(result: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.config import Config, load_config
 from ssefed.db import migrate
+from ssefed.db.models import Actor
 from ssefed.db.session import Database, open_database
 from ssefed.federation.service import Federation
 from ssefed.db.repos import actors as actor_repo
@@ -24,6 +26,24 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+def command(sub: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int],
+            *positionals: str, help: str, description: str | None = None,
+            **defaults) -> argparse.ArgumentParser:
+    """The (sub)command ``name``, which runs ``run(args)``; ``positionals`` are its plain
+    positional arguments, ``defaults`` more values of ``args``."""
+    p = sub.add_parser(name, help=help, description=description)
+    for positional in positionals:
+        p.add_argument(positional)
+    p.set_defaults(func=run, **defaults)
+    return p
+
+
+def verbs(sub: argparse._SubParsersAction, name: str, *, help: str) -> argparse._SubParsersAction:
+    """The command group ``name`` (``ssefed NAME VERB``): add its verbs to what this returns."""
+    return sub.add_parser(name, help=help).add_subparsers(dest="verb", metavar="VERB",
+                                                          required=True)
 
 
 def safe_url(url: str) -> str:
@@ -99,12 +119,35 @@ def on_federation(config: Config, work: Callable[[Federation], Awaitable[T]]) ->
     return asyncio.run(go())
 
 
-async def local_actor(db: Database, handle: str):
+async def local_actor(db: Database, handle: str) -> Actor:
     async with db.read() as s:
         actor = await actor_repo.get_local_by_handle(s, handle)
     if actor is None or actor.deleted_at is not None:
         raise CommandError(f"no actor @{handle} on this node (see `ssefed org list`)")
     return actor
+
+
+def on_local_actor(config: Config, handle: str,
+                   work: Callable[[Database, Actor], Awaitable[T]]) -> T:
+    """Run ``work(db, actor)`` with the local actor ``handle`` (see ``local_actor``)."""
+
+    async def go(db: Database) -> T:
+        return await work(db, await local_actor(db, handle))
+
+    return on_database(config, go)
+
+
+def in_actor_session(config: Config, handle: str,
+                     work: Callable[[AsyncSession, Actor], Awaitable[T]], *,
+                     write: bool = False) -> T:
+    """Run ``work(s, actor)`` in one read (or write) session, with the local actor
+    ``handle`` (read before the session opens, as ``on_local_actor`` reads it)."""
+
+    async def go(db: Database, actor: Actor) -> T:
+        async with (db.write() if write else db.read()) as s:
+            return await work(s, actor)
+
+    return on_local_actor(config, handle, go)
 
 
 def given_options(args, fields: tuple[str, ...], base: dict | None = None) -> dict:

@@ -6,15 +6,14 @@ import argparse
 import sys
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.db.repos import actors as actor_repo
 from ssefed.domain.demo import load_demo
 from ssefed.vocab.ids import LocalIds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="load the demo network's organisations, offers and demands")
-    p.set_defaults(func=run)
+    command(sub, "demo", run, help="load the demo network's organisations, offers and demands")
 
 
 def _progress(done: int, total: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ssefed.cli.common import config_from, database, local_actor
+from ssefed.cli.common import command, config_from, database, local_actor
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import actors as actor_repo
 from ssefed.vocab import to_as
@@ -23,11 +23,10 @@ CSV_COLUMNS = ("handle", "name", "summary", "legal_form", "sectors", "qualifiers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export organisations and offers (turtle, jsonld, csv)")
+    p = command(sub, "export", run, help="export organisations and offers (turtle, jsonld, csv)")
     p.add_argument("--format", choices=("turtle", "jsonld", "csv"), default="turtle")
     p.add_argument("--handle", help="only this organisation")
     p.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
-    p.set_defaults(func=run)
 
 
 async def _documents(config, handle: str | None) -> tuple[list[dict], list[tuple]]:

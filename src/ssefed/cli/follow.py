@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, local_actor, on_federation
+from ssefed.cli.common import command, config_from, local_actor, on_federation, verbs
 from ssefed.db.repos import follows as follow_repo
 from ssefed.db.repos import remote as remote_repo
 from ssefed.federation import follows
@@ -14,31 +14,21 @@ from ssefed.vocab.from_as import ParseError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("follow", help="follow another actor (acct:user@domain, user@domain or URL)")
-    p.add_argument("target")
+    p = command(sub, "follow", run_follow, "target",
+                help="follow another actor (acct:user@domain, user@domain or URL)")
     p.add_argument("--as", dest="handle", required=True, help="the local actor who follows")
-    p.set_defaults(func=run_follow)
-    p = sub.add_parser("unfollow", help="stop following an actor")
-    p.add_argument("target")
+    p = command(sub, "unfollow", run_unfollow, "target", help="stop following an actor")
     p.add_argument("--as", dest="handle", required=True)
-    p.set_defaults(func=run_unfollow)
-    p = sub.add_parser("following", help="who a local actor follows")
-    p.add_argument("handle")
+    p = command(sub, "following", run_following, "handle", help="who a local actor follows")
     p.add_argument("--pending", action="store_true", help="requests not yet accepted")
-    p.set_defaults(func=run_following)
-    p = sub.add_parser("followers", help="who follows a local actor")
-    p.add_argument("handle")
-    p.set_defaults(func=run_followers)
-    p = sub.add_parser("follow-requests", help="follow requests waiting for approval")
-    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    lst = verbs.add_parser("list", help="list pending requests")
-    lst.add_argument("--as", dest="handle", required=True)
-    lst.set_defaults(func=run_requests)
+    command(sub, "followers", run_followers, "handle", help="who follows a local actor")
+    requests = verbs(sub, "follow-requests", help="follow requests waiting for approval")
+    p = command(requests, "list", run_requests, help="list pending requests")
+    p.add_argument("--as", dest="handle", required=True)
     for verb in ("accept", "reject"):
-        v = verbs.add_parser(verb, help=f"{verb} a request (the follower's URL or handle)")
-        v.add_argument("follower")
-        v.add_argument("--as", dest="handle", required=True)
-        v.set_defaults(func=run_answer, accept=verb == "accept")
+        p = command(requests, verb, run_answer, "follower", accept=verb == "accept",
+                    help=f"{verb} a request (the follower's URL or handle)")
+        p.add_argument("--as", dest="handle", required=True)
 
 
 def _peer_errors(config, work):

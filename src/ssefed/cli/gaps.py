@@ -5,27 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.domain.matching import gaps, matches
 from ssefed.domain.search import parse_search
 from ssefed.domain.search_projection import SearchProjection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("gaps", help="for a territory: demand without offer, inputs without "
-                                    "supplier, filières without member")
+    p = command(sub, "gaps", run_gaps, help="for a territory: demand without offer, inputs "
+                                            "without supplier, filières without member")
     p.add_argument("--near", required=True, metavar="LAT,LON")
     p.add_argument("--radius-km", dest="radius_km", type=float, required=True)
     p.add_argument("--lang", choices=("fr", "en"), default="fr")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_gaps)
-    m = sub.add_parser("match", help="offers that answer a demand (or an organisation's "
-                                     "inputs), demands an offer answers")
+    m = command(sub, "match", run_match, help="offers that answer a demand (or an "
+                                              "organisation's inputs), demands an offer answers")
     m.add_argument("iri", help="IRI of a demand, an offer or an organisation")
     m.add_argument("--limit", type=int, default=10)
     m.add_argument("--radius-km", dest="radius_km", type=float)
     m.add_argument("--json", action="store_true")
-    m.set_defaults(func=run_match)
 
 
 def run_gaps(args: argparse.Namespace) -> int:

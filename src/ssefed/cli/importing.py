@@ -9,18 +9,17 @@ import time
 from pathlib import Path
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.domain.importing import import_csv
 from ssefed.vocab.ids import LocalIds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("import", help="import organisations (or offers) from a CSV file")
+    p = command(sub, "import", run, help="import organisations (or offers) from a CSV file")
     p.add_argument("file", type=Path, help="SSE standard CSV, or one of ssefed's CSV "
                                            "templates (organisations, offers)")
     p.add_argument("--errors", type=int, default=50, metavar="N",
                    help="how many bad rows to list (default 50; all are counted)")
-    p.set_defaults(func=run)
 
 
 class Progress:

@@ -12,7 +12,7 @@ from pathlib import Path
 import tomli_w
 
 from ssefed import datadir
-from ssefed.cli.common import database
+from ssefed.cli.common import command, database
 from ssefed.config import AdminConfig, Config, NodeConfig, config_to_toml_dict, load_config, validate
 from ssefed.db import migrate
 from ssefed.domain.actors import check_handle
@@ -25,12 +25,12 @@ HEADER = ("# ssefed node configuration, written by `ssefed init`.\n"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("init", help="create the config file, the database and the network's actor")
+    p = command(sub, "init", run,
+                help="create the config file, the database and the network's actor")
     p.add_argument("--base-url", help="public URL of the node, e.g. https://ess.example.org")
     p.add_argument("--name", help="name of the network, e.g. \"Réseau ESS des Hautes-Vallées\"")
     p.add_argument("--handle", default="network",
                    help="handle of the network's actor (default: network)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.db import migrate
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("migrate", help="upgrade the database to the newest schema")
-    p.set_defaults(func=run)
+    command(sub, "migrate", run, help="upgrade the database to the newest schema")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ import sys
 from sqlalchemy import select
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, given_options, in_session, local_actor, on_database
+from ssefed.cli.common import (command, config_from, given_options, in_actor_session, in_session,
+                               local_actor, on_database, verbs)
 from ssefed.db.models import Actor, Offer, Organisation
 from ssefed.db.repos import offers as offer_repo
 from ssefed.domain import offers as offer_domain
@@ -43,27 +44,19 @@ def _options(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    offer = sub.add_parser("offer", help="offers and demands: add, update, remove, list")
-    verbs = offer.add_subparsers(dest="verb", metavar="VERB", required=True)
-    add = verbs.add_parser("add", help="publish an offer or a demand of an organisation")
+    offer = verbs(sub, "offer", help="offers and demands: add, update, remove, list")
+    add = command(offer, "add", run_add, help="publish an offer or a demand of an organisation")
     add.add_argument("--org", required=True, help="handle of the organisation")
     _options(add, required=True)
-    add.set_defaults(func=run_add)
-    upd = verbs.add_parser("update", help="change an offer (only the options given)")
-    upd.add_argument("iri")
-    _options(upd, required=False)
-    upd.set_defaults(func=run_update)
-    rem = verbs.add_parser("remove", help="withdraw an offer; followers get a Delete")
-    rem.add_argument("iri")
-    rem.set_defaults(func=run_remove)
-    rc = verbs.add_parser("reconfirm", help="re-confirm an offer as it is: it holds for its "
-                                            "kind's period again ([freshness]); followers get "
-                                            "an Update")
-    rc.add_argument("iri")
-    rc.set_defaults(func=run_reconfirm)
-    lst = verbs.add_parser("list", help="list offers and demands")
+    _options(command(offer, "update", run_update, "iri",
+                     help="change an offer (only the options given)"), required=False)
+    command(offer, "remove", run_remove, "iri",
+            help="withdraw an offer; followers get a Delete")
+    command(offer, "reconfirm", run_reconfirm, "iri",
+            help="re-confirm an offer as it is: it holds for its kind's period again "
+                 "([freshness]); followers get an Update")
+    lst = command(offer, "list", run_list, help="list offers and demands")
     lst.add_argument("--org", help="only this organisation's")
-    lst.set_defaults(func=run_list)
 
 
 FIELDS = ("direction", "role", "kind", "category", "inputs", "title", "summary", "quantity",
@@ -87,18 +80,16 @@ def run_add(args: argparse.Namespace) -> int:
     config = config_from(args)
     parsed = _check(given_options(args, FIELDS), args)
 
-    async def add(db) -> str:
-        actor = await local_actor(db, args.org)
-        async with db.write() as s:
-            org = await s.get(Organisation, actor.id)
-            if org is None:
-                raise CommandError(f"@{args.org} is not an organisation")
-            offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
-                                    lat=org.lat, lon=org.lon,
-                                    validity_days=config.freshness.offer_validity_days)
-            return offer.ap_id
+    async def add(s, actor) -> str:
+        org = await s.get(Organisation, actor.id)
+        if org is None:
+            raise CommandError(f"@{args.org} is not an organisation")
+        offer = await add_offer(s, LocalIds(config.node.base_url), actor, parsed,
+                                lat=org.lat, lon=org.lon,
+                                validity_days=config.freshness.offer_validity_days)
+        return offer.ap_id
 
-    iri = on_database(config, add)
+    iri = in_actor_session(config, args.org, add, write=True)
     print(f"published the {parsed.direction} of @{args.org}:")
     print(iri)
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, given_options, in_session, local_actor, on_database
+from ssefed.cli.common import (command, config_from, given_options, in_actor_session, in_session,
+                               on_local_actor, verbs)
 from ssefed.db.models import Organisation
 from ssefed.db.repos import organisations as org_repo
 from ssefed.domain import organisations as org_domain
@@ -40,40 +41,29 @@ def _options(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    org = sub.add_parser("org", help="member organisations: add, update, remove, list")
-    verbs = org.add_subparsers(dest="verb", metavar="VERB", required=True)
-    add = verbs.add_parser("add", help="add a member organisation")
+    org = verbs(sub, "org", help="member organisations: add, update, remove, list")
+    add = command(org, "add", run_add, help="add a member organisation")
     add.add_argument("--handle", required=True, help="its handle: @HANDLE@your-domain")
     _options(add, required=True)
-    add.set_defaults(func=run_add)
-    upd = verbs.add_parser("update", help="change an organisation (only the options given)")
-    upd.add_argument("handle")
-    _options(upd, required=False)
-    upd.set_defaults(func=run_update)
-    rem = verbs.add_parser("remove", help="remove an organisation; its followers get a Delete")
-    rem.add_argument("handle")
-    rem.set_defaults(func=run_remove)
-    cl = verbs.add_parser("claim-link", help="a one-time link with which the organisation "
-                                             "claims its (imported) account")
-    cl.add_argument("handle")
+    _options(command(org, "update", run_update, "handle",
+                     help="change an organisation (only the options given)"), required=False)
+    command(org, "remove", run_remove, "handle",
+            help="remove an organisation; its followers get a Delete")
+    cl = command(org, "claim-link", run_claim_link, "handle",
+                 help="a one-time link with which the organisation claims its (imported) "
+                      "account")
     cl.add_argument("--days", type=int, default=14, help="validity in days (default 14)")
-    cl.set_defaults(func=run_claim_link)
-    ap = verbs.add_parser("approve", help="validate a member: the network vouches for it (in "
-                                          "its members collection) until a date")
-    ap.add_argument("handle")
+    ap = command(org, "approve", run_approve, "handle",
+                 help="validate a member: the network vouches for it (in its members "
+                      "collection) until a date")
     ap.add_argument("--until", metavar="DATE", help="end of validity, YYYY-MM-DD (default: "
                                                     "in [freshness] validation_months, 12)")
-    ap.set_defaults(func=run_approve)
-    rc = verbs.add_parser("reconfirm", help="re-confirm a validated (or expired) member as it "
-                                            "is: its validation and all its current offers "
-                                            "are extended; each change federates")
-    rc.add_argument("handle")
-    rc.set_defaults(func=run_reconfirm)
-    un = verbs.add_parser("unapprove", help="withdraw the network's validation of a member")
-    un.add_argument("handle")
-    un.set_defaults(func=run_unapprove)
-    lst = verbs.add_parser("list", help="list the member organisations")
-    lst.set_defaults(func=run_list)
+    command(org, "reconfirm", run_reconfirm, "handle",
+            help="re-confirm a validated (or expired) member as it is: its validation and all "
+                 "its current offers are extended; each change federates")
+    command(org, "unapprove", run_unapprove, "handle",
+            help="withdraw the network's validation of a member")
+    command(org, "list", run_list, help="list the member organisations")
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -95,40 +85,34 @@ def run_add(args: argparse.Namespace) -> int:
 def run_update(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def update(db):
-        actor = await local_actor(db, args.handle)
-        async with db.write() as s:
-            row = await s.get(type(actor), actor.id)
-            org = await s.get(Organisation, actor.id)
-            if org is None:
-                raise CommandError(f"@{args.handle} is not an organisation")
-            current = {"handle": row.handle, "name": row.name, "summary": row.summary,
-                       "legal_form": org.legal_form, "sectors": org.sectors,
-                       "lat": org.lat, "lon": org.lon, "address": org.address,
-                       "website": org.website, "email": org.email}
-            data = org_domain.parse_organisation(given_options(args, FIELDS, current))
-            row.name, row.summary = data.name, data.summary
-            org.legal_form, org.sectors = data.legal_form, data.sectors
-            org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
-                                                          data.website)
-            org.email = data.email
-            if args.manual is not None:
-                row.manually_approves_followers = args.manual
+    async def update(s, actor):
+        row = await s.get(type(actor), actor.id)
+        org = await s.get(Organisation, actor.id)
+        if org is None:
+            raise CommandError(f"@{args.handle} is not an organisation")
+        current = {"handle": row.handle, "name": row.name, "summary": row.summary,
+                   "legal_form": org.legal_form, "sectors": org.sectors,
+                   "lat": org.lat, "lon": org.lon, "address": org.address,
+                   "website": org.website, "email": org.email}
+        data = org_domain.parse_organisation(given_options(args, FIELDS, current))
+        row.name, row.summary = data.name, data.summary
+        org.legal_form, org.sectors = data.legal_form, data.sectors
+        org.lat, org.lon, org.address, org.website = (data.lat, data.lon, data.address,
+                                                      data.website)
+        org.email = data.email
+        if args.manual is not None:
+            row.manually_approves_followers = args.manual
         return row
 
-    actor = on_database(config, update)
+    actor = in_actor_session(config, args.handle, update, write=True)
     print(f"updated @{actor.handle}@{config.node.domain}")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def remove(db) -> int:
-        actor = await local_actor(db, args.handle)
-        return await remove_organisation(db, LocalIds(config.node.base_url), actor)
-
-    n = on_database(config, remove)
+    n = on_local_actor(config, args.handle, lambda db, actor: remove_organisation(
+        db, LocalIds(config.node.base_url), actor))
     print(f"removed @{args.handle}@{config.node.domain}; a Delete goes to {n} inbox(es)")
     return 0
 
@@ -146,13 +130,8 @@ def run_claim_link(args: argparse.Namespace) -> int:
     config = config_from(args)
     if not 1 <= args.days <= 365:
         raise CommandError("--days must be between 1 and 365")
-
-    async def claim_link(db) -> str:
-        actor = await local_actor(db, args.handle)
-        async with db.write() as s:
-            return await tokens.create_claim(s, actor, args.days)
-
-    secret = on_database(config, claim_link)
+    secret = in_actor_session(config, args.handle, lambda s, actor: tokens.create_claim(
+        s, actor, args.days), write=True)
     print(f"one-time claim link for @{args.handle}, valid {args.days} days:")
     print(f"{config.node.base_url}/claim/{secret}")
     return 0
@@ -160,12 +139,8 @@ def run_claim_link(args: argparse.Namespace) -> int:
 
 def _approve(args: argparse.Namespace, until) -> None:
     config = config_from(args)
-
-    async def approve(db) -> None:
-        actor = await local_actor(db, args.handle)
-        await set_approval(db, LocalIds(config.node.base_url), config.node.base_url, actor, until)
-
-    on_database(config, approve)
+    on_local_actor(config, args.handle, lambda db, actor: set_approval(
+        db, LocalIds(config.node.base_url), config.node.base_url, actor, until))
 
 
 def run_approve(args: argparse.Namespace) -> int:
@@ -190,14 +165,9 @@ def run_unapprove(args: argparse.Namespace) -> int:
 
 def run_reconfirm(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def reconfirm(db):
-        actor = await local_actor(db, args.handle)
-        return await reconfirm_organisation(db, LocalIds(config.node.base_url),
-                                            config.node.base_url, actor, config.freshness,
-                                            today=today_utc())
-
-    done = on_database(config, reconfirm)
+    done = on_local_actor(config, args.handle, lambda db, actor: reconfirm_organisation(
+        db, LocalIds(config.node.base_url), config.node.base_url, actor, config.freshness,
+        today=today_utc()))
     print(f"@{args.handle} re-confirmed: validated by the network until "
           f"{done.validation_until.isoformat()}; {len(done.offers)} offer(s) and demand(s) "
           "extended")

@@ -9,28 +9,25 @@ import json
 import sys
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, local_actor, on_database, on_federation
+from ssefed.cli.common import command, config_from, on_federation, on_local_actor, verbs
 from ssefed.federation import proofs
 from ssefed.vocab import strictjson
 from ssefed.vocab.ids import LocalIds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("proof", help="sign a JSON document as a local actor, or check the "
+    proof = verbs(sub, "proof", help="sign a JSON document as a local actor, or check the "
                                      "integrity proof of one")
-    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    s = verbs.add_parser("sign", help="print FILE (JSON; '-': standard input) with an integrity "
-                                      "proof by a local actor's Ed25519 key")
-    s.add_argument("file")
+    s = command(proof, "sign", run_sign, "file", help="print FILE (JSON; '-': standard input) "
+                                                      "with an integrity proof by a local "
+                                                      "actor's Ed25519 key")
     s.add_argument("--as", dest="handle", required=True,
                    help="the local actor who signs; the document's actor or attributedTo "
                         "must be it")
-    s.set_defaults(func=run_sign)
-    v = verbs.add_parser("verify", help="check FILE's integrity proof against its author's own "
-                                        "actor document, fetched from the author's server")
-    v.add_argument("file")
+    v = command(proof, "verify", run_verify, "file",
+                help="check FILE's integrity proof against its author's own actor document, "
+                     "fetched from the author's server")
     v.add_argument("--actor", metavar="IRI", help="the actor the document must be by")
-    v.set_defaults(func=run_verify)
 
 
 def _read(path: str, max_bytes: int, max_depth: int) -> dict:
@@ -58,8 +55,7 @@ def run_sign(args: argparse.Namespace) -> int:
     fed_cfg = config.federation
     doc = _read(args.file, fed_cfg.max_body_bytes, fed_cfg.max_json_depth)
 
-    async def sign(db) -> dict:
-        actor = await local_actor(db, args.handle)
+    async def sign(db, actor) -> dict:
         author = proofs.author_of(doc)
         if isinstance(author, proofs.ProofCheck):
             raise CommandError(f"the document names two authors: {author.detail}")
@@ -76,7 +72,7 @@ def run_sign(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
-    print(json.dumps(on_database(config, sign), ensure_ascii=False, indent=2))
+    print(json.dumps(on_local_actor(config, args.handle, sign), ensure_ascii=False, indent=2))
     return 0
 
 

@@ -8,24 +8,22 @@ import getpass
 import json
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, in_session
+from ssefed.cli.common import command, config_from, in_session
 from ssefed.domain import reports as report_domain
 from ssefed.domain.errors import Conflict, NotFound
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reports", help="reports of wrong or outdated information (open ones; "
-                                       "`reports handle ID` closes one)")
+    p = command(sub, "reports", run_list, help="reports of wrong or outdated information (open "
+                                               "ones; `reports handle ID` closes one)")
     p.add_argument("--all", action="store_true", help="handled reports too")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run_list)
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    h = actions.add_parser("handle", help="mark a report handled: it leaves the "
-                                          "organisation's page")
+    h = command(actions, "handle", run_handle, help="mark a report handled: it leaves the "
+                                                    "organisation's page")
     h.add_argument("id", type=int, help="the report's number (see `ssefed reports`)")
     h.add_argument("--note", default=None, help="what was done (kept with the report)")
     h.add_argument("--by", default=None, help="who handled it (default: your user name)")
-    h.set_defaults(func=run_handle)
 
 
 def run_list(args: argparse.Namespace) -> int:

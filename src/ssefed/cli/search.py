@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.domain.search import FACETS, parse_search
 from ssefed.domain.search_projection import SearchProjection
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="search organisations and offers (this node's and "
-                                      "those received from followed actors)")
+    p = command(sub, "search", run, help="search organisations and offers (this node's and "
+                                         "those received from followed actors)")
     p.add_argument("q", nargs="?", default="", help="words to look for (accents and case "
                                                     "do not matter)")
     for facet in FACETS:  # --type, --legal-form, --direction, --kind, --market…
@@ -31,7 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--cursor", help="the `next` of the previous page")
     p.add_argument("--json", action="store_true", help="the JSON answer of GET /api/search")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from ssefed import datadir
 from ssefed.app import create_app
-from ssefed.cli.common import config_from, database
+from ssefed.cli.common import command, config_from, database
 from ssefed.web.redact import loggable_path
 
 log = logging.getLogger("ssefed")
@@ -56,11 +56,10 @@ def _session_key(config) -> bytes:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="run the node until stopped (SIGINT or SIGTERM)")
+    p = command(sub, "serve", run, help="run the node until stopped (SIGINT or SIGTERM)")
     p.add_argument("--host", help="address to listen on (default: [node] host)")
     p.add_argument("--port", type=int, help="port to listen on (default: [node] port, "
                                             "else the port of base_url)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

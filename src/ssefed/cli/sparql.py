@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.graph.child import PREFIXES
 from ssefed.graph.queries import QueryRefused, QueryStopped, check_query
 from ssefed.graph.service import Sparql
@@ -17,10 +17,10 @@ MAX_CELL = 60
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sparql", help="SPARQL query over the node's data, local and received",
-                       description="Runs a SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE) "
-                       "over the RDF projection of the node's organisations and offers, local "
-                       "and received, brought up to date first. SERVICE and FROM are refused.")
+    p = command(sub, "sparql", run, help="SPARQL query over the node's data, local and received",
+                description="Runs a SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE) "
+                "over the RDF projection of the node's organisations and offers, local "
+                "and received, brought up to date first. SERVICE and FROM are refused.")
     p.add_argument("query", nargs="?", help="the query text")
     p.add_argument("--file", "-f", type=Path, help="read the query from this file")
     p.add_argument("--json", action="store_true",
@@ -29,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="CONSTRUCT/DESCRIBE: output format (default: turtle)")
     p.add_argument("--rebuild", action="store_true",
                    help="drop the projection and build it again from the database")
-    p.set_defaults(func=run)
 
 
 def short(term: dict) -> str:

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, on_database
+from ssefed.cli.common import command, config_from, on_database
 from ssefed.domain.reminders import stale_items
 from ssefed.domain.reminders import today_utc
 
@@ -14,12 +14,12 @@ MAX_ROWS = 10_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stale", help="validations, offers and demands of this node's "
-                                     "organisations that expire within N days, or have expired")
+    p = command(sub, "stale", run, help="validations, offers and demands of this node's "
+                                        "organisations that expire within N days, or have "
+                                        "expired")
     p.add_argument("--days", type=int, help="how far ahead (default: [freshness] "
                                             "remind_days_before, 30)")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,49 +5,34 @@ from __future__ import annotations
 import argparse
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, in_session, local_actor, on_database
+from ssefed.cli.common import command, config_from, in_actor_session, in_session, verbs
 from ssefed.domain import tokens
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("token", help="bearer tokens of an organisation (client-to-server posts)")
-    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    c = verbs.add_parser("create", help="create a token (shown once)")
-    c.add_argument("handle")
+    token = verbs(sub, "token", help="bearer tokens of an organisation (client-to-server posts)")
+    c = command(token, "create", run_create, "handle", help="create a token (shown once)")
     c.add_argument("--label", default="")
-    c.set_defaults(func=run_create)
-    ls = verbs.add_parser("list", help="list an organisation's tokens")
-    ls.add_argument("handle")
-    ls.set_defaults(func=run_list)
-    r = verbs.add_parser("revoke", help="revoke a token by its number")
+    command(token, "list", run_list, "handle", help="list an organisation's tokens")
+    r = command(token, "revoke", run_revoke, help="revoke a token by its number")
     r.add_argument("id", type=int)
-    r.set_defaults(func=run_revoke)
 
 
 def run_create(args: argparse.Namespace) -> int:
     config = config_from(args)
 
-    async def create(db) -> tuple[int, str]:
-        actor = await local_actor(db, args.handle)
-        async with db.write() as s:
-            row, token = await tokens.create(s, actor, args.label)
-            return row.id, token
+    async def create(s, actor) -> tuple[int, str]:
+        row, token = await tokens.create(s, actor, args.label)
+        return row.id, token
 
-    token_id, token = on_database(config, create)
+    token_id, token = in_actor_session(config, args.handle, create, write=True)
     print(f"token {token_id} of @{args.handle} (keep it secret; it is not shown again):")
     print(token)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    async def tokens_of(db):
-        actor = await local_actor(db, args.handle)
-        async with db.read() as s:
-            return await tokens.list_for(s, actor)
-
-    rows = on_database(config, tokens_of)
+    rows = in_actor_session(config_from(args), args.handle, tokens.list_for)
     for t in rows:
         state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
         used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
@@ -57,9 +42,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    config = config_from(args)
-
-    if not in_session(config, lambda s: tokens.revoke(s, args.id), write=True):
+    if not in_session(config_from(args), lambda s: tokens.revoke(s, args.id), write=True):
         raise CommandError(f"no active token {args.id}")
     print(f"revoked token {args.id}")
     return 0

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ssefed.cli.common import CommandError
-from ssefed.cli.common import config_from, database, federation, in_session, on_database
+from ssefed.cli.common import (command, config_from, database, federation, in_session,
+                               on_database, verbs)
 from ssefed.domain import applications
 from ssefed.domain.vetting import college as check_college, read_charter_spec, text
 from ssefed.federation.client import FetchError
@@ -18,80 +19,67 @@ from ssefed.vocab.vetting_as import COLLEGES
 from ssefed.db.repos import actors as actor_repo
 from ssefed.db.repos import vetting as repo
 from ssefed.federation import vetting
-from ssefed.web.vetting import application_json
+from ssefed.web.vetting import application_json, applications_json
 from ssefed.db.models import Actor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ch = sub.add_parser("charter", help="the network's charters: publish a version, list")
-    verbs = ch.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("publish", help="publish a charter from a JSON file (a changed "
-                                         "charter becomes a new version)")
+    ch = verbs(sub, "charter", help="the network's charters: publish a version, list")
+    p = command(ch, "publish", run_charter_publish,
+                help="publish a charter from a JSON file (a changed charter becomes a new "
+                     "version)")
     p.add_argument("file", help='{"slug", "name", "summary", "approach": "criteria"|"progress", '
                                 '"criteria": [{"key", "text", "text_en", "required"}]}')
-    p.set_defaults(func=run_charter_publish)
-    p = verbs.add_parser("list", help="the network's charters and their versions")
-    p.set_defaults(func=run_charter_list)
+    command(ch, "list", run_charter_list, help="the network's charters and their versions")
 
-    rv = sub.add_parser("reviewer", help="the network's reviewers (person accounts)")
-    verbs = rv.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("add", help="create a reviewer account; prints its token once")
+    rv = verbs(sub, "reviewer", help="the network's reviewers (person accounts)")
+    p = command(rv, "add", run_reviewer_add,
+                help="create a reviewer account; prints its token once")
     p.add_argument("--handle", required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--college", required=True, choices=list(COLLEGES),
                    help="its stakeholder college (ISO 26000)")
-    p.set_defaults(func=run_reviewer_add)
-    p = verbs.add_parser("list", help="the reviewers")
-    p.set_defaults(func=run_reviewer_list)
+    command(rv, "list", run_reviewer_list, help="the reviewers")
 
-    p = sub.add_parser("apply", help="a member organisation applies to a network (this "
-                                     "node's, or another node's with --network)")
+    p = command(sub, "apply", run_apply, help="a member organisation applies to a network (this "
+                                              "node's, or another node's with --network)")
     p.add_argument("handle", help="the applying organisation (of this node)")
     p.add_argument("--answers", required=True, metavar="FILE",
                    help='JSON: [{"criterion": KEY-or-IRI, "answer": "yes"|"partly"|"no"|'
                         '"in_progress", "evidence": TEXT, "url": LINK}]')
     p.add_argument("--charter", help="charter slug or IRI (default: the network's only one)")
     p.add_argument("--network", help="another node's network: acct:user@domain or its URL")
-    p.set_defaults(func=run_apply)
 
-    p = sub.add_parser("endorse", help="endorse (or object to) an application, as a local "
-                                       "actor")
+    p = command(sub, "endorse", run_endorse,
+                help="endorse (or object to) an application, as a local actor")
     p.add_argument("application", help="its number here, or its IRI (on any node)")
     p.add_argument("--as", dest="handle", required=True, help="the local actor who endorses")
     p.add_argument("--object", action="store_true", help="an objection (give --comment)")
     p.add_argument("--college", choices=list(COLLEGES), help="the college you declare")
     p.add_argument("--comment", default="", help="why (required for an objection)")
-    p.set_defaults(func=run_endorse)
 
-    r = sub.add_parser("review", help="the reviewers' daily work: applications, endorsements "
-                                      "by college, decisions, colleges, objections")
-    verbs = r.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = verbs.add_parser("pending", help="applications waiting for a decision")
+    r = verbs(sub, "review", help="the reviewers' daily work: applications, endorsements by "
+                                  "college, decisions, colleges, objections")
+    p = command(r, "pending", run_pending, help="applications waiting for a decision")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_pending)
-    p = verbs.add_parser("show", help="one application: answers, endorsements by college, rule")
-    p.add_argument("application")
+    p = command(r, "show", run_show, "application",
+                help="one application: answers, endorsements by college, rule")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_show)
-    p = verbs.add_parser("decide", help="decide an application")
-    p.add_argument("application")
+    p = command(r, "decide", run_decide, "application", help="decide an application")
     p.add_argument("outcome", choices=["validated", "refused", "needs-more"])
     p.add_argument("--note", default="")
     p.add_argument("--as", dest="handle", help="the reviewer deciding (default: admin)")
-    p.set_defaults(func=run_decide)
-    p = verbs.add_parser("confirm", help="confirm an endorser's college")
+    p = command(r, "confirm", run_confirm, help="confirm an endorser's college")
     p.add_argument("endorser", help="the endorser's actor IRI")
     p.add_argument("college", nargs="?", choices=list(COLLEGES),
                    help="default: the college it declared")
     p.add_argument("--as", dest="handle", help="the reviewer (default: admin)")
-    p.set_defaults(func=run_confirm)
-    p = verbs.add_parser("endorsers", help="endorsers whose college is not confirmed yet")
-    p.set_defaults(func=run_endorsers)
-    p = verbs.add_parser("resolve", help="mark an objection as handled (it stops blocking)")
+    command(r, "endorsers", run_endorsers, help="endorsers whose college is not confirmed yet")
+    p = command(r, "resolve", run_resolve,
+                help="mark an objection as handled (it stops blocking)")
     p.add_argument("objection", type=int, help="the objection's number (review show)")
     p.add_argument("--note", required=True)
     p.add_argument("--as", dest="handle", help="the reviewer (default: admin)")
-    p.set_defaults(func=run_resolve)
 
 
 def _read_json_file(path: str, what: str) -> Any:
@@ -191,27 +179,26 @@ def run_endorse(args: argparse.Namespace) -> int:
 
 
 # -- reviewing -----------------------------------------------------------------------------
-async def _who(db, handle: str | None) -> str:
-    if handle is None:
-        return "admin"
+def _as_reviewer(config, handle: str | None, work):
+    """Run ``work(db, by)``: ``by`` is the actor IRI of the local reviewer ``handle``, or
+    "admin" without one."""
 
-    async with db.read() as s:
-        actor = await actor_repo.get_local_by_handle(s, handle)
-        if actor is None:
-            raise CommandError(f"no reviewer @{handle} on this node")
-        await applications.reviewer_for(s, actor)
-    return actor.ap_id
+    async def go(db):
+        if handle is None:
+            return await work(db, "admin")
+        async with db.read() as s:
+            actor = await actor_repo.get_local_by_handle(s, handle)
+            if actor is None:
+                raise CommandError(f"no reviewer @{handle} on this node")
+            await applications.reviewer_for(s, actor)
+        return await work(db, actor.ap_id)
+
+    return on_database(config, go)
 
 
 def run_pending(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def pending(s):
-        network = await actor_repo.get_network(s)
-        rows = await repo.applications(s, network.ap_id, ("pending", "needs_more"))
-        return [await application_json(s, config, a, b, full=False) for a, b in rows]
-
-    items = in_session(config, pending)
+    items = in_session(config, lambda s: applications_json(s, config, ("pending", "needs_more")))
     if args.json:
         print(json.dumps({"applications": items}, ensure_ascii=False, indent=2))
         return 0
@@ -260,14 +247,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_decide(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def decide(db):
-        by = await _who(db, args.handle)
-        return await applications.decide(db, config, LocalIds(config.node.base_url),
-                                          args.application, args.outcome.replace("-", "_"),
-                                          note=args.note, by=by)
-
-    d = on_database(config, decide)
+    d = _as_reviewer(config, args.handle, lambda db, by: applications.decide(
+        db, config, LocalIds(config.node.base_url), args.application,
+        args.outcome.replace("-", "_"), note=args.note, by=by))
     until = f" until {d.valid_until.isoformat()}" if d.valid_until else ""
     print(f"application {args.application}: {d.outcome}{until} ({d.ap_id})")
     return 0
@@ -275,13 +257,9 @@ def run_decide(args: argparse.Namespace) -> int:
 
 def run_confirm(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def confirm(db):
-        by = await _who(db, args.handle)
-        return await applications.confirm_college(db, config, LocalIds(config.node.base_url),
-                                                  args.endorser, check_college(args.college), by)
-
-    row = on_database(config, confirm)
+    row = _as_reviewer(config, args.handle, lambda db, by: applications.confirm_college(
+        db, config, LocalIds(config.node.base_url), args.endorser, check_college(args.college),
+        by))
     print(f"{row.ap_id}: college {row.college} confirmed")
     return 0
 
@@ -297,12 +275,7 @@ def run_endorsers(args: argparse.Namespace) -> int:
 
 def run_resolve(args: argparse.Namespace) -> int:
     config = config_from(args)
-
-    async def resolve(db):
-        by = await _who(db, args.handle)
-        return await applications.resolve_objection(
-            db, config, LocalIds(config.node.base_url), args.objection, args.note, by)
-
-    row = on_database(config, resolve)
+    row = _as_reviewer(config, args.handle, lambda db, by: applications.resolve_objection(
+        db, config, LocalIds(config.node.base_url), args.objection, args.note, by))
     print(f"objection {row.id} resolved")
     return 0

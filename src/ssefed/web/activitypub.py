@@ -176,9 +176,8 @@ async def inbox(request: web.Request) -> web.Response:
     try:
         received = await request.app[INBOX].receive(request.method, url, request.headers, body)
     except RateLimited as limited:  # the sender's budget per minute is spent
-        response = problem(limited.status, limited.title, limited.detail)
-        response.headers["Retry-After"] = str(limited.retry_after)
-        return response
+        return problem(limited.status, limited.title, limited.detail,
+                       retry_after=limited.retry_after)
     except Refusal as refusal:
         raise Problem(refusal.status, refusal.title, refusal.detail,
                       **({"field": refusal.field} if refusal.field else {})) from None

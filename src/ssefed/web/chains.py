@@ -104,19 +104,15 @@ async def chains_page(request: web.Request) -> web.Response:
         if not 1 <= n <= len(result["chains"]):
             raise Problem(404, "Not Found", "no such chain in this answer (it may have changed)")
         only = n
-    status = 422 if error else 200
-    response = render(request, "chains.html", lang=lang, result=result, error=error,
-                      query=query, only=only, params=dict(request.query),
-                      category_label=categories.label(query.category, lang) if query else "")
-    response.set_status(status)
-    return response
+    return render(request, "chains.html", status=422 if error else 200, lang=lang,
+                  result=result, error=error, query=query, only=only, params=dict(request.query),
+                  category_label=categories.label(query.category, lang) if query else "")
 
 
 def _too_many(config, wait: float) -> web.Response:
-    response = problem(429, "Too Many Requests", f"at most "
-                       f"{config.chains.peer_requests_per_minute} chain questions per minute")
-    response.headers["Retry-After"] = str(int(wait) + 1)
-    return response
+    return problem(429, "Too Many Requests", f"at most "
+                   f"{config.chains.peer_requests_per_minute} chain questions per minute",
+                   retry_after=int(wait) + 1)
 
 
 async def peer_offers(request: web.Request) -> web.Response:

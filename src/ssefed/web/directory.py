@@ -271,12 +271,11 @@ async def organisation_page(request: web.Request, actor: Actor, *, status: int =
         report = _report_view(lang, actor, offers, notices, open_reports, report_form,
                               thanks=request.query.get("reported") == "1")
     validation = await _validation_basis(request, actor) if org is not None else None
-    response = render(request, "actor.html", lang=lang, actor=actor, org=org, facts=facts,
-                      validation=validation,
+    response = render(request, "actor.html", status=status, lang=lang, actor=actor, org=org,
+                      facts=facts, validation=validation,
                       offered=offered, demanded=demanded, followers=followers,
                       network=network, org_map=org_map, report=report,
                       handle=f"@{actor.handle}@{config.node.domain}")
-    response.set_status(status)
     return _alternate(response, actor.ap_id)
 
 

@@ -39,7 +39,7 @@ from ssefed import terms
 from ssefed.paths import SCHEMAS_DIR
 from ssefed.web import sessions
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
-from ssefed.web.pages import render
+from ssefed.web.pages import render, see_other
 from ssefed.web.problems import read_body
 
 MAX_FORM_BYTES = 64 * 1024
@@ -88,16 +88,11 @@ def _page(request: web.Request, name: str, status: int = 200, **context: Any) ->
     if name == "edit_signin.html":
         nonce = sessions.sign_in_nonce(request)
         context["sign_in_csrf"] = sessions.sign_in_field(request, nonce)
-    response = render(request, name, **context)
-    response.set_status(status)
+    response = render(request, name, status=status, **context)
     response.headers["Cache-Control"] = "no-store"
     if nonce is not None:
         sessions.set_sign_in_cookie(request, response, nonce)
     return response
-
-
-def _see_other(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _refused(request: web.Request, status: int, message: str) -> web.Response:
@@ -193,14 +188,14 @@ async def sign_in(request: web.Request) -> web.Response:
                                           "an organisation's.")
         row = await tokens.row_for(s, token)
         sid = await sessions.open_session(s, row.id)
-    response = _see_other("/edit")
+    response = see_other("/edit")
     sessions.set_session_cookie(request, response, sid)
     return response
 
 
 async def sign_out(request: web.Request) -> web.Response:
     form = await _form(request)
-    response = _see_other("/edit")
+    response = see_other("/edit")
     async with request.app[DB].write() as s:
         session, refusal = await _checked(request, s, form)
         if refusal is not None:
@@ -246,7 +241,7 @@ async def save_profile(request: web.Request) -> web.Response:
     await org_domain.publish_profile(db, request.app[IDS], request.app[CONFIG].node.base_url,
                                      actor_id)
     request.app[DELIVERY_WAKE]()
-    return _see_other("/edit?done=profile")
+    return see_other("/edit?done=profile")
 
 
 # -- offers -----------------------------------------------------------------------------------
@@ -291,6 +286,22 @@ async def _own_offer(request: web.Request, s, session: Session) -> Offer | None:
     return offer
 
 
+def _no_offer(request: web.Request, session: Session) -> web.Response:
+    return _page(request, "edit_signin.html", status=404, session=session,
+                 error="Pas d'offre de votre organisation à cette adresse. / No offer of your "
+                       "organisation here.")
+
+
+async def _checked_offer(request: web.Request, s, form: dict[str, list[str]]):
+    """``_checked``, and the organisation's own offer named by the route (None when the
+    route names none), or the refusal: 404 when the offer is not one of its own."""
+    session, refusal = await _checked(request, s, form)
+    if refusal is not None or "offer" not in request.match_info:
+        return session, None, refusal
+    offer = await _own_offer(request, s, session)
+    return session, offer, None if offer is not None else _no_offer(request, session)
+
+
 def _parse_offer_form(form: dict[str, list[str]]) -> tuple[dict[str, Any], offer_domain.OfferInput]:
     values: dict[str, Any] = {k: _one(form, k) for k in OFFER_FIELDS if k != "inputs"}
     values["inputs"] = [v.strip() for v in form.get("inputs", []) if v.strip()][:20]
@@ -310,24 +321,18 @@ def _parse_offer_form(form: dict[str, list[str]]) -> tuple[dict[str, Any], offer
     return values, parsed
 
 
-async def new_offer_form(request: web.Request) -> web.Response:
-    async with request.app[DB].read() as s:
-        session = await _session(request, s)
-    if session is None:
-        return _refused(request, 403, "Connectez-vous d'abord. / Sign in first.")
-    return _offer_page(request, session, None, _offer_values(None), {})
-
-
 async def offer_form(request: web.Request) -> web.Response:
+    """The form of a new offer (GET /edit/offers/new) or of one of the organisation's own
+    (GET /edit/offers/{offer})."""
+    offer = None
     async with request.app[DB].read() as s:
         session = await _session(request, s)
         if session is None:
             return _refused(request, 403, "Connectez-vous d'abord. / Sign in first.")
-        offer = await _own_offer(request, s, session)
-    if offer is None:
-        return _page(request, "edit_signin.html", status=404, session=session,
-                     error="Pas d'offre de votre organisation à cette adresse. / No offer of "
-                           "your organisation here.")
+        if "offer" in request.match_info:
+            offer = await _own_offer(request, s, session)
+            if offer is None:
+                return _no_offer(request, session)
     return _offer_page(request, session, offer, _offer_values(offer), {})
 
 
@@ -335,16 +340,9 @@ async def save_offer(request: web.Request) -> web.Response:
     """Create (POST /edit/offers) or update (POST /edit/offers/{offer}) an offer."""
     form = await _form(request)
     async with request.app[DB].write() as s:
-        session, refusal = await _checked(request, s, form)
+        session, offer, refusal = await _checked_offer(request, s, form)
         if refusal is not None:
             return refusal
-        offer = None
-        if "offer" in request.match_info:
-            offer = await _own_offer(request, s, session)
-            if offer is None:
-                return _page(request, "edit_signin.html", status=404, session=session,
-                             error="Pas d'offre de votre organisation à cette adresse. / "
-                                   "No offer of your organisation here.")
         try:
             values, parsed = _parse_offer_form(form)
         except InvalidInput as exc:
@@ -361,23 +359,18 @@ async def save_offer(request: web.Request) -> web.Response:
                 parsed.lat, parsed.lon = offer.lat, offer.lon
             await update_offer(s, session.actor, offer, parsed)
     request.app[DELIVERY_WAKE]()
-    return _see_other("/edit?done=offer")
+    return see_other("/edit?done=offer")
 
 
 async def withdraw(request: web.Request) -> web.Response:
     form = await _form(request)
     async with request.app[DB].write() as s:
-        session, refusal = await _checked(request, s, form)
+        session, offer, refusal = await _checked_offer(request, s, form)
         if refusal is not None:
             return refusal
-        offer = await _own_offer(request, s, session)
-        if offer is None:
-            return _page(request, "edit_signin.html", status=404, session=session,
-                         error="Pas d'offre de votre organisation à cette adresse. / No offer "
-                               "of your organisation here.")
         await withdraw_offer(s, session.actor, offer)
     request.app[DELIVERY_WAKE]()
-    return _see_other("/edit?done=withdrawn")
+    return see_other("/edit?done=withdrawn")
 
 
 def add_routes(app: web.Application) -> None:
@@ -385,7 +378,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/edit/sign-in", sign_in)
     app.router.add_post("/edit/sign-out", sign_out)
     app.router.add_post("/edit/profile", save_profile)
-    app.router.add_get("/edit/offers/new", new_offer_form)
+    app.router.add_get("/edit/offers/new", offer_form)
     app.router.add_post("/edit/offers", save_offer)
     app.router.add_get("/edit/offers/{offer}", offer_form)
     app.router.add_post("/edit/offers/{offer}", save_offer)

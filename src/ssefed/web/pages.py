@@ -18,7 +18,7 @@ def make_templates() -> jinja2.Environment:
                               autoescape=True, enable_async=False)
 
 
-def render(request: web.Request, name: str, **context) -> web.Response:
+def render(request: web.Request, name: str, *, status: int = 200, **context) -> web.Response:
     """A page in the reader's language (``lang`` in ``context``, else negotiated: see
     web/i18n.py); templates get ``lang``, ``_`` (messages), ``format_date`` and ``switch_url``."""
     config = request.app[CONFIG]
@@ -27,7 +27,12 @@ def render(request: web.Request, name: str, **context) -> web.Response:
     html = request.app[TEMPLATES].get_template(name).render(
         node_name=config.node.name, version=__version__, lang=lang,
         _=i18n.translator(lang), format_date=lambda d: i18n.format_date(d, lang), **context)
-    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     i18n.remember(request, response)
     return response
+
+
+def see_other(location: str) -> web.Response:
+    """The answer to a form's POST: the browser GETs ``location`` (never cached)."""
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 

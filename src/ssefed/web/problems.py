@@ -17,13 +17,17 @@ log = logging.getLogger("ssefed.web")
 PROBLEM_TYPE = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
+def problem(status: int, title: str, detail: str = "", *, retry_after: int | None = None,
+            **extra: Any) -> web.Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
-    return web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
-                        content_type=PROBLEM_TYPE)
+    response = web.Response(status=status, text=json.dumps(body, ensure_ascii=False),
+                            content_type=PROBLEM_TYPE)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 class Problem(Exception):
@@ -73,10 +77,15 @@ def _too_large(max_bytes: int) -> Problem:
                    field="body")
 
 
+def media_type(request: web.Request) -> str:
+    """The request's Content-Type without its parameters, in lower case."""
+    return request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
 def require_json_type(request: web.Request) -> None:
     """415 unless the body is sent as JSON: application/json or application/*+json
     (activity+json, ld+json), parameters such as a profile allowed."""
-    media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    media = media_type(request)
     if media != "application/json" and not (media.startswith("application/")
                                             and media.endswith("+json")):
         raise Problem(415, "Unsupported Media Type",

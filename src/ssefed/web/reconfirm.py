@@ -12,7 +12,8 @@ from ssefed.domain import reconfirm, reminders, tokens
 from ssefed.domain.errors import DomainError
 from ssefed.web.keys import CONFIG, DB, DELIVERY_WAKE, IDS
 from ssefed.web.problems import Problem
-from ssefed.web.edit import _checked, _dashboard, _form, _own_offer, _page, _see_other
+from ssefed.web.edit import _checked, _checked_offer, _dashboard, _form
+from ssefed.web.pages import see_other
 
 
 def _bearer(request: web.Request) -> str:
@@ -68,7 +69,7 @@ async def edit_reconfirm(request: web.Request) -> web.Response:
                                     alert=f"Re-confirmation refusée / Re-confirmation "
                                           f"refused: {exc}")
     request.app[DELIVERY_WAKE]()
-    return _see_other("/edit?done=reconfirmed")
+    return see_other("/edit?done=reconfirmed")
 
 
 async def edit_reconfirm_offer(request: web.Request) -> web.Response:
@@ -76,18 +77,13 @@ async def edit_reconfirm_offer(request: web.Request) -> web.Response:
     form = await _form(request)
     db = request.app[DB]
     async with db.read() as s:
-        session, refusal = await _checked(request, s, form)
-        if refusal is not None:
-            return refusal
-        offer = await _own_offer(request, s, session)
-    if offer is None:
-        return _page(request, "edit_signin.html", status=404, session=session,
-                     error="Pas d'offre de votre organisation à cette adresse. / No offer of "
-                           "your organisation here.")
+        session, offer, refusal = await _checked_offer(request, s, form)
+    if refusal is not None:
+        return refusal
     await reconfirm.reconfirm_offer(db, session.actor, offer.ap_id,
                                     request.app[CONFIG].freshness, today=reminders.today_utc())
     request.app[DELIVERY_WAKE]()
-    return _see_other("/edit?done=offer_reconfirmed")
+    return see_other("/edit?done=offer_reconfirmed")
 
 
 def add_routes(app: web.Application) -> None:

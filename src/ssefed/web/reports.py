@@ -22,10 +22,11 @@ from ssefed.domain.errors import InvalidInput
 from ssefed.web.chains import RateLimiter
 from ssefed.web.clients import client_address
 from ssefed.web.keys import CONFIG, DB
-from ssefed.web.problems import (Problem, parse_json, problem, query_int, read_body, read_json,
-                                 require_json_type, whole_number)
+from ssefed.web.pages import see_other
+from ssefed.web.problems import (Problem, media_type, parse_json, problem, query_int, read_body,
+                                 read_json, require_json_type, whole_number)
 from ssefed.web.directory import organisation_page
-from ssefed.web.vetting import reviewer_or_admin as check
+from ssefed.web.vetting import reviewer_or_admin
 
 REPORT_LIMITER = web.AppKey("report_limiter", RateLimiter)
 MAX_REPORT_BYTES = 16 * 1024  # a report's body (form or JSON): the text is 2,000 characters
@@ -38,14 +39,9 @@ def _wait(request: web.Request) -> float:
 
 def _too_many(request: web.Request, wait: float) -> web.Response:
     per_minute = request.app[CONFIG].reports.requests_per_minute
-    response = problem(429, "Too Many Requests",
-                       f"at most {per_minute} reports per minute from one address")
-    response.headers["Retry-After"] = str(int(wait) + 1)
-    return response
-
-
-def _media_type(request: web.Request) -> str:
-    return request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return problem(429, "Too Many Requests",
+                   f"at most {per_minute} reports per minute from one address",
+                   retry_after=int(wait) + 1)
 
 
 # -- the public JSON API -------------------------------------------------------------------
@@ -56,7 +52,7 @@ async def api_file_report(request: web.Request) -> web.Response:
     wait = _wait(request)
     if wait:
         return _too_many(request, wait)
-    if _media_type(request) != "application/json":
+    if media_type(request) != "application/json":
         raise Problem(415, "Unsupported Media Type", "send the report as application/json")
     data = report_domain.parse_report(await read_json(request, MAX_REPORT_BYTES))
     try:
@@ -89,7 +85,7 @@ async def form_report(request: web.Request) -> web.Response:
         raise Problem(404, "Not Found", f"no organisation {handle!r} on this node")
     if _cross_site(request):
         raise Problem(403, "Forbidden", "reports are filed from this node's own pages")
-    if _media_type(request) not in ("application/x-www-form-urlencoded", ""):
+    if media_type(request) not in ("application/x-www-form-urlencoded", ""):
         raise Problem(415, "Unsupported Media Type", "the form is sent url-encoded")
     body = await read_body(request, MAX_REPORT_BYTES)
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -108,16 +104,10 @@ async def form_report(request: web.Request) -> web.Response:
     except report_domain.TooManyOpen:
         return await organisation_page(request, actor, status=429, report_form={
             "values": values, "error_field": "full", "error": "full"})
-    return web.Response(status=303, headers={
-        "Location": f"/actors/{actor.handle}?reported=1#report-title",
-        "Cache-Control": "no-store"})
+    return see_other(f"/actors/{actor.handle}?reported=1#report-title")
 
 
 # -- the reviewers' API (a reviewer's token or the admin token) -----------------------------
-
-async def reviewer_or_admin(request: web.Request) -> str:
-    return await check(request)
-
 
 async def api_list_reports(request: web.Request) -> web.Response:
     """GET /api/reports[?all=true][&limit=N] (a reviewer or the admin): open reports (or

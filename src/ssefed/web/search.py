@@ -136,13 +136,10 @@ async def search_page(request: web.Request) -> web.Response:
                       else "Map of the results", id_prefix="results") if points else None
     codes = sorted(categories.known_codes())
     options = [(c, categories.label(categories.CATEGORY_NS + c, lang)) for c in codes]
-    response = render(request, "search.html", lang=lang, p=dict(request.query), result=result,
-                      error=error, next_url=next_url,
-                      category_options=sorted(options, key=lambda o: o[1]),
-                      facets=FACETS, facet_by_name=FACET_BY_NAME, map_svg=map_svg)
-    if error:
-        response.set_status(422)
-    return response
+    return render(request, "search.html", status=422 if error else 200, lang=lang,
+                  p=dict(request.query), result=result, error=error, next_url=next_url,
+                  category_options=sorted(options, key=lambda o: o[1]),
+                  facets=FACETS, facet_by_name=FACET_BY_NAME, map_svg=map_svg)
 
 
 async def gaps_page(request: web.Request) -> web.Response:
@@ -155,8 +152,5 @@ async def gaps_page(request: web.Request) -> web.Response:
             found = await gaps(request.app[SEARCH], near=f["near"], radius_km=f["radius_km"])
         except InvalidInput as exc:
             error = f"{exc.field}: {exc.message}"
-    response = render(request, "gaps.html", lang=lang, p=dict(request.query), gaps=found,
-                      error=error)
-    if error:
-        response.set_status(422)
-    return response
+    return render(request, "gaps.html", status=422 if error else 200, lang=lang,
+                  p=dict(request.query), gaps=found, error=error)

@@ -88,9 +88,8 @@ async def sparql(request: web.Request) -> web.Response:
     except QueryRefused as exc:
         raise _refused(exc) from None
     except OverClientShare as exc:
-        response = problem(429, "Too Many Requests", str(exc), reason=exc.reason)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return problem(429, "Too Many Requests", str(exc), reason=exc.reason,
+                       retry_after=exc.retry_after)
     except QueryStopped as exc:
         raise Problem(503, "Query stopped", str(exc), reason=exc.reason) from None
     headers = {"Vary": "Accept", "Cache-Control": "no-store",

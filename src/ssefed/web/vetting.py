@@ -155,14 +155,18 @@ async def application_json(s, config, app: Application, applicant: Actor, *,
     return out
 
 
+async def applications_json(s, config, states: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The applications to this node's network in ``states``, as reviewers list them."""
+    network = await actor_repo.get_network(s)
+    return [await application_json(s, config, a, b, full=False)
+            for a, b in await repo.applications(s, network.ap_id, states)]
+
+
 async def review_applications(request: web.Request) -> web.Response:
     await reviewer_or_admin(request)
     states = tuple(request.query.get("state", "pending,needs_more").split(","))
-    config = request.app[CONFIG]
     async with request.app[DB].read() as s:
-        network = await actor_repo.get_network(s)
-        rows = await repo.applications(s, network.ap_id, states)
-        items = [await application_json(s, config, a, b, full=False) for a, b in rows]
+        items = await applications_json(s, request.app[CONFIG], states)
     return web.json_response({"applications": items, "total": len(items)})
 
 
