@@ -333,7 +333,8 @@ async def bench_remote(dbkind: str, args: argparse.Namespace, scratch: common.Sc
         for i in range(0, m, 256):  # as the inbox stores them (group commit of 256)
             await inbox_repo.store_batch(db, [
                 {"ap_id": d["id"], "type": "Create", "actor_ap_id": d["actor"],
-                 "key_id": f"{d['actor']}#main-key", "ap_json": d} for d in docs[i:i + 256]])
+                 "key_id": f"{d['actor']}#main-key", "document": json.dumps(d)}
+                for d in docs[i:i + 256]])
         log(f"[{dbkind}] remote: {m} Create(Proposal) stored in the inbox from {len(authors)} "
             f"actors ({len(proposal_templates())} fixture shapes); worker concurrency "
             f"{config.worker.concurrency}")

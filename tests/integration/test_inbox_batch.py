@@ -81,7 +81,7 @@ class Node:
         """Store ``docs`` as the inbox does (items and their ``inbox.process`` jobs)."""
         ids = await inbox_repo.store_batch(self.db, [
             {"ap_id": d["id"], "type": d["type"], "actor_ap_id": d["actor"],
-             "key_id": None, "ap_json": d} for d in docs])
+             "key_id": None, "document": json.dumps(d)} for d in docs])
         return list(ids.values())
 
     async def apply_together(self, item_ids: list[int]) -> set[int]:

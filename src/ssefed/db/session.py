@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Callable, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -36,6 +37,8 @@ BACKGROUND_SHARE = 0.1
 FOREGROUND_RECENT = 0.2
 
 T = TypeVar("T")
+
+IDLE_PING = 5.0  # seconds a PostgreSQL connection may lie unused before it is checked
 
 SQLITE_MMAP = 1024 * 1024 * 1024  # bytes of the file read through mmap (at most)
 SQLITE_CACHE = -16 * 1024  # page cache per connection, in KiB (negative: KiB, not pages)
@@ -102,6 +105,25 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, begin: str) -> None:
         conn.exec_driver_sql(begin)
 
 
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use when it has lain unused for IDLE_PING
+    seconds (the database may have restarted meanwhile); one that does not answer is
+    replaced by a new one. Connections in steady use are not checked: SQLAlchemy's
+    ``pool_pre_ping`` costs three round trips on every checkout with asyncpg."""
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection, record, proxy) -> None:
+        if time.monotonic() - record.info.get("returned", float("-inf")) < IDLE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it and tries again
+            raise DisconnectionError(f"a pooled connection is gone: {exc}") from exc
+
+
 class Database:
     """Async engines and session factories for one database URL."""
 
@@ -120,8 +142,10 @@ class Database:
             self._write_lock: WriterLock | None = WriterLock()
         else:
             engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                         pool_pre_ping=True, echo=echo)
+                                         echo=echo)
+            _ping_when_idle(engine)
             self.write_engine = self.read_engine = engine
+            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
             self._write_lock = None
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False,
                                                   info={"database": self})
@@ -174,17 +198,22 @@ class Database:
             async with session.begin():
                 yield session
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def run(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """``work(connection)`` in one write transaction, committed when it returns, rolled
         back if it raises: synchronous SQLAlchemy on one ``Connection``, so a batch of
         statements costs one thread hop on SQLite (a connection of its own, BEGIN
         IMMEDIATE, writers queued as for ``write()``) and, on PostgreSQL, one round trip per
-        statement on a pooled connection, without a session or the ORM around it."""
+        statement on a pooled connection, without a session or the ORM around it.
+        ``one_statement``: ``work`` runs a single statement, its own transaction on
+        PostgreSQL (no BEGIN and COMMIT: one round trip in all)."""
         lock = self._write_lock
         if lock is not None:
             await lock.acquire()
         try:
             if self._sqlite_path is None:  # PostgreSQL, or SQLite in memory: one connection
+                if one_statement and not self.is_sqlite:
+                    async with self._autocommit.connect() as conn:
+                        return await conn.run_sync(work)
                 async with self.write_engine.begin() as conn:
                     return await conn.run_sync(work)
             if self._writer is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ class Inbox:
         ap_id = activity.id or "urn:sha256:" + hashlib.sha256(body).hexdigest()
         item_id = await self.writer.store(
             {"ap_id": ap_id, "type": activity.type[:64], "actor_ap_id": activity.actor,
-             "key_id": info.key_id, "ap_json": doc},
+             "key_id": info.key_id, "document": body.decode(json.detect_encoding(body))},
             actor_host)
         self.wake()
         if item_id is None:

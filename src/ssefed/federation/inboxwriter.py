@@ -22,15 +22,20 @@ class InboxWriter:
                  on_back: Callable[[str], None]) -> None:
         self.db, self.is_down, self.on_back = db, is_down, on_back
         self._queue: list[tuple[dict[str, Any], str, asyncio.Future]] = []
-        self._task: asyncio.Task | None = None
+        self._drains: set[asyncio.Task] = set()
+        # On PostgreSQL a group fills while the one before waits for its commit.
+        self._most_drains = 1 if db.is_sqlite else 2
 
     def store(self, row: dict[str, Any], host: str) -> Awaitable[int | None]:
-        """Queue a row (InboxItem columns); the result is its id, or None for a duplicate."""
+        """Queue a row (see inbox.add_batch); the result is its id, or None for a
+        duplicate."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self.db.note_foreground()
         self._queue.append((row, host, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
+        if len(self._drains) < self._most_drains:
+            drain = asyncio.create_task(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         return future
 
     async def _insert(self, rows: list[dict[str, Any]]) -> dict[str, int]:
