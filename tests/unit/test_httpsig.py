@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import http_sf
 import http_message_signatures as hms  # the `test` extra: an independent RFC 9421 implementation
 import pytest
 import requests
@@ -19,7 +20,6 @@ from multidict import CIMultiDict
 
 from ssefed.domain.keys import KeyPair, generate
 from ssefed.federation import httpsig as hs
-from ssefed.federation import sfv
 from tests.conftest import PEERS
 
 F = hs.Failure
@@ -188,7 +188,7 @@ def test_rfc9421_vector_b26_ed25519_signing_reproduces_published_headers() -> No
 def test_rfc9421_vector_b24_response_is_not_a_request() -> None:
     example = EXAMPLES["sig-b24"]
     key = RFC["keys"]["test-key-ecc-p256"]
-    signature = sfv.parse_dictionary(example["signature"])["sig-b24"][0]
+    signature = hs._dictionary(example["signature"])["sig-b24"][0]
     assert isinstance(signature, bytes)
     hs.verify_bytes(key["public_key_pem"], "ecdsa-p256-sha256", example["signature_base"].encode(),
                     signature)  # ECDSA r‖s, randomized: verify only
@@ -352,7 +352,9 @@ def test_missing_signature() -> None:
     refused(F.MALFORMED, hs.parse_signature, "POST", URL, {"Signature": 'keyId="k" signature="AA=="'})
     refused(F.MALFORMED, hs.parse_signature, "POST", URL, {"Signature-Input": 'sig1=("@method");keyid="k"'})
     refused(F.MALFORMED, hs.parse_signature, "POST", URL,
-            {"Signature-Input": 'sig1=("@method");keyid="k"', "Signature": "sig1=:AA=:, x"})
+            {"Signature-Input": 'sig1=("@method");keyid="k"', "Signature": "sig1=:A@:, x"})
+    refused(F.MALFORMED, hs.parse_signature, "POST", URL,
+            {"Signature-Input": 'sig1=("@method");keyid="k"', "Signature": "sig1=1"})
 
 
 @pytest.mark.parametrize("spec", ["cavage", "rfc9421"])
@@ -471,20 +473,22 @@ def test_repeated_header_fields_are_joined(rsa_key: KeyPair) -> None:
     check("POST", URL, received, BODY, rsa_key.public_pem, now=T0)
 
 
-# --- Structured Field Values ---------------------------------------------------------------
+# --- Structured Fields, as httpsig reads and writes them (http-sf) ------------------------
 
-def test_sfv_parser() -> None:
-    parsed = sfv.parse_dictionary('a=("x" "y";n="Pet" t);created=1;k=tok, b=:AAE=:, c, d=?0;q=-1.5')
+def test_structured_fields_as_signatures_use_them() -> None:
+    parsed = hs._dictionary('a=("x" "y";n="Pet" t);created=1;k=tok, b=:AAE=:, c, d=?0;q=-1.5')
     items, params = parsed["a"]
     assert items == [("x", {}), ("y", {"n": "Pet"}), ("t", {})] and params == {"created": 1, "k": "tok"}
-    assert isinstance(items[2][0], sfv.Token) and isinstance(params["k"], sfv.Token)
+    assert isinstance(items[2][0], http_sf.Token) and isinstance(params["k"], http_sf.Token)
+    assert type(items[0][0]) is str  # a String, which component names must be
     assert parsed["b"] == (b"\x00\x01", {}) and parsed["c"] == (True, {})
     assert parsed["d"][0] is False and str(parsed["d"][1]["q"]) == "-1.5"
-    assert sfv.serialize_inner_list(items, params) == '("x" "y";n="Pet" t);created=1;k=tok'
-    assert sfv.serialize_item('a"b\\', {"x": True, "y": False}) == '"a\\"b\\\\";x;y=?0'
-    for bad in ("a=(", 'a="x', "a=1,", "A=1", "a=:@@:", "a=1 b=2", "a=1234567890123456", 'a="\\x"'):
-        with pytest.raises(sfv.SFVError):
-            sfv.parse_dictionary(bad)
+    assert http_sf.ser([(items, params)]) == '("x" "y";n="Pet" t);created=1;k=tok'
+    assert http_sf.ser(('a"b\\', {"x": True, "y": False})) == '"a\\"b\\\\";x;y=?0'
+    for bad in ("a=(", 'a="x', "a=1,", "A=1", "a=:@@:", "a=1 b=2", "a=1234567890123456", 'a="\\x"',
+                "a=\udcff"):
+        with pytest.raises(ValueError):
+            hs._dictionary(bad)
 
 
 # --- independent implementation: http-message-signatures (RFC 9421) ----------------------

@@ -25,16 +25,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, quote, urlsplit
 
+import http_sf
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (decode_dss_signature,
                                                              encode_dss_signature)
 
-from ssefed.federation import sfv
 
 PublicKey = rsa.RSAPublicKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
@@ -89,7 +89,7 @@ class SignedRequestInfo:
     expires: int | None = None
     signature: bytes = field(default=b"", repr=False)
     label: str | None = None
-    component_params: tuple[tuple[tuple[str, sfv.BareItem], ...], ...] = ()
+    component_params: tuple[tuple[tuple[str, Any], ...], ...] = ()
     signature_params: str | None = None  # RFC 9421 "@signature-params" value
 
 
@@ -271,7 +271,7 @@ def _date_header(second: int) -> str:
 
 def content_digest_header(body: bytes) -> str:
     """RFC 9530 ``Content-Digest`` value: ``sha-256=:<base64>:``."""
-    return "sha-256=" + sfv.serialize_bare_item(hashlib.sha256(body).digest())
+    return "sha-256=" + http_sf.ser((hashlib.sha256(body).digest(), {}))
 
 
 def _digests(h: Mapping[str, str]) -> dict[str, dict[str, bytes]]:
@@ -288,8 +288,8 @@ def _digests(h: Mapping[str, str]) -> dict[str, dict[str, bytes]]:
                     raise _fail(Failure.MALFORMED, "Digest is not base64") from None
     if "content-digest" in h:
         try:
-            members = sfv.parse_dictionary(h["content-digest"])
-        except sfv.SFVError as exc:
+            members = _dictionary(h["content-digest"])
+        except ValueError as exc:
             raise _fail(Failure.MALFORMED, f"Content-Digest: {exc}") from None
         found["content-digest"] = {k: v for k, (v, _) in members.items()
                                    if k in _DIGESTS and isinstance(v, bytes)}
@@ -350,7 +350,12 @@ def _parse_cavage(value: str) -> SignedRequestInfo:
                              times["expires"], signature)
 
 
-def _timestamp(params: sfv.Params, name: str) -> int | None:
+def _dictionary(value: str) -> dict[str, Any]:
+    """An RFC 8941 Dictionary field (http-sf); ValueError if it is not one."""
+    return http_sf.parse(value.encode("utf-8", "surrogateescape"), tltype="dictionary")
+
+
+def _timestamp(params: dict[str, Any], name: str) -> int | None:
     value = params.get(name)
     if value is not None and (type(value) is not int):
         raise _fail(Failure.MALFORMED, f"{name} is not an integer")
@@ -361,9 +366,9 @@ def _parse_rfc9421(h: Mapping[str, str]) -> SignedRequestInfo:
     if "signature" not in h:
         raise _fail(Failure.MALFORMED, "Signature-Input without Signature")
     try:
-        inputs = sfv.parse_dictionary(h["signature-input"])
-        signatures = sfv.parse_dictionary(h["signature"])
-    except sfv.SFVError as exc:
+        inputs = _dictionary(h["signature-input"])
+        signatures = _dictionary(h["signature"])
+    except ValueError as exc:
         raise _fail(Failure.MALFORMED, str(exc)) from None
     refused = None
     for label, (items, params) in inputs.items():
@@ -386,7 +391,7 @@ def _parse_rfc9421(h: Mapping[str, str]) -> SignedRequestInfo:
             raise _fail(Failure.MALFORMED, f"{label}: bad or repeated component names")
         return SignedRequestInfo("rfc9421", keyid, str(alg) if alg else None, names,
                                  _timestamp(params, "created"), _timestamp(params, "expires"),
-                                 signature, label, cparams, sfv.serialize_inner_list(items, params))
+                                 signature, label, cparams, http_sf.ser([(items, params)]))
     if refused is not None:
         raise _fail(Failure.UNSUPPORTED_ALGORITHM, str(refused))
     raise _fail(Failure.MALFORMED, "no label is in both Signature-Input and Signature")
@@ -419,7 +424,7 @@ def _form_encode(text: str) -> str:
     return quote(text, safe="*").replace("~", "%7E")
 
 
-def _derived(name: str, params: dict[str, sfv.BareItem], method: str, u: _Url, target: str) -> str:
+def _derived(name: str, params: dict[str, Any], method: str, u: _Url, target: str) -> str:
     if name == "@query-param":
         wanted = params.get("name")
         if set(params) != {"name"} or type(wanted) is not str:
@@ -465,7 +470,7 @@ def signature_base(info: SignedRequestInfo, method: str, url: str,
                 value = h[name]
             else:
                 raise _fail(Failure.MALFORMED, f"signed field {name} is absent")
-            lines.append(f"{sfv.serialize_item(name, dict(params))}: {value}")
+            lines.append(f"{http_sf.ser((name, dict(params)))}: {value}")
         lines.append(f'"@signature-params": {info.signature_params}')
     if any(c in line for line in lines for c in "\r\n"):
         raise _fail(Failure.MALFORMED, "newline in a signed value")
@@ -497,7 +502,7 @@ class PreparedSignature:
         if self._spec == "rfc9421":  # the template is the Signature-Input value
             label = self._template.split("=", 1)[0]
             return {**self.headers, "Signature-Input": self._template,
-                    "Signature": f"{label}={sfv.serialize_bare_item(raw_signature)}"}
+                    "Signature": f"{label}={http_sf.ser((raw_signature, {}))}"}
         signature = base64.b64encode(raw_signature).decode("ascii")
         return {**self.headers, "Signature": f'{self._template}{signature}"'}
 
@@ -549,10 +554,10 @@ def prepare_rfc9421(method: str, url: str, headers: Mapping[str, str], body: byt
     if body is not None:
         out["Content-Digest"] = content_digest_header(body)
     names = tuple(covered or ("@method", "@target-uri") + (("content-digest",) if body is not None else ()))
-    params: sfv.Params = {"created": int(_utc(now).timestamp()), "keyid": key_id}
+    params: dict[str, Any] = {"created": int(_utc(now).timestamp()), "keyid": key_id}
     if include_alg:
         params["alg"] = algorithm
-    sig_params = sfv.serialize_inner_list([(n, {}) for n in names], params)
+    sig_params = http_sf.ser([([(n, {}) for n in names], params)])
     info = SignedRequestInfo("rfc9421", key_id, algorithm, names, int(params["created"]),
                              label=label, component_params=((),) * len(names),
                              signature_params=sig_params)
