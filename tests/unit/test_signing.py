@@ -34,10 +34,12 @@ class CountingPool(concurrent.futures.ProcessPoolExecutor):
         super().__init__(1, mp_context=multiprocessing.get_context("spawn"),
                          initializer=signing._worker_setup, initargs=(os.getpid(),), **kwargs)
         self.batches: list[int] = []
+        self.keys: list[int] = []  # private keys sent with each batch
         CountingPool.made.append(self)
 
     def submit(self, fn, /, *args, **kwargs):
-        self.batches.append(len(args[0]))
+        self.batches.append(len(args[1]))  # sign_batch(keys, requests)
+        self.keys.append(len(args[0]))
         return super().submit(fn, *args, **kwargs)
 
     def worker_pids(self) -> list[int]:
@@ -91,15 +93,17 @@ async def test_signatures_from_the_worker_verify_and_equal_those_made_in_the_loo
         await pool.close()
 
 
-async def test_requests_made_in_one_loop_turn_go_to_the_worker_as_one_batch(pools):
+async def test_requests_made_in_one_loop_turn_go_to_the_worker_as_one_batch_each_key_once(pools):
     pool = SigningPool(CountingPool)
     try:
         executor = await _started(pool, pools)
         first = [pool.sign(RSA.private_pem, None, b"a%d" % i) for i in range(100)]
         await asyncio.gather(*first)
-        second = [pool.sign(ED.private_pem, None, b"b%d" % i) for i in range(7)]
+        second = [pool.sign(key.private_pem, None, b"b%d" % i)
+                  for i, key in enumerate([ED, RSA] * 4)]
         await asyncio.gather(*second)
-        assert executor.batches == [0, 100, 7]  # the start, then one batch per turn
+        assert executor.batches == [0, 100, 8]  # the start, then one batch per turn
+        assert executor.keys == [0, 1, 2]  # each key once per batch
     finally:
         await pool.close()
 

@@ -7,8 +7,9 @@ fan-out) it waits up to the 5 ms switch interval for it: threads barely sign fas
 the loop itself. A worker process has its own GIL.
 
 The requests made during one turn of the event loop go to the pool as one task, so a
-fan-out costs one pickling and one pipe round trip per turn, not per signature. Private
-keys travel with their batch through the pool's pipe only (never written anywhere, never
+fan-out costs one pickling and one pipe round trip per turn, not per signature, and each
+private key goes once per batch, however many requests it signs. Private keys travel
+with their batch through the pool's pipe only (never written anywhere, never
 logged); the worker keeps them parsed (httpsig caches them). A worker that dies breaks
 the pool: the batch is sent once more to a new pool, and signed in the event loop if that
 breaks too. A request the worker cannot sign is signed in the event loop, which raises
@@ -34,13 +35,15 @@ log = logging.getLogger("ssefed.signing")
 Request = tuple[str, str | None, bytes]  # private key (PEM), algorithm, bytes to sign
 
 
-def sign_batch(requests: list[Request]) -> list[bytes | None]:
-    """In a worker: each request's signature, None for those that failed (their error is
-    raised again when the node signs them itself)."""
+def sign_batch(keys: list[str], requests: list[tuple[int, str | None, bytes]]
+               ) -> list[bytes | None]:
+    """In a worker: each request's signature (a request names its private key by its
+    index in ``keys``), None for those that failed (their error is raised again when the
+    node signs them itself)."""
     out: list[bytes | None] = []
-    for pem, algorithm, data in requests:
+    for key, algorithm, data in requests:
         try:
-            out.append(sign_bytes(pem, algorithm, data))
+            out.append(sign_bytes(keys[key], algorithm, data))
         except Exception:
             out.append(None)
     return out
@@ -81,7 +84,7 @@ class SigningPool:
         """Sign in the executor from now on; its worker starts now, so that the first
         request does not wait for it."""
         self._running = True
-        self._pool().submit(sign_batch, [])
+        self._pool().submit(sign_batch, [], [])
 
     def _pool(self) -> concurrent.futures.Executor:
         if self._executor is None:
@@ -108,12 +111,15 @@ class SigningPool:
 
     async def _sign_batch(self, batch: list[tuple[Request, asyncio.Future]]) -> None:
         signatures: list[bytes | None] = [None] * len(batch)
+        keys: dict[str, int] = {}
+        requests = [(keys.setdefault(pem, len(keys)), algorithm, data)
+                    for (pem, algorithm, data), _ in batch]
         try:
             for attempt in (1, 2):
                 pool = self._pool()
                 try:
                     signatures = await asyncio.get_running_loop().run_in_executor(
-                        pool, sign_batch, [request for request, _ in batch])
+                        pool, sign_batch, list(keys), requests)
                     break
                 except BrokenProcessPool:
                     log.warning("the signing process died; %s", "starting another" if attempt == 1

@@ -19,7 +19,6 @@ class Sparql:
         self.projection = Projection.for_config(config)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._by_client: dict[str, int] = {}  # queries running or waiting, per client
-        self.last_sync: SyncReport | None = None
 
     async def answer(self, text: str, *, graph_format: str = "turtle",
                      client: str | None = None) -> Answer:
@@ -52,7 +51,7 @@ class Sparql:
             raise QueryStopped("busy", f"{self.limits.concurrency} queries are running; "
                                        f"none ended within {timeout:g} s") from None
         try:
-            self.last_sync = await self.projection.sync(self.db, wait=timeout)
+            await self.projection.sync(self.db, wait=timeout)
             return await run_query(self.projection.store_path, self.projection.lock_path,
                                    text, timeout=timeout,
                                    max_memory_mb=self.limits.max_memory_mb,

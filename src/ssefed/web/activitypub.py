@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -89,37 +89,40 @@ async def actor_page(request: web.Request) -> web.Response:
     return await directory.organisation_page(request, actor)
 
 
-def _before(request: web.Request) -> int | None:
-    return query_int(request, "max_id")
+async def _collection(request: web.Request, collection: str, count, page,
+                      item: Callable[[Any], tuple[int, Any]], size: int = PAGE_SIZE,
+                      context: Any = to_as.AS_CONTEXT) -> web.Response:
+    """An OrderedCollection with its total or, with ``?page``, a page of it (newest first,
+    ``max_id`` the cursor): ``count(s)``, ``page(s, before_id, limit)`` gives the rows,
+    ``item(row)`` a row's (id, item)."""
+    async with request.app[DB].read() as s:
+        if "page" not in request.query:
+            doc = to_as.ordered_collection(collection, await count(s), f"{collection}?page=true")
+        else:
+            rows = [item(r) for r in await page(s, query_int(request, "max_id"), size)]
+            next_ = (f"{collection}?page=true&max_id={rows[-1][0]}" if len(rows) == size
+                     else None)
+            doc = to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
+                                        collection, [i for _, i in rows], next_)
+    return as_json({**doc, "@context": context})
 
 
 async def outbox(request: web.Request) -> web.Response:
     actor = await _actor(request)
-    collection = f"{actor.ap_id}/outbox"
-    async with request.app[DB].read() as s:
-        if "page" not in request.query:
-            total = await activity_repo.count_public(s, actor.id)
-            return as_json(to_as.ordered_collection(collection, total, f"{collection}?page=true"))
-        rows = await activity_repo.page_public(s, actor.id, _before(request), PAGE_SIZE)
-    items = [r.ap_json for r in rows]
-    next_ = f"{collection}?page=true&max_id={rows[-1].id}" if len(rows) == PAGE_SIZE else None
-    return as_json(to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
-                                         collection, items, next_))
+    return await _collection(
+        request, f"{actor.ap_id}/outbox", lambda s: activity_repo.count_public(s, actor.id),
+        lambda s, before, n: activity_repo.page_public(s, actor.id, before, n),
+        lambda r: (r.id, r.ap_json))
 
 
 async def _follow_collection(request: web.Request, followers: bool) -> web.Response:
     actor = await _actor(request)
-    collection = f"{actor.ap_id}/{'followers' if followers else 'following'}"
     key = {"followed_id": actor.id} if followers else {"follower_id": actor.id}
-    async with request.app[DB].read() as s:
-        if "page" not in request.query:
-            total = await follow_repo.count(s, **key)
-            return as_json(to_as.ordered_collection(collection, total, f"{collection}?page=true"))
-        rows = await follow_repo.page(s, **key, before_id=_before(request), limit=PAGE_SIZE)
-    items = [other.ap_id for _, other in rows]
-    next_ = f"{collection}?page=true&max_id={rows[-1][0].id}" if len(rows) == PAGE_SIZE else None
-    return as_json(to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
-                                         collection, items, next_))
+    return await _collection(
+        request, f"{actor.ap_id}/{'followers' if followers else 'following'}",
+        lambda s: follow_repo.count(s, **key),
+        lambda s, before, n: follow_repo.page(s, **key, before_id=before, limit=n),
+        lambda r: (r[0].id, r[1].ap_id))
 
 
 async def followers(request: web.Request) -> web.Response:
@@ -136,21 +139,11 @@ async def members(request: web.Request) -> web.Response:
     actor = await _actor(request)
     if not actor.is_network:
         raise Problem(404, "Not Found", "only the network's actor has a members collection")
-    collection = f"{actor.ap_id}/members"
-    async with request.app[DB].read() as s:
-        if "page" not in request.query:
-            total = await network_repo.count_members(s)
-            doc = to_as.ordered_collection(collection, total, f"{collection}?page=true")
-            doc["@context"] = to_as.MEMBERS_CONTEXT
-            return as_json(doc)
-        rows = await network_repo.members_page(s, before_id=_before(request), limit=MEMBERS_PAGE)
-    items = [to_as.membership(actor.ap_id, a, o) for a, o in rows]
-    next_ = (f"{collection}?page=true&max_id={rows[-1][0].id}" if len(rows) == MEMBERS_PAGE
-             else None)
-    doc = to_as.collection_page(request.app[CONFIG].node.base_url + request.path_qs,
-                                collection, items, next_)
-    doc["@context"] = to_as.MEMBERS_CONTEXT
-    return as_json(doc)
+    return await _collection(
+        request, f"{actor.ap_id}/members", network_repo.count_members,
+        lambda s, before, n: network_repo.members_page(s, before_id=before, limit=n),
+        lambda r: (r[0].id, to_as.membership(actor.ap_id, *r)), MEMBERS_PAGE,
+        to_as.MEMBERS_CONTEXT)
 
 
 async def activity(request: web.Request) -> web.Response:

@@ -57,9 +57,3 @@ async def offers(s: AsyncSession, ids: list[int]) -> list[tuple[Offer, Actor]]:
     rows = await s.execute(select(Offer, Actor).join(Actor, Offer.actor_id == Actor.id)
                            .where(Offer.id.in_(ids)))
     return [(o, a) for o, a in rows]
-
-
-async def remote_objects(s: AsyncSession, ids: list[int]) -> list[RemoteObject]:
-    if not ids:
-        return []
-    return list(await s.scalars(select(RemoteObject).where(RemoteObject.id.in_(ids))))
