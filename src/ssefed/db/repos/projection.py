@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ssefed.db.models import Actor, Offer, Organisation, RemoteObject
 
-#: source name -> (id column, updated_at column)
+#: source name -> (id column, updated_at column); the rows of each are read by the function
+#: of the same name below (graph/projection.py looks it up by name)
 SOURCES = {
     "actors": (Actor.id, Actor.updated_at),
     "organisations": (Organisation.actor_id, Organisation.updated_at),
@@ -57,3 +58,9 @@ async def offers(s: AsyncSession, ids: list[int]) -> list[tuple[Offer, Actor]]:
     rows = await s.execute(select(Offer, Actor).join(Actor, Offer.actor_id == Actor.id)
                            .where(Offer.id.in_(ids)))
     return [(o, a) for o, a in rows]
+
+
+async def remote_objects(s: AsyncSession, ids: list[int]) -> list[RemoteObject]:
+    if not ids:
+        return []
+    return list(await s.scalars(select(RemoteObject).where(RemoteObject.id.in_(ids))))
